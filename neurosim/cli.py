@@ -1,0 +1,103 @@
+"""Command line: ``neurosim run``, ``neurosim validate``.
+
+Every user error (bad config, missing data, a network that does not fit) is one
+line on stderr and exit code 2; nothing already on disk is touched before all
+inputs have been validated.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .config import hw as hwcfg
+from .config import workload as wlcfg
+from .config.base import read_yaml, validate_mapping
+from .errors import ConfigError, NeurosimError
+
+__all__ = ["main", "cli"]
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"neurosim: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _parse_algorithms(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in wlcfg.ALGORITHMS]
+    if not names or unknown:
+        _fail(f"--algorithms: expected a comma list of {', '.join(wlcfg.ALGORITHMS)}; got {value!r}")
+    return names
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="neurosim")
+def cli() -> None:
+    """Train networks with BP and the feedback-alignment family, and cost the
+    training on a simulated tiled RRAM chip."""
+
+
+@cli.command()
+@click.argument("hw_path", metavar="HW", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("wl_path", metavar="WL", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default reports/<workload>__<hw>/).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override training.epochs.")
+@click.option("--algorithms", "algorithms", metavar="A,B,...", help="Subset/extra rules, e.g. bp,dfa,sdfa.")
+@click.option("--seed", type=click.IntRange(min=0), help="Override the workload seed.")
+@click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
+def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, algorithms: str | None, seed: int | None, force: bool) -> None:
+    """Train every algorithm of WL and cost it on the chip HW; write the run directory."""
+    from .api import prepare, run_and_write
+
+    names = _parse_algorithms(algorithms)
+    try:
+        job = prepare(hw_path, wl_path, out=out_dir, epochs=epochs, seed=seed, algorithms=names, force=force)
+        result = run_and_write(job, progress_bar=True)
+    except NeurosimError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo("neurosim: interrupted; files already written are complete", err=True)
+        sys.exit(130)
+    click.echo(result.table)
+    click.echo(f"\nwrote {job.out}/ ({', '.join(result.files)})")
+
+
+def _validate_one(path: Path) -> str:
+    data, lines = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
+    if "chip" in data:
+        validate_mapping(hwcfg.HwConfig, data, str(path), lines)
+        return "hwconfig"
+    if "network" in data:
+        validate_mapping(wlcfg.Workload, data, str(path), lines)
+        return "workload"
+    raise ConfigError(str(path), "", "cannot tell the kind: a hwconfig has a 'chip' section, a workload a 'network' section")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check hwconfig and workload FILES without running anything."""
+    failed = False
+    for f in files:
+        try:
+            kind = _validate_one(f)
+            click.echo(f"{f}: ok ({kind})")
+        except NeurosimError as exc:
+            click.echo(f"neurosim: error: {exc}", err=True)
+            failed = True
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+def main() -> None:  # console-script entry point
+    cli(prog_name="neurosim")

@@ -1,0 +1,5 @@
+"""Datasets: MNIST and Fashion-MNIST from their IDX files, found locally or downloaded."""
+
+from .mnist import Dataset, load_dataset
+
+__all__ = ["Dataset", "load_dataset"]
