@@ -35,17 +35,30 @@ class Sourced(StrictModel):
     source: str = Field(min_length=3, description="paper or tool parameter file")
 
 
+def clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop the parts pydantic adds that are not in the user's file (union tags such
+    as ``sdfa``, ``function-after[...]``, ``[key]``), by walking ``data`` alongside."""
+    out: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, dict) and isinstance(part, str) and not (part.startswith("function-") or "[" in part) \
+                and node.get("name") != part:
+            out.append(part)  # a key the user left out or added: name it, stop walking
+            node = None
+    return tuple(out)
+
+
 def format_loc(loc: tuple[Any, ...]) -> str:
-    """Dotted path from a pydantic error location: ``network.layers[2]``."""
+    """Dotted path from a location: ``network.layers[2]``."""
     out = ""
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            # pydantic adds the tag of a discriminated union / function validator
-            if isinstance(part, str) and (part.startswith("function-") or "[" in part):
-                continue
-            out += f".{part}" if out else str(part)
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
@@ -62,7 +75,7 @@ def _line_index(node: yaml.Node, prefix: tuple[Any, ...], out: dict[tuple[Any, .
 
 
 def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
-    key = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("function-") or "[" in p)))
+    key = loc
     while key:
         if key in lines:
             return lines[key]
@@ -118,7 +131,7 @@ def validate_mapping(model: type[M], data: Any, path: str, lines: dict[tuple[Any
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
+        loc = clean_loc(tuple(err["loc"]), data)
         more = len(exc.errors()) - 1
         tail = f" (+{more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
         raise ConfigError(path, format_loc(loc), _describe(err) + tail, _line_for(loc, lines or {})) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import StrictModel, load_model
 
@@ -123,21 +123,29 @@ class Workload(StrictModel):
             data = {**data, "algorithms": algs}
         return data
 
-    @model_validator(mode="after")
-    def _check(self) -> "Workload":
-        names = [a.name for a in self.algorithms]
-        dup = {n for n in names if names.count(n) > 1}
+    @field_validator("network")
+    @classmethod
+    def _fits_dataset(cls, net: NetworkConfig, info: ValidationInfo) -> NetworkConfig:
+        ds = info.data.get("dataset")
+        if ds is not None and ds.name in ("mnist", "fashion_mnist"):
+            if net.layers[0] != 784:
+                raise ValueError(f"layers[0] must be 784 for {ds.name} (28x28 images), got {net.layers[0]}")
+            if net.layers[-1] != 10:
+                raise ValueError(f"the last layer must be 10 for {ds.name} (10 classes), got {net.layers[-1]}")
+        return net
+
+    @field_validator("algorithms")
+    @classmethod
+    def _unique_and_consistent(cls, algs: list, info: ValidationInfo) -> list:
+        names = [a.name for a in algs]
+        dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"algorithm listed twice: {sorted(dup)}")
-        classes = self.network.layers[-1]
-        for a in self.algorithms:
-            if isinstance(a, SDFAConfig) and a.fanin > classes:
-                raise ValueError(f"sdfa fanin {a.fanin} exceeds the {classes} output classes")
-        if self.dataset.name in ("mnist", "fashion_mnist") and self.network.layers[0] != 784:
-            raise ValueError(f"network.layers[0] must be 784 for {self.dataset.name} (28x28 images)")
-        if self.dataset.name in ("mnist", "fashion_mnist") and self.network.layers[-1] != 10:
-            raise ValueError(f"network.layers[-1] must be 10 for {self.dataset.name} (10 classes)")
-        return self
+            raise ValueError(f"algorithm listed twice: {', '.join(dup)}")
+        net = info.data.get("network")
+        for a in algs:
+            if net is not None and isinstance(a, SDFAConfig) and a.fanin > net.layers[-1]:
+                raise ValueError(f"sdfa fanin {a.fanin} exceeds the {net.layers[-1]} output classes")
+        return algs
 
     def algorithm(self, name: str) -> AlgorithmConfig:
         for a in self.algorithms:
