@@ -101,3 +101,8 @@ def validate(files: tuple[Path, ...]) -> None:
 
 def main() -> None:  # console-script entry point
     cli(prog_name="neurosim")
+
+
+from .sweep.cli import sweep_command  # noqa: E402
+
+cli.add_command(sweep_command)

@@ -22,6 +22,7 @@ __all__ = [
     "SramConfig",
     "NocConfig",
     "DramConfig",
+    "SramWeightsConfig",
     "ChipConfig",
     "EnergyEntry",
     "HwConfig",
@@ -65,6 +66,13 @@ class CrossbarConfig(StrictModel):
             raise ValueError(f"dac_bits {self.dac_bits} exceeds input_bits {self.input_bits}")
         if self.cols_per_adc > self.cols:
             raise ValueError(f"cols_per_adc {self.cols_per_adc} exceeds cols {self.cols}")
+        if self.cols_per_adc > self.rows:
+            raise ValueError(
+                f"cols_per_adc {self.cols_per_adc} exceeds rows {self.rows} "
+                "(the transposed read senses rows with the same sharing)"
+            )
+        if self.cells_per_weight > self.cols:
+            raise ValueError(f"cells_per_weight {self.cells_per_weight} exceeds cols {self.cols}: no weight fits a row")
         return self
 
     @property
@@ -80,6 +88,11 @@ class CrossbarConfig(StrictModel):
     def input_slices(self) -> int:
         """Bit-serial steps per input vector."""
         return -(-self.input_bits // self.dac_bits)
+
+    @property
+    def adcs_per_array(self) -> int:
+        """ADCs on the columns of one array (the same number sense its rows in a transposed read)."""
+        return -(-self.cols // self.cols_per_adc)
 
 
 class CoreConfig(StrictModel):
@@ -123,6 +136,23 @@ class NocConfig(StrictModel):
 class DramConfig(StrictModel):
     bandwidth_bytes_per_cycle: Sourced
     latency_cycles: Sourced
+    #: (x, y) of the mesh router the DRAM controller is attached to.
+    port_tile_xy: tuple[int, int] = (0, 0)
+
+
+class SramWeightsConfig(StrictModel):
+    """Weights held in tile SRAM (an all-digital chip): how they are cut into blocks."""
+
+    #: Inputs (rows) and outputs (weights) of one stored block.
+    block_rows: int = Field(gt=0, le=65536)
+    block_cols: int = Field(gt=0, le=65536)
+    #: Blocks one tile's SRAM holds.
+    blocks_per_tile: int = Field(gt=0, le=4096)
+    weight_bits: int = Field(default=8, ge=1, le=32)
+
+    @property
+    def block_bytes(self) -> int:
+        return -(-self.block_rows * self.block_cols * self.weight_bits // 8)
 
 
 class ChipConfig(StrictModel):
@@ -148,6 +178,8 @@ class HwConfig(StrictModel):
     name: str = Field(min_length=1)
     chip: ChipConfig
     crossbar: CrossbarConfig | None = None
+    #: Required when chip.weight_storage is sram.
+    sram_weights: SramWeightsConfig | None = None
     core: CoreConfig
     sram: SramConfig
     noc: NocConfig
@@ -162,6 +194,18 @@ class HwConfig(StrictModel):
             raise ValueError("chip stores weights or feedback in crossbars, so a crossbar section is required")
         if uses_crossbar and self.chip.crossbars_per_tile < 1:
             raise ValueError("chip.crossbars_per_tile must be at least 1 when crossbars hold weights")
+        if self.chip.weight_storage == "sram":
+            if self.sram_weights is None:
+                raise ValueError("chip stores weights in SRAM, so a sram_weights section is required")
+            need = self.sram_weights.blocks_per_tile * self.sram_weights.block_bytes
+            if need >= self.sram.size_kib * 1024:
+                raise ValueError(
+                    f"sram_weights: {self.sram_weights.blocks_per_tile} blocks of {self.sram_weights.block_bytes} B "
+                    f"need {need / 1024:g} KiB, more than the {self.sram.size_kib:g} KiB tile SRAM"
+                )
+        x, y = self.dram.port_tile_xy
+        if not (0 <= x < self.noc.mesh_cols and 0 <= y < self.noc.mesh_rows):
+            raise ValueError(f"dram.port_tile_xy {(x, y)} is outside the {self.noc.mesh} mesh")
         return self
 
     @property

@@ -15,13 +15,11 @@ activation derivative at the stored pre-activation ``a_l``):
 =========  ==========================================================================
 
 Feedback scale. Fixed random feedback is drawn ``U(-β, β)`` with
-``β = feedback_scale / √fan`` where ``fan`` is the number of hidden neurons each
-feedback *column* reaches (the fan-in of the forward matrix it stands in for):
-``n_l`` for FA's ``B_{l+1}`` and for dense ``B_l`` (so at ``feedback_scale = 1``
-``B`` has the same distribution as the forward weights and ``δ`` the same
-magnitude as BP's at initialisation), and ``n_l·s/C`` for sparse ``B_l`` (each of
-the ``C`` error lines reaches ``n_l·s/C`` neurons), which keeps ``E‖δ‖²`` equal
-to dense DFA's.
+``β = feedback_scale / √fan``, where ``fan`` is the fan-in of the feedback
+pathway: how many terms each hidden neuron's error sums. That is ``C`` for dense
+``B_l``, ``s`` for sparse ``B_l`` and ``n_{l+1}`` for FA's ``B_{l+1}``. With it
+``E[δ_i²]`` (before ``f'``) is ``feedback_scale² · ‖e‖² / (3C)`` for dense and
+sparse DFA alike, whatever ``s``.
 """
 
 from __future__ import annotations
@@ -105,8 +103,8 @@ class FA(BP):
     name = "fa"
 
     def __init__(self, net: MLP, scale: float, rng: np.random.Generator):
-        # feedback[l - 2] stands in for W_l, l = 2..L; fan = n_{l-1}, W_l's fan-in.
-        self.feedback = [_uniform(rng, w.shape, scale, w.shape[1]) for w in net.weights[1:]]
+        # feedback[l - 2] stands in for W_l, l = 2..L; fan = n_l, the rows summed per neuron.
+        self.feedback = [_uniform(rng, w.shape, scale, w.shape[0]) for w in net.weights[1:]]
 
     def _matrix(self, net: MLP, layer: int) -> np.ndarray:
         return self.feedback[layer - 2]
@@ -122,7 +120,7 @@ class DFA(Rule):
 
     def __init__(self, net: MLP, scale: float, rng: np.random.Generator):
         classes = net.sizes[-1]
-        self.feedback = [_uniform(rng, (n, classes), scale, n) for n in net.sizes[1:-1]]
+        self.feedback = [_uniform(rng, (n, classes), scale, classes) for n in net.sizes[1:-1]]
 
     def signal(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The vector the feedback projects (``e`` for DFA)."""
@@ -182,7 +180,7 @@ class SparseDFA(DFA):
         self.val: list[np.ndarray] = []
         for n in net.sizes[1:-1]:
             self.idx.append(sparse_connectivity(n, classes, fanin, rng))
-            self.val.append(_uniform(rng, (n, fanin), scale, n * fanin / classes))
+            self.val.append(_uniform(rng, (n, fanin), scale, fanin))
 
     def project(self, index: int, s: np.ndarray) -> np.ndarray:
         return sparse_project(s, self.idx[index], self.val[index])

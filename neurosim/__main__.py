@@ -1,0 +1,2 @@
+from neurosim.cli import main
+main()

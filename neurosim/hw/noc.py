@@ -1,0 +1,148 @@
+"""The 2D mesh: tile coordinates, XY routes, multicast trees, flit counts.
+
+Tiles are numbered along a serpentine (boustrophedon) walk of the mesh rows, so
+consecutive tile numbers are neighbours: tile ``t`` sits at row ``y = t // cols``
+and column ``x = t % cols`` on even rows, ``cols - 1 - t % cols`` on odd rows.
+
+Routing is dimension-ordered (XY): along the source row to the destination
+column, then along that column. Every directed link between neighbouring routers
+is one resource. A multicast is the union of the XY routes from its source to
+each destination; XY routes from one source share their prefixes, so the union
+is a tree and each link carries the packet once. Payloads are *pruned*: a link
+carries only the values some destination downstream of it needs (sparse DFA's
+per-tile subset of the error), so its per-sample bytes are
+``value_bytes(|union of downstream needs|)``.
+
+Wormhole / cut-through timing (same in the DES and the analytic model): the head
+crosses each hop in ``router + link`` cycles; a link is busy for
+``flits * link`` cycles; the tail reaches destination ``d`` after
+``hops(d) * (router + link) + (max flits on its path - 1) * link`` cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from ..config.hw import NocConfig
+
+__all__ = ["Mesh", "Route"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A (multicast) transfer's tree, per sample."""
+
+    src: int
+    #: hops in topological order: (link id, parent hop index or -1, node reached, per-sample bytes, per-sample flits)
+    hops: tuple[tuple[int, int, int, float, int], ...]
+    #: children hop indices of each hop, and of the source (key -1)
+    children: Mapping[int, tuple[int, ...]]
+    #: destination tile -> (hop count, max per-sample flits on its path)
+    dests: Mapping[int, tuple[int, int]]
+
+    def byte_hops(self) -> float:
+        """Payload bytes x links crossed, per sample."""
+        return sum(h[3] for h in self.hops)
+
+    def flit_hops(self) -> int:
+        """Flits x links crossed, per sample."""
+        return sum(h[4] for h in self.hops)
+
+
+class Mesh:
+    """Geometry and routing of an RxC mesh."""
+
+    def __init__(self, cfg: NocConfig):
+        self.cfg = cfg
+        self.rows = cfg.mesh_rows
+        self.cols = cfg.mesh_cols
+        self.tiles = self.rows * self.cols
+        self.flit_bytes = cfg.flit_bytes
+        self._links: dict[tuple[int, int, int, int], int] = {}
+        for y in range(self.rows):
+            for x in range(self.cols):
+                for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    nx, ny = x + dx, y + dy
+                    if 0 <= nx < self.cols and 0 <= ny < self.rows:
+                        self._links[(x, y, nx, ny)] = len(self._links)
+        self.n_links = len(self._links)
+        self._link_names = {v: k for k, v in self._links.items()}
+
+    # ----------------------------------------------------------- coordinates
+    def xy(self, tile: int) -> tuple[int, int]:
+        y, r = divmod(tile, self.cols)
+        return (r if y % 2 == 0 else self.cols - 1 - r), y
+
+    def tile_at(self, x: int, y: int) -> int:
+        return y * self.cols + (x if y % 2 == 0 else self.cols - 1 - x)
+
+    def link_name(self, link: int) -> tuple[int, int, int, int]:
+        return self._link_names[link]
+
+    # --------------------------------------------------------------- routing
+    def xy_path(self, src: int, dst: int) -> list[int]:
+        """Link ids of the XY route from ``src`` to ``dst`` (empty if equal)."""
+        (x, y), (tx, ty) = self.xy(src), self.xy(dst)
+        out = []
+        while x != tx:
+            nx = x + (1 if tx > x else -1)
+            out.append(self._links[(x, y, nx, y)])
+            x = nx
+        while y != ty:
+            ny = y + (1 if ty > y else -1)
+            out.append(self._links[(x, y, x, ny)])
+            y = ny
+        return out
+
+    def hops(self, src: int, dst: int) -> int:
+        (x, y), (tx, ty) = self.xy(src), self.xy(dst)
+        return abs(x - tx) + abs(y - ty)
+
+    def flits(self, nbytes: float) -> int:
+        return math.ceil(nbytes / self.flit_bytes) if nbytes > 0 else 0
+
+    def route(self, src: int, needs: Mapping[int, frozenset], value_bytes: Callable[[int], float]) -> Route:
+        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs)."""
+        hop_of_link: dict[int, int] = {}
+        hop_link: list[int] = []
+        hop_parent: list[int] = []
+        hop_node: list[int] = []
+        hop_ids: list[set] = []
+        dest_path: dict[int, list[int]] = {}
+        for d in sorted(needs):
+            if d == src:
+                continue
+            ids = needs[d]
+            (x, y) = self.xy(src)
+            parent = -1
+            path = []
+            for link in self.xy_path(src, d):
+                h = hop_of_link.get(link)
+                if h is None:
+                    h = len(hop_link)
+                    hop_of_link[link] = h
+                    hop_link.append(link)
+                    hop_parent.append(parent)
+                    _, _, nx, ny = self._link_names[link]
+                    hop_node.append(self.tile_at(nx, ny))
+                    hop_ids.append(set())
+                hop_ids[h].update(ids)
+                path.append(h)
+                parent = h
+            dest_path[d] = path
+        hops = []
+        children: dict[int, list[int]] = {-1: []}
+        for h, link in enumerate(hop_link):
+            nbytes = value_bytes(len(hop_ids[h]))
+            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), self.flits(nbytes)))
+            children.setdefault(hop_parent[h], []).append(h)
+        dests = {d: (len(p), max((hops[h][4] for h in p), default=0)) for d, p in dest_path.items()}
+        return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
+
+    def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:
+        """Contention-free cycles from injection until the tail of ``samples`` samples reaches ``dest``."""
+        hops, max_fps = route.dests[dest]
+        head = self.cfg.router_cycles_per_hop.value + self.cfg.link_cycles_per_hop.value
+        return hops * head + (samples * max_fps - 1) * self.cfg.link_cycles_per_hop.value

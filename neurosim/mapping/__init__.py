@@ -1,0 +1,17 @@
+"""Mapping: each layer's weight matrix (and B where the rule keeps it in arrays)
+cut into array-sized blocks and placed on the tiles of the mesh."""
+
+from ..errors import MappingError
+from .draw import draw_placement
+from .placement import FRAME_COLUMNS, Block, MatrixPlacement, Placement, feedback_in_arrays, place
+
+__all__ = [
+    "Block",
+    "MatrixPlacement",
+    "Placement",
+    "place",
+    "draw_placement",
+    "feedback_in_arrays",
+    "FRAME_COLUMNS",
+    "MappingError",
+]

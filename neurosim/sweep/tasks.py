@@ -1,0 +1,129 @@
+"""The work a sweep farms out: picklable functions of plain data.
+
+Both tasks take dicts (validated configs dumped to JSON-able form) and return
+dicts, never raise: a failure comes back as ``{"error": "<one line>"}``. So a
+task runs the same in a local process pool, on a Dask worker of another machine
+(which needs only ``neurosim`` installed and the dataset findable) or in this
+process, and no exception object has to survive pickling. Workers write no
+files; the driver owns the sweep folder.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from .. import counts, ledger
+from ..config.hw import COMPONENTS, HwConfig
+from ..config.workload import AlgorithmConfig, Workload
+from ..data import Dataset, load_dataset
+from ..errors import NeurosimError
+from ..learning import train
+from ..records import PHASES
+from ..sim import cost_step
+from .columns import LEVELS
+
+__all__ = ["train_task", "cost_task", "one_line", "worker_init"]
+
+_ALGO = TypeAdapter(AlgorithmConfig)
+_DATA: dict[tuple, Dataset] = {}
+_DATA_LOCK = threading.Lock()
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: a NeurosimError's own text, else ``Type: message``."""
+    text = str(exc) if isinstance(exc, NeurosimError) else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text[:500] if text else type(exc).__name__
+
+
+def worker_init() -> None:
+    """Local pool workers leave Ctrl-C to the driver (which stops them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Dataset:
+    """Load (once per process) the data the driver found; if this machine does
+    not see the driver's folder, find it the usual way (data_dir, env, cache)."""
+    cfg = wl.dataset
+    if source_dir and Path(source_dir).is_dir():
+        cfg = cfg.model_copy(update={"data_dir": source_dir})
+    key = (cfg.model_dump_json(), base_dir)
+    with _DATA_LOCK:
+        if key not in _DATA:
+            _DATA[key] = load_dataset(cfg, base_dir=base_dir)
+        return _DATA[key]
+
+
+def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir: str | None) -> dict[str, Any]:
+    """Train one algorithm on one workload; return the figures results.csv needs."""
+    try:
+        wl = Workload.model_validate(wl_dict)
+        algo = _ALGO.validate_python(algo_dict)
+        data = _dataset(wl, base_dir, source_dir)
+        t0 = time.perf_counter()
+        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)
+        last = res.history[-1]
+        return {
+            "test_accuracy": float(res.final_test_accuracy),
+            "train_accuracy": float(last.train_accuracy),
+            "final_loss": float(last.loss),
+            "epochs": int(len(res.history)),
+            "train_seconds": round(time.perf_counter() - t0, 3),
+        }
+    except Exception as exc:  # noqa: BLE001 - reported as the point's error
+        return {"error": one_line(exc)}
+
+
+def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: str) -> dict[str, float]:
+    layers = list(wl.network.layers)
+    batch = wl.training.batch_size
+    cost = cost_step(hw, layers, batch, algo, steps_per_epoch=steps_per_epoch)
+    records = counts.step_counts(layers, batch, algo) + list(cost.records)
+    df = ledger.apply_energy(ledger.build(algo.name, records), hw, hw_label)  # the single source of energy
+    macs = ledger.macs_by_phase(df)
+    energy = ledger.energy_by_component(df)
+    e_total = float(sum(energy.values()))
+    clock = hw.clock_hz
+    m: dict[str, float] = {"steps_per_epoch": steps_per_epoch, "macs_per_step": float(sum(macs.values()))}
+    m.update({f"macs_per_step_{p}": float(macs.get(p, 0.0)) for p in PHASES})
+    m["cycles_per_step"] = float(cost.cycles_per_step)
+    m.update({f"{p}_phase_cycles": float(cost.phase_cycles.get(p, 0.0)) for p in PHASES})
+    m["cycles_per_epoch"] = float(cost.cycles_per_epoch)
+    m["stall_cycles"] = float(cost.stall_cycles)
+    m["latency_s_per_step"] = float(cost.cycles_per_step) / clock
+    m["latency_s_per_epoch"] = float(cost.cycles_per_epoch) / clock
+    m["energy_pj_per_step"] = e_total
+    m.update({f"energy_pj_per_step_{c}": float(energy.get(c, 0.0)) for c in COMPONENTS})
+    m["energy_pj_per_epoch"] = e_total * steps_per_epoch
+    m.update({f"bytes_per_step_{lv}": float(cost.bytes_by_level.get(lv, 0.0)) for lv in LEVELS})
+    writes = cost.rram_writes_per_cell_per_epoch
+    m["rram_writes_per_cell_per_epoch_mean"] = float(writes.get("mean", 0.0))
+    m["rram_writes_per_cell_per_epoch_max"] = float(writes.get("max", 0.0))
+    m["spills"] = len(cost.spills)
+    return {k: (v if isinstance(v, int) or math.isfinite(v) else None) for k, v in m.items()}
+
+
+def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int, hw_label: str) -> dict[str, dict]:
+    """Cost one training step of each algorithm on one point's chip:
+    ``{algorithm: {metric: value}}`` or ``{algorithm: {"error": text}}``."""
+    out: dict[str, dict] = {}
+    try:
+        hw = HwConfig.model_validate(hw_dict)
+        wl = Workload.model_validate(wl_dict)
+        algos = [_ALGO.validate_python(a) for a in algo_dicts]
+    except Exception as exc:  # noqa: BLE001
+        return {a["name"]: {"error": one_line(exc)} for a in algo_dicts}
+    steps = math.ceil(n_train / wl.training.batch_size)
+    for algo in algos:
+        try:
+            out[algo.name] = _metrics(hw, wl, algo, steps, hw_label)
+        except Exception as exc:  # noqa: BLE001 - e.g. MappingError: the network does not fit this chip
+            out[algo.name] = {"error": one_line(exc)}
+    return out

@@ -1,0 +1,110 @@
+"""Mapping: layers cut into array-sized blocks and placed on the mesh."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from neurosim.config import hw as hwcfg
+from neurosim.config.hw import HwConfig
+from neurosim.errors import MappingError, NeurosimError
+from neurosim.mapping import FRAME_COLUMNS, place
+
+from .conftest import HW_DIGITAL, HW_RRAM
+
+BIG = [784, 800, 800, 10]
+
+
+def tiny_hw(**over) -> HwConfig:
+    """rram_tile shrunk: 4x8 arrays, 2-bit cells, 2 cells per weight (4 weights per row),
+    4-bit inputs on 2-bit DACs, 2 columns per ADC, 2 arrays per tile, 4x4 mesh of 16-byte flits."""
+    data = yaml.safe_load(HW_RRAM.read_text())
+    data["crossbar"].update(rows=4, cols=8, cells_per_weight=2, input_bits=4, dac_bits=2, cols_per_adc=2, pulses_per_write=3)
+    data["chip"]["crossbars_per_tile"] = 2
+    data["noc"].update(mesh="4x4", flit_bytes=16)
+    for dotted, value in over.items():
+        node = data
+        keys = dotted.split(".")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return HwConfig.model_validate(data)
+
+
+def test_a_2x3_block_layer_by_hand():
+    # 7 inputs on 4-row arrays: 2 row blocks (4 + 3 rows); 10 outputs at 4 weights per row: 3 column blocks (4, 4, 2)
+    pl = place(tiny_hw(), [7, 10], "bp")
+    m = pl.matrix("fc1", "W")
+    assert (m.row_blocks, m.col_blocks) == (2, 3)
+    by_pos = {(b.block_row, b.block_col): b for b in m.blocks}
+    assert [by_pos[(r, 0)].rows_used for r in range(2)] == [4, 3]
+    assert [by_pos[(0, c)].weights_used for c in range(3)] == [4, 4, 2]
+    assert [by_pos[(0, c)].cols_used for c in range(3)] == [8, 8, 4]  # 2 cells per weight
+    # a column block (2 arrays) fills a 2-array tile: one column block per tile, tiles 0, 1, 2
+    assert [by_pos[(0, c)].tile for c in range(3)] == [0, 1, 2]
+    assert m.home == (0, 1, 2)
+    assert pl.tiles_used == 3
+
+
+def test_frame_is_the_placement_csv_table():
+    pl = place(hwcfg.load(HW_RRAM), BIG, "dfa")
+    df = pl.frame()
+    assert list(df.columns) == FRAME_COLUMNS
+    assert len(df) == len(pl.blocks) == 7 * 25 + 7 * 25 + 7 * 1
+    assert set(df["matrix"]) == {"W"}  # dfa's B lives in SRAM on rram_tile
+    # every block's tile lies on the mesh and rows/cols fit an array
+    assert df["tile_x"].between(0, 7).all() and df["tile_y"].between(0, 7).all()
+    assert (df["rows_used"] <= 128).all() and (df["cols_used"] <= 128).all()
+    # layer-contiguous: each layer's tiles form one consecutive run, layers in order
+    runs = df.groupby("layer")["tile"].agg(["min", "max", "nunique"])
+    assert (runs["max"] - runs["min"] + 1 == runs["nunique"]).all()
+    assert runs.loc["fc1", "max"] < runs.loc["fc2", "min"] < runs.loc["fc3", "min"]
+
+
+def test_whole_column_blocks_per_tile_on_rram_tile():
+    pl = place(hwcfg.load(HW_RRAM), BIG, "bp")
+    fc1 = pl.matrix("fc1", "W")
+    # 7 row blocks per column block, 16 arrays per tile -> 2 whole column blocks per tile, 13 tiles
+    assert len(fc1.tiles) == 13
+    for c in range(fc1.col_blocks):
+        assert len({b.tile for b in fc1.blocks if b.block_col == c}) == 1
+    assert pl.tiles_used == 27
+
+
+def test_feedback_matrices_in_arrays_when_the_chip_says_so():
+    hw = tiny_hw(**{"chip.feedback_storage": "crossbar"})
+    layers = [7, 10, 6, 3]
+    dfa = place(hw, layers, "dfa")
+    assert {(m.layer, m.matrix) for m in dfa.matrices if m.matrix == "B"} == {("fc1", "B"), ("fc2", "B")}
+    b1 = dfa.matrix("fc1", "B")
+    assert (b1.n_rows, b1.n_cols) == (3, 10)  # B_1: C rows x n_1 weights
+    fa = place(hw, layers, "fa")
+    assert {m.layer for m in fa.matrices if m.matrix == "B"} == {"fc2", "fc3"}
+    assert (fa.matrix("fc2", "B").n_rows, fa.matrix("fc2", "B").n_cols) == (10, 6)
+    for rule in ("sdfa", "drtp", "bp"):
+        assert all(m.matrix == "W" for m in place(hw, layers, rule).matrices)
+
+
+def test_digital_chip_blocks_are_sram_weight_blocks():
+    pl = place(hwcfg.load(HW_DIGITAL), BIG, "bp")
+    assert pl.storage == "sram" and pl.block_rows == 128 and pl.block_weights == 128
+    assert len(pl.blocks) == 7 * 7 + 7 * 7 + 7 * 1
+    assert pl.tiles_used == 7 + 7 + 1
+
+
+def test_network_too_big_raises_mapping_error_with_counts():
+    hw = tiny_hw()
+    with pytest.raises(MappingError) as exc:
+        place(hw, [40, 40, 10], "bp")
+    msg = str(exc.value)
+    # 40x40: 10 row blocks x 10 column blocks = 100 arrays; 10 rows > 2 per tile -> 50 tiles;
+    # 40x10: 10 x 3 = 30 arrays -> 15 tiles; 65 tiles needed, the 4x4 mesh has 16
+    assert "needs 65 tiles" in msg and "130 arrays" in msg and "4x4" in msg and "has 16" in msg
+    assert "\n" not in msg
+    assert isinstance(exc.value, NeurosimError)
+
+
+def test_draw_writes_a_png(tmp_path):
+    pl = place(tiny_hw(**{"chip.feedback_storage": "crossbar"}), [7, 10, 6, 3], "dfa")
+    out = pl.draw(tmp_path / "sub" / "placement.png")
+    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
