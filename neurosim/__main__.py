@@ -1,2 +1,2 @@
 from neurosim.cli import main
-main()
+if __name__ == "__main__": main()

@@ -13,7 +13,7 @@ import yaml
 
 from neurosim.config import hw as hwcfg
 from neurosim.config.base import Sourced
-from neurosim.config.hw import CrossbarConfig, EnergyEntry, HwConfig
+from neurosim.config.hw import CrossbarConfig, EnergyEntry
 from neurosim.errors import ConfigError
 from neurosim.hw import ACTIONS, CoreWork, CrossbarModel, Mesh, missing_actions, required_actions
 from neurosim.hw.units import Core, DramChannel, Link, SramPort, Unit

@@ -116,6 +116,29 @@ def test_user_errors_are_one_line_before_anything_is_written(tmp_path, tiny):
         run_sweep(SweepSpec.from_cli(HW_RRAM, tiny, ["crossbar.rows=64"], out=tmp_path / "busy"))
 
 
+def test_cli_sweep_file_and_one_line_errors(tmp_path, tiny):
+    from click.testing import CliRunner
+
+    from neurosim.cli import cli
+
+    r = CliRunner().invoke(cli, ["sweep", str(HW_RRAM), str(tiny), "--set", "crossbar.rowz=64", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "crossbar.rowz: not a field of the hwconfig" in r.stderr
+    r = CliRunner().invoke(cli, ["sweep", "--file", str(tmp_path / "missing.yaml")])
+    assert r.exit_code == 2 and "missing.yaml: file not found" in r.stderr
+    f = tmp_path / "sweep.yaml"
+    f.write_text(yaml.safe_dump({
+        "hw": str(HW_RRAM), "workload": tiny.name, "algorithms": ["dfa"], "executor": "serial", "out": str(tmp_path / "fromfile"),
+        "grid": {"noc.mesh": ["4x4", "8x8"]},
+        "points": [{"crossbar.rows": 64, "crossbar.cols": 64}, {"crossbar.rows": 128, "crossbar.cols": 128}],
+    }, sort_keys=False))
+    r = CliRunner().invoke(cli, ["sweep", "--file", str(f), "--set", "crossbar.cols_per_adc=8"])
+    assert r.exit_code == 0, r.stderr
+    assert "4 points x 1 algorithms: 4 ok, 0 failed" in r.stdout
+    df = pd.read_csv(tmp_path / "fromfile" / "results.csv")
+    assert list(df.columns[1:5]) == ["noc.mesh", "crossbar.cols_per_adc", "crossbar.rows", "crossbar.cols"]
+    assert df["crossbar.rows"].tolist() == [64, 128, 64, 128] and (df["status"] == "ok").all()
+
+
 # --------------------------------------------------------------------------- serial: failures, cache, page
 
 
@@ -156,6 +179,21 @@ def test_failed_point_cache_resume_and_page(tmp_path, tiny, monkeypatch):
     assert good.groupby("algorithm")["test_accuracy"].nunique().eq(1).all()
     assert sorted(calls) == sorted(ALGS)
     assert len(list((out / "numerics").glob("*.json"))) == 3
+    # the same figures as `neurosim run` on the same configs (rows=128, mesh=8x8 is the base chip)
+    import neurosim.api as ns
+
+    summ = ns.summary(ns.run(ns.load_hw(HW_RRAM), ns.load_workload(tiny)))["algorithms"]
+    base = good[(good["crossbar.rows"] == 128) & (good["noc.mesh"] == "8x8")].set_index("algorithm")
+    for alg in ALGS:
+        a, r = summ[alg], base.loc[alg]
+        assert r["test_accuracy"] == a["test_accuracy"]
+        assert r["energy_pj_per_step"] == pytest.approx(a["energy_pj"]["per_step_total"], rel=1e-12)
+        assert r["cycles_per_step"] == a["cycles"]["per_step"] and r["error_phase_cycles"] == a["cycles"]["phase_critical_path"]["error"]
+        assert r["macs_per_step"] == sum(a["macs"]["per_step"].values())
+        assert r["bytes_per_step_noc_byte_hops"] == a["bytes"]["per_step"]["noc_byte_hops"]
+        assert r["latency_s_per_epoch"] == pytest.approx(a["latency_s"]["per_epoch"], rel=1e-12)
+    calls.clear()
+
     on_disk = pd.read_csv(out / "results.csv")
     assert _ids(on_disk) == _ids(df) and len(list((out / "points").glob("*.json"))) == 6
 
@@ -176,9 +214,9 @@ def test_failed_point_cache_resume_and_page(tmp_path, tiny, monkeypatch):
     spec.retry_failed = True
     run_sweep(spec)
     changed = [n for n, t in stamps.items() if (out / "points" / n).stat().st_mtime_ns != t]
-    assert changed == [f"{bad['point_id'].iloc[0]}.json"] and calls == []
+    assert sorted(changed) == sorted(f"{pid}.json" for pid in set(bad["point_id"])) and calls == []
 
-    # a workload sweep retrains per distinct workload; a bigger grid reuses finished points
+    # a workload sweep trains once per distinct workload (and algorithm)
     calls.clear()
     spec2 = SweepSpec.from_cli(HW_RRAM, tiny, ["crossbar.rows=64", "noc.mesh=4x4", "training.batch_size=32,16"],
                                algorithms=["dfa"], out=tmp_path / "wl", executor="serial")
@@ -193,31 +231,55 @@ def test_failed_point_cache_resume_and_page(tmp_path, tiny, monkeypatch):
 def _sweep_cmd(hw: Path, wl: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "neurosim", "sweep", str(hw), str(wl),
             "--set", "crossbar.rows=32,64,128,256", "--set", "crossbar.cols=64,128", "--set", "noc.mesh=4x4,8x8",
+            "--set", "core.macs_per_cycle=128,256",
             "--algorithms", "bp,dfa", "--workers", "1", "--out", str(out)]
 
 
-def test_sigkill_then_rerun_finds_every_point_once(tmp_path, tiny):
+def _start_and_wait(cmd, cwd, env, log: Path, points: Path, total: int, at_least: int) -> subprocess.Popen:
+    """Start the sweep in its own session; return once ``at_least`` more points are on disk."""
+    before = len(list(points.glob("*.json"))) if points.is_dir() else 0
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=logf, stderr=logf, start_new_session=True)
+    deadline = time.monotonic() + 60
+    n = before
+    while time.monotonic() < deadline and proc.poll() is None:
+        n = len(list(points.glob("*.json"))) if points.is_dir() else 0
+        if n >= before + at_least:
+            break
+        time.sleep(0.005)
+    if proc.poll() is not None or not n < total:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"sweep ended before it could be stopped ({n} of {total} points): {log.read_text()[-800:]}")
+    return proc
+
+
+def test_sigterm_and_sigkill_then_rerun_finds_every_point_once(tmp_path, tiny):
     out = tmp_path / "killed"
+    points = out / "points"
     cmd = _sweep_cmd(HW_RRAM, tiny, out)
     env = {**os.environ, "NEUROSIM_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO)}
-    total = 16
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    points = out / "points"
+    total = 32
+
+    # SIGTERM (a batch system's stop) to the driver: it stops its workers, results.csv holds every finished point
+    proc = _start_and_wait(cmd, tmp_path, env, tmp_path / "term.log", points, total, 2)
     try:
-        deadline = time.monotonic() + 60
-        n = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            n = len(list(points.glob("*.json"))) if points.is_dir() else 0
-            if n >= 2:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, f"sweep ended before it could be killed: {proc.communicate()[1].decode()[-500:]}"
-        assert 2 <= n < total
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers
-        proc.wait()
-    killed_at = len(list(points.glob("*.json")))
-    assert killed_at < total
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "interrupted" in (tmp_path / "term.log").read_text()
+    done = {f.stem for f in points.glob("*.json")}
+    df = pd.read_csv(out / "results.csv")
+    assert 2 <= len(done) < total and set(df["point_id"]) == done and len(df) == 2 * len(done)
+
+    # SIGKILL of the driver and its workers, mid-sweep
+    proc = _start_and_wait(cmd, tmp_path, env, tmp_path / "kill.log", points, total, 2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(done) + 2 <= len(list(points.glob("*.json"))) < total
 
     rerun = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -225,22 +287,26 @@ def test_sigkill_then_rerun_finds_every_point_once(tmp_path, tiny):
     assert len(df) == total * 2 and (df["status"] == "ok").all()
     assert df.groupby(["point_id", "algorithm"]).size().eq(1).all() and df["point_id"].nunique() == total
     assert not list(out.rglob(".*.tmp"))
-    assert len(list((out / "numerics").glob("*.json"))) == 2
+    assert len(list((out / "numerics").glob("*.json"))) == 2  # trained once, in the first run
 
 
 # --------------------------------------------------------------------------- Dask == local processes
 
 
-def test_dask_local_cluster_gives_the_same_results_as_local_processes(tmp_path, tiny):
-    pytest.importorskip("distributed")
+def test_dask_gives_the_same_results_as_local_processes(tmp_path, tiny):
+    """LocalCluster with 2 worker *processes* (as ``--executor dask`` starts it),
+    and a cluster reached through its scheduler address (``--scheduler``)."""
+    distributed = pytest.importorskip("distributed")
     sets = ["crossbar.rows=64,128", "noc.mesh=4x4,8x8"]
-    local = run_sweep(SweepSpec.from_cli(HW_RRAM, tiny, sets, algorithms=["bp", "sdfa"], out=tmp_path / "local",
-                                         executor="local", workers=2))
-    dask = run_sweep(SweepSpec.from_cli(HW_RRAM, tiny, sets, algorithms=["bp", "sdfa"], out=tmp_path / "dask",
-                                        executor="dask", workers=2))
-    a = pd.read_csv(tmp_path / "local" / "results.csv").sort_values(["point_id", "algorithm"]).reset_index(drop=True)
-    b = pd.read_csv(tmp_path / "dask" / "results.csv").sort_values(["point_id", "algorithm"]).reset_index(drop=True)
-    assert len(a) == 8 and (a["status"] == "ok").all()
-    pd.testing.assert_frame_equal(a, b)  # no wall-time columns: bit-identical
+
+    def sweep(name, **kw):
+        run_sweep(SweepSpec.from_cli(HW_RRAM, tiny, sets, algorithms=["bp", "sdfa"], out=tmp_path / name, workers=2, **kw))
+        return pd.read_csv(tmp_path / name / "results.csv").sort_values(["point_id", "algorithm"]).reset_index(drop=True)
+
+    local = sweep("local", executor="local")
+    assert len(local) == 8 and (local["status"] == "ok").all()
+    pd.testing.assert_frame_equal(local, sweep("dask", executor="dask"))  # no wall-time columns: bit-identical
     assert (tmp_path / "local" / "results.csv").read_bytes() == (tmp_path / "dask" / "results.csv").read_bytes()
-    assert len(local) == len(dask) == 8
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = sweep("remote", scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local, remote)

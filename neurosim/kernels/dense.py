@@ -46,6 +46,33 @@ def activation_code(name: str) -> int:
 
 # --------------------------------------------------------------------------- forward
 
+_TANH_CLAMP = np.float32(7.90531110763549805)
+
+
+@njit(cache=True, fastmath=True)
+def _tanh_into(a: np.ndarray, h: np.ndarray) -> None:
+    """``h = tanh(a)`` by a vectorisable rational approximation (Eigen's float tanh).
+
+    ``tanh(x) ≈ x·P(x²)/Q(x²)`` on ``x`` clamped to ``±7.905`` (where float32 tanh
+    is 1 to within an ulp), ``P`` of degree 6 and ``Q`` of degree 3; the error is
+    below 3e-7, i.e. a few float32 ulp, and it runs ~10x faster than libm's tanhf.
+    """
+    rows, cols = a.shape
+    for r in range(rows):
+        for c in range(cols):
+            x = min(max(a[r, c], -_TANH_CLAMP), _TANH_CLAMP)
+            x2 = x * x
+            p = x2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
+            p = p * x2 + np.float32(-8.60467152213735e-11)
+            p = p * x2 + np.float32(5.12229709037114e-08)
+            p = p * x2 + np.float32(1.48572235717979e-05)
+            p = p * x2 + np.float32(6.37261928875436e-04)
+            p = p * x2 + np.float32(4.89352455891786e-03)
+            q = x2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
+            q = q * x2 + np.float32(2.26843463243900e-03)
+            q = q * x2 + np.float32(4.89352518554385e-03)
+            h[r, c] = x * p / q
+
 
 @njit(cache=True)
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: float):
@@ -62,17 +89,14 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
     if act == IDENTITY:
         return a, a
     h = np.empty_like(a)
-    s = np.float32(slope)
-    zero = np.float32(0.0)
+    if act == TANH:
+        _tanh_into(a, h)
+        return a, h
+    s = np.float32(0.0) if act == RELU else np.float32(slope)
     for r in range(rows):
         for c in range(cols):
             v = a[r, c]
-            if act == TANH:
-                h[r, c] = np.tanh(v)
-            elif act == RELU:
-                h[r, c] = v if v > zero else zero
-            else:
-                h[r, c] = v if v > zero else s * v
+            h[r, c] = v if v > np.float32(0.0) else s * v
     return a, h
 
 
@@ -90,20 +114,18 @@ def activation_backward(g: np.ndarray, a: np.ndarray, h: np.ndarray, act: int, s
     if act == IDENTITY:
         return g
     rows, cols = g.shape
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
-    s = np.float32(slope)
-    for r in range(rows):
-        for c in range(cols):
-            if act == TANH:
+    if act == TANH:
+        one = np.float32(1.0)
+        for r in range(rows):
+            for c in range(cols):
                 hv = h[r, c]
                 g[r, c] *= one - hv * hv
-            elif act == RELU:
-                if a[r, c] <= zero:
-                    g[r, c] = zero
-            else:
-                if a[r, c] <= zero:
-                    g[r, c] *= s
+        return g
+    s = np.float32(0.0) if act == RELU else np.float32(slope)
+    for r in range(rows):
+        for c in range(cols):
+            if a[r, c] <= np.float32(0.0):
+                g[r, c] *= s
     return g
 
 

@@ -20,7 +20,7 @@ from ..mapping.placement import Placement, place
 from ..records import PHASES, Record
 from .analytic import AnalyticResult, longest_path
 from .des import SimResult, critical_path_share, simulate, unit_counts
-from .graph import Op, StepGraph, build_step_graph, chunk_sizes, default_chunks
+from .graph import Op, StepGraph, build_step_graph, default_chunks
 
 __all__ = [
     "HardwareCost",
@@ -73,6 +73,10 @@ class HardwareCost:
     analytic_cycles_per_step: float = 0.0
     #: cycles ops spent queued for busy units, summed over all ops of one step
     queued_op_cycles: float = 0.0
+    #: per component: busy unit-cycles of one step (numerator of utilisation)
+    busy_cycles: dict[str, float] = field(default_factory=dict)
+    #: per component: instances on the chip (denominator of utilisation)
+    units: dict[str, float] = field(default_factory=dict)
     #: batch chunks the step was streamed in, steps in the epoch window, ops per step
     chunks: int = 1
     window_steps: int = 1
@@ -179,6 +183,8 @@ def cost_step(
         cycles_per_step_steady=steady,
         analytic_cycles_per_step=bound,
         queued_op_cycles=one.stall_cycles,
+        busy_cycles={c: float(one.busy.get(c, 0.0)) for c in counts},
+        units=dict(counts),
         chunks=len(graph.chunk_sizes),
         window_steps=window,
         ops_per_step=len(graph.ops),

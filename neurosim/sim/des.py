@@ -257,8 +257,8 @@ def critical_path_share(graph: StepGraph, res: SimResult) -> dict[str, float]:
     share: dict[str, float] = defaultdict(float)
     while True:
         op = ops[g % n]
-        share[op.phase] += t - res.start[g]
-        share["stall"] += res.start[g] - res.ready[g]
+        share[op.phase] += t - float(res.start[g])
+        share["stall"] += float(res.start[g] - res.ready[g])
         pred = res.critical_dep.get(g)
         if pred is None:
             break
@@ -266,4 +266,4 @@ def critical_path_share(graph: StepGraph, res: SimResult) -> dict[str, float]:
         t = res.arrivals[(pg, dest)] if dest >= 0 else float(res.end[pg])
         g = pg
     total = sum(share.values())
-    return {k: v / total for k, v in sorted(share.items()) if total > 0}
+    return {k: float(v / total) for k, v in sorted(share.items()) if total > 0}

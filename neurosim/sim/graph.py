@@ -22,12 +22,16 @@ Op kinds (``Op.name``):
 ``fb_proj``               home: feedback projection on the core (DFA B_l e, sparse DFA,
                           DRTP, FA with B in SRAM), times f'(a)
 ``fb_delta``              home: product with f'(a) of a crossbar feedback projection
-``tangent*``              fdfa: forward-mode tangent pass (feedback_learning)
+``fb_mvm``                B_l e on the arrays of B_l (dfa family, ``feedback_storage: crossbar``)
+``tangent_*``             fdfa: forward-mode tangent pass (feedback_learning): inputs,
+                          MVM on W_l, reduction and f'(a) at the home, d at the output
 ``b_update``              fdfa: moving-average update of B_l (feedback_learning)
+``b_program``             fdfa with B_l in arrays: the learned B_l programmed once per step
 ``wgrad``                 one block's weight gradient on the core (accumulate mode)
 ``wupdate``               one block programmed (crossbar) / read-modify-written (SRAM)
 ``bias``                  a home's bias gradient and update
-``spill_out/spill_in``    SRAM overflow written to / read back from DRAM
+``spill_out/_in/_land``   SRAM overflow written to DRAM after the forward, read back
+                          (DRAM, NoC, SRAM) before the weight gradient
 ========================  =========================================================
 
 Dependencies: an op waits for the ops producing its inputs (a NoC op's
@@ -53,7 +57,7 @@ from ..config.workload import AlgorithmConfig
 from ..hw.crossbar import CrossbarModel
 from ..hw.noc import Mesh, Route
 from ..hw.units import CoreWork, pure_units
-from ..mapping.placement import Block, MatrixPlacement, Placement, feedback_in_arrays
+from ..mapping.placement import MatrixPlacement, Placement, feedback_in_arrays
 from ..records import Record
 
 __all__ = ["Op", "StepGraph", "build_step_graph", "default_chunks", "chunk_sizes"]
@@ -175,10 +179,6 @@ class _Work:
             a[2] += cycles
 
 
-def _ids(lo: int, hi: int) -> frozenset:
-    return frozenset(range(lo, hi))
-
-
 class _Builder:
     def __init__(self, hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, placement: Placement, chunks: int):
         self.hw = hw
@@ -210,6 +210,9 @@ class _Builder:
         self.chain_last: dict[int, int] = {}
         self.chain_first: dict[int, int] = {}
         self.fwd_last: dict[int, int] = {}
+        self.b_updates: dict[int, list[int]] = defaultdict(list)
+        self._ws: dict[int, tuple[str, float, float]] | None = None
+        self._spilled: dict[int, list[Dep]] = {}
         self.updates_on_tile: dict[int, list[int]] = defaultdict(list)
         self.carry: list[tuple[int, int]] = []
         self.spills: list[str] = []
@@ -693,6 +696,9 @@ class _Builder:
                 for l in hidden:
                     for t in self.FB[l].tiles:
                         tgt[t] |= self.rows_of(self.FB[l], t) & mine
+                    if rule == "fdfa":  # d (with e) also reaches the homes that update B_l
+                        for h in self.homes[l]:
+                            tgt[h] |= mine
             else:
                 for (l, h), ids in needs.items():
                     tgt[h] |= ids & mine
@@ -737,14 +743,14 @@ class _Builder:
                             kk = 1
                             fb_rd = b * n_h * V  # the label picks one entry of B per neuron and sample
                             deps += self.label_deps[k][h]
-                            rx = 1
+                            rx_bytes = b * 1.0  # the label
                         else:
                             kk = self.algo.fanin if rule == "sdfa" else C
                             fb_rd = n_h * kk * V if k == 0 else 0  # B (dense or sparse) streamed once per step
                             deps += arrival(h)
-                            rx = len(needs[(l, h)])
+                            rx_bytes = b * self.err_bytes(len(needs[(l, h)]))
                         self.core(w, h, "error", macs=b * n_h * kk, ew=b * n_h)
-                        self.sram(w, h, "error", rd=fb_rd + b * n_h * V + b * self.err_bytes(rx), wr=b * n_h * V + b * self.err_bytes(rx))
+                        self.sram(w, h, "error", rd=fb_rd + b * n_h * V + rx_bytes, wr=b * n_h * V + rx_bytes)
                         name = "fb_proj"
                     self.delta[l][k][h] = self.add(name, self.L_(l), "error", h, deps, w, chunk=k)
 
@@ -758,8 +764,7 @@ class _Builder:
         self.sram(w, h, "feedback_learning", rd=once + b * n_h * V, wr=once)
         deps = [(self.tangent_home[l][k][h], -1)] + d_deps
         op = self.add("b_update", self.L_(l), "feedback_learning", h, deps, w, chunk=k)
-        self._b_updates = getattr(self, "_b_updates", defaultdict(list))
-        self._b_updates[l].append(op)
+        self.b_updates[l].append(op)
         return op
 
     def build_feedback_program(self) -> None:
@@ -774,7 +779,7 @@ class _Builder:
                     for (comp, action), n in bw.counts.items():
                         w.rec("feedback_learning", comp, action, n, 0.0, bw.array_cycles if action == "cell_write" else 0.0)
                     self.sram(w, t, "feedback_learning", rd=blk.rows_used * blk.weights_used * self.V)
-                    deps = [(o, -1) for o in self._b_updates[l]] + [(self.chain_last[t], -1)]
+                    deps = [(o, -1) for o in self.b_updates[l]] + [(self.chain_last[t], -1)]
                     op = self.add("b_program", FBm.layer, "feedback_learning", t, deps, w)
                     self.updates_on_tile[t].append(op)
                     self.cells_written += bw.counts[("crossbar", "cell_write")]
@@ -876,18 +881,17 @@ class _Builder:
         return {t: (v[0], v[1], v[2]) for t, v in ws.items()}
 
     def build_spills(self) -> None:
+        """One line per layer whose tiles' working sets overflow their SRAM."""
         cap = self.hw.sram.size_kib * 1024
         per_layer: dict[str, list] = {}
-        self._spill_ops: dict[int, int] = {}
-        for t, (layer, total, act) in sorted(self.working_sets().items()):
+        for t, (layer, total, _act) in sorted(self.working_sets().items()):
             if total <= cap:
                 continue
-            excess = total - cap
-            e = per_layer.setdefault(layer, [0, 0.0, 0.0, 0])
+            e = per_layer.setdefault(layer, [0, 0.0, 0.0])
             e[0] += 1
-            e[1] += excess
+            e[1] += total - cap
             e[2] = max(e[2], total)
-        for layer, (n, excess, worst, _) in per_layer.items():
+        for layer, (n, excess, worst) in per_layer.items():
             n_tiles = len({t for m in self.pl.matrices if m.layer == layer for t in m.tiles})
             self.spills.append(
                 f"{layer}: working set up to {worst / 1024:.1f} KiB exceeds the {self.hw.sram.size_kib:g} KiB tile SRAM "
@@ -897,9 +901,8 @@ class _Builder:
     def _spill_in_dep(self, t: int) -> list[Dep]:
         """Ops that write the tile's overflow to DRAM and read it back (created on first use)."""
         cap = self.hw.sram.size_kib * 1024
-        if not hasattr(self, "_ws"):
+        if self._ws is None:
             self._ws = self.working_sets()
-            self._spilled = {}
         if t in self._spilled:
             return self._spilled[t]
         layer, total, _act = self._ws.get(t, ("", 0.0, 0.0))

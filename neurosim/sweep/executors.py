@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import multiprocessing
+import os
 from typing import Any, Callable, Iterable
 
 from .spec import SweepError
@@ -56,19 +57,36 @@ class SerialExecutor(Executor):
         return {f for f in futures if f.done()}
 
 
+#: One BLAS thread per worker (the processes are the parallelism): the same
+#: environment Dask's nanny gives its workers, so training sums in the same
+#: order, and results.csv is identical, whichever executor ran it.
+PINNED_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 class LocalExecutor(Executor):
     """``concurrent.futures.ProcessPoolExecutor`` with forkserver workers that
-    import neurosim once (in the fork server) and ignore Ctrl-C: the driver
-    stops them."""
+    import neurosim once (in the fork server), run BLAS on one thread
+    (:data:`PINNED_ENV`) and ignore Ctrl-C: the driver stops them."""
 
     name = "local"
 
     def __init__(self, workers: int):
         from .tasks import worker_init
 
+        # Worker processes (and the fork server) start while the executor lives,
+        # and read these when they load BLAS; this process's BLAS is loaded already.
+        self._saved_env = {k: os.environ.get(k) for k in PINNED_ENV}
+        os.environ.update(PINNED_ENV)
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["neurosim.sweep.tasks"])
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init)
+
+    def _restore_env(self) -> None:
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
         return self.pool.submit(fn, *args)
@@ -84,17 +102,20 @@ class LocalExecutor(Executor):
             raise SweepError("a worker process died (out of memory, or killed); finished points are saved, rerun to resume") from None
 
     def close(self, *, cancel: bool = False) -> None:
-        if cancel:
-            # Stop running tasks now: the pool's own shutdown would wait for them.
-            procs = list((getattr(self.pool, "_processes", None) or {}).values())
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-            for p in procs:
-                p.join(timeout=5)
-        else:
-            self.pool.shutdown(wait=True)
+        try:
+            if cancel:
+                # Stop running tasks now: the pool's own shutdown would wait for them.
+                procs = list((getattr(self.pool, "_processes", None) or {}).values())
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                for p in procs:
+                    if p.is_alive():
+                        p.terminate()
+                for p in procs:
+                    p.join(timeout=5)
+            else:
+                self.pool.shutdown(wait=True)
+        finally:
+            self._restore_env()
 
 
 class DaskExecutor(Executor):

@@ -60,9 +60,9 @@ def _natural(v) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(v)))
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, tight: bool = True) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight" if tight else None, metadata={"Software": None})
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -111,10 +111,10 @@ def _param_figure(ok: pd.DataFrame, param: str, algorithms: list[str], path: Pat
         if len(h) > len(handles):
             handles, labels = h, lab
     if handles:
-        fig.legend(handles, labels, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 1.0))
-    fig.suptitle(f"headline metrics against {param} (line: mean over the other parameters; band: min..max)", fontsize=10, y=1.03)
-    fig.tight_layout()
-    _save(fig, path)
+        fig.legend(handles, labels, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 0.965), frameon=False)
+    fig.suptitle(f"headline metrics against {param} (line: mean over the other parameters; band: min..max)", fontsize=10, y=0.995)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.88, hspace=0.42, wspace=0.28)
+    _save(fig, path, tight=False)
 
 
 def _scatter(ok: pd.DataFrame, algorithms: list[str], path: Path) -> None:
