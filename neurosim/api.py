@@ -159,7 +159,7 @@ def _table(summary_: dict) -> str:
 
 def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     """Execute a prepared job and write the whole output contract into ``job.out``."""
-    from .report import html, plots
+    from .report import build
 
     bar = None
     progress = None
@@ -183,6 +183,5 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     job.out.mkdir(parents=True, exist_ok=True)
     summary_ = rfiles.write_run(res, job.out, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
     written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
-    written += plots.draw_all(job.out)
-    written.append(html.write_report(job.out))
+    written += build(job.out)
     return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))

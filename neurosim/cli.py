@@ -70,6 +70,19 @@ def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, 
     click.echo(f"\nwrote {job.out}/ ({', '.join(result.files)})")
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(run_dir: Path) -> None:
+    """Rebuild comparison.csv, the plots and report.html of RUN_DIR from its data files."""
+    from .report import build
+
+    try:
+        names = build(run_dir)
+    except NeurosimError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {run_dir}/ ({', '.join(names)})")
+
+
 def _validate_one(path: Path) -> str:
     data, lines = read_yaml(path)
     if not isinstance(data, dict):

@@ -1,5 +1,32 @@
-"""Run outputs: the data files of the output contract, plots and report.html."""
+"""Run outputs: the data files of the output contract, then everything derived
+from those files alone (comparison.csv, plots, report.html)."""
 
-from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, write_run
+from __future__ import annotations
 
-__all__ = ["SUMMARY", "COSTS", "TRAINING", "PLACEMENT", "write_run"]
+from pathlib import Path
+
+import pandas as pd
+
+from .compare import COMPARISON, comparison_frame
+from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_text, write_run
+
+__all__ = ["SUMMARY", "COSTS", "TRAINING", "PLACEMENT", "COMPARISON", "write_run", "build"]
+
+
+def build(run_dir: str | Path) -> list[str]:
+    """Derive comparison.csv, every plot and report.html from a run directory's
+    data files; return the names written."""
+    import json
+
+    from . import html, plots
+
+    run_dir = Path(run_dir)
+    missing = [f for f in (SUMMARY, COSTS, TRAINING, PLACEMENT) if not (run_dir / f).is_file()]
+    if missing:
+        from ..errors import NeurosimError
+
+        raise NeurosimError(f"{run_dir}: not a run directory (missing {', '.join(missing)})")
+    summary = json.loads((run_dir / SUMMARY).read_text())
+    comp = comparison_frame(pd.read_csv(run_dir / COSTS), summary)
+    atomic_write_text(run_dir / COMPARISON, comp.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    return [COMPARISON, *plots.draw_all(run_dir), html.write_report(run_dir)]

@@ -1,7 +1,9 @@
-"""The seed papers' comparison: each algorithm's costs relative to a reference (BP).
+"""The seed papers' comparison: each algorithm's costs relative to BP, per phase and level.
 
-Built from costs.csv and summary.json only, so a report can be regenerated from a
-run directory.
+Built from costs.csv and summary.json only, so it can be regenerated from a run
+directory. A row is one figure of one training step (``metric``, ``phase``,
+``level``); a column per algorithm holds the figure, and ``bp/X`` columns hold
+how many times less X costs than BP (above 1: cheaper).
 """
 
 from __future__ import annotations
@@ -9,48 +11,57 @@ from __future__ import annotations
 import pandas as pd
 
 from ..records import PHASES
+from ..sim import COMPONENT_LEVEL, LEVELS
 
-__all__ = ["comparison_frame"]
+__all__ = ["COMPARISON", "comparison_frame"]
+
+COMPARISON = "comparison.csv"
+
+_KEY = ["metric", "phase", "level"]
 
 
-def _metrics(costs: pd.DataFrame, summary: dict) -> pd.DataFrame:
-    """One row per algorithm, one column per compared figure (per training step)."""
-    rows = {}
+def _long(costs: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """Long table: metric, phase, level, algorithm, value."""
+    net = costs[costs["component"] == "network"]
+    hw = costs[costs["component"].isin(list(COMPONENT_LEVEL))].assign(level=lambda d: d["component"].map(COMPONENT_LEVEL))
+    parts = [
+        net[net["action"] == "mac"].groupby(["algorithm", "phase"], as_index=False)["count"].sum()
+        .rename(columns={"count": "value"}).assign(metric="MACs", level="-"),
+        net[net["action"].str.startswith("deliver_")].groupby(["algorithm", "phase"], as_index=False)["bytes"].sum()
+        .rename(columns={"bytes": "value"}).assign(metric="neuron-level bytes", level="-"),
+        hw.groupby(["algorithm", "phase", "level"], as_index=False)["bytes"].sum()
+        .rename(columns={"bytes": "value"}).assign(metric="chip bytes"),
+        costs[costs["component"] != "network"].groupby(["algorithm", "phase"], as_index=False)["energy_pj"].sum()
+        .rename(columns={"energy_pj": "value"}).assign(metric="energy pJ", level="-"),
+    ]
+    rows = []
     for alg, s in summary["algorithms"].items():
-        c = costs[costs["algorithm"] == alg]
-        net = c[c["component"] == "network"]
-        row: dict[str, float] = {}
-        for p in PHASES:
-            v = net[(net["phase"] == p) & (net["action"] == "mac")]["count"].sum()
-            if v:
-                row[f"MACs {p}"] = float(v)
-        row["MACs total"] = float(net[net["action"] == "mac"]["count"].sum())
-        row["neuron-level bytes, error phase"] = float(net[net["action"].str.startswith("deliver_")]["bytes"].sum())
-        hw = c[c["component"] != "network"]
-        for p in PHASES:
-            v = hw[hw["phase"] == p]["bytes"].sum()
-            if v:
-                row[f"chip bytes {p}"] = float(v)
-        for level, v in s["bytes"]["per_step"].items():
-            row[f"chip {level}"] = float(v)
-        row["cycles per step"] = float(s["cycles"]["per_step"])
         for p, v in s["cycles"]["phase_critical_path"].items():
-            row[f"cycles {p}"] = float(v)
-        row["energy pJ per step"] = float(s["energy_pj"]["per_step_total"])
-        rows[alg] = row
-    return pd.DataFrame(rows).fillna(0.0)
+            rows.append({"algorithm": alg, "phase": p, "level": "-", "metric": "critical-path cycles", "value": v})
+        rows.append({"algorithm": alg, "phase": "step", "level": "-", "metric": "cycles", "value": s["cycles"]["per_step"]})
+        for lv, v in s["bytes"]["per_step"].items():
+            rows.append({"algorithm": alg, "phase": "step", "level": lv, "metric": "chip bytes", "value": v})
+    parts.append(pd.DataFrame(rows))
+    return pd.concat(parts, ignore_index=True)
 
 
 def comparison_frame(costs: pd.DataFrame, summary: dict, reference: str = "bp") -> pd.DataFrame:
-    """Figures per step with, for each other algorithm, ``reference / algorithm``
-    (how many times less it costs; > 1 means cheaper than the reference)."""
-    m = _metrics(costs, summary)
-    if reference not in m.columns:
-        return m
-    out = m.copy()
-    for alg in m.columns:
-        if alg == reference:
-            continue
-        ratio = m[reference] / m[alg].where(m[alg] != 0)
-        out[f"{reference}/{alg}"] = ratio
-    return out
+    """One row per (metric, phase, level); one column per algorithm, then ``bp/X`` ratios."""
+    long = _long(costs, summary)
+    algs = list(summary["algorithms"])
+    wide = long.pivot_table(index=_KEY, columns="algorithm", values="value", aggfunc="sum").fillna(0.0)
+    wide = wide.reindex(columns=algs)
+    order = {p: i for i, p in enumerate([*PHASES, "step"])}
+    lv_order = {lv: i for i, lv in enumerate(["-", *LEVELS])}
+    metric_order = {m: i for i, m in enumerate(["MACs", "neuron-level bytes", "chip bytes", "cycles", "critical-path cycles", "energy pJ"])}
+    wide = wide.reset_index()
+    wide = wide[wide[algs].abs().sum(axis=1) > 0]
+    wide = wide.sort_values(
+        by=_KEY, key=lambda c: c.map({"metric": metric_order, "phase": order, "level": lv_order}[c.name]), kind="stable"
+    ).reset_index(drop=True)
+    if reference in algs:
+        for alg in algs:
+            if alg != reference:
+                wide[f"{reference}/{alg}"] = wide[reference] / wide[alg].where(wide[alg] != 0)
+    wide.columns.name = None
+    return wide

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compare import comparison_frame
-from .files import COSTS, SUMMARY, TRAINING, atomic_write_text
+from .compare import COMPARISON
+from .files import SUMMARY, TRAINING, atomic_write_text
 from .plots import PLOTS
 
 __all__ = ["REPORT", "render", "write_report"]
@@ -53,7 +53,7 @@ def _fig(name: str) -> str:
 def render(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     s = json.loads((run_dir / SUMMARY).read_text())
-    costs = pd.read_csv(run_dir / COSTS)
+    comp = pd.read_csv(run_dir / COMPARISON)
     training = pd.read_csv(run_dir / TRAINING)
     wl, hw = s["workload"], s["hwconfig"]
     algs = s["algorithms"]
@@ -75,8 +75,6 @@ def render(run_dir: Path) -> str:
         }
     )
     headline.index.name = "per algorithm"
-    comp = comparison_frame(costs, s)
-    comp.index.name = "figure per step"
     last = training.sort_values("epoch").groupby("algorithm", sort=False).tail(1).set_index("algorithm")
     energy_rows = [
         {"component": c, "action": a, "pJ": e["energy_pj"], "per": e["per"], "source": e["source"]}
@@ -101,8 +99,11 @@ def render(run_dir: Path) -> str:
         "<h2>Headline</h2>",
         _table(headline),
         "<h2>Comparison with BP (the seed papers' figures)</h2>",
-        "<p class='note'>Columns bp/X: how many times less X costs than BP (above 1: cheaper).</p>",
-        _table(comp),
+        "<p class='note'>Per training step. Columns bp/X: how many times less X costs than BP (above 1: cheaper). "
+        "Neuron-level bytes are the values each neuron must receive to form its error; chip bytes are what the "
+        "mapped chip moves at each level (NoC in byte-hops).</p>",
+        _table(comp, index=False),
+        _fig("comparison.png"),
         _fig("data_movement.png"),
         _fig("macs_by_phase.png"),
         "<h2>Accuracy and alignment</h2>",

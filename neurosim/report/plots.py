@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..records import PHASES  # noqa: E402
+from .compare import COMPARISON  # noqa: E402
 from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
 
 __all__ = ["PLOTS", "draw_all"]
@@ -28,6 +29,7 @@ PLOTS = {
     "cycles_by_phase.png": "cycles per training step and per-phase critical path",
     "utilisation.png": "busy fraction of each component during a step",
     "placement.png": "crossbar blocks of each layer on the tile mesh",
+    "comparison.png": "how many times less each algorithm costs than BP, per phase and level (log scale)",
 }
 
 
@@ -170,6 +172,24 @@ def _placement(placement: pd.DataFrame, summary: dict, path: Path) -> None:
     _save(fig, path)
 
 
+def _comparison(comp: pd.DataFrame, path: Path) -> None:
+    ratio_cols = [c for c in comp.columns if c.startswith("bp/")]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    if ratio_cols:
+        keep = comp[comp["metric"].isin(["MACs", "neuron-level bytes", "chip bytes", "cycles", "critical-path cycles"])]
+        keep = keep[keep["phase"].isin(["error", "step"]) | (keep["metric"] == "MACs")]
+        keep = keep.dropna(subset=ratio_cols)  # a figure an algorithm does not incur at all has no ratio
+        labels = [f"{m}\n{p}" + ("" if lv == "-" else f" {lv}") for m, p, lv in zip(keep["metric"], keep["phase"], keep["level"])]
+        table = keep[ratio_cols].set_axis(labels)
+        _grouped_bars(ax, table, log=True, ylabel="BP cost / algorithm cost")
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.tick_params(axis="x", labelsize=7, rotation=60)
+    else:
+        ax.text(0.5, 0.5, "no BP in this run: nothing to compare against", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    _save(fig, path)
+
+
 def draw_all(run_dir: Path) -> list[str]:
     """Draw every plot of :data:`PLOTS` from the files in ``run_dir``; return the names."""
     run_dir = Path(run_dir)
@@ -177,6 +197,7 @@ def draw_all(run_dir: Path) -> list[str]:
     costs = pd.read_csv(run_dir / COSTS)
     training = pd.read_csv(run_dir / TRAINING)
     placement = pd.read_csv(run_dir / PLACEMENT)
+    comparison = pd.read_csv(run_dir / COMPARISON)
     _accuracy(training, run_dir / "accuracy.png")
     _alignment(training, run_dir / "alignment.png")
     _macs(costs, run_dir / "macs_by_phase.png")
@@ -185,4 +206,5 @@ def draw_all(run_dir: Path) -> list[str]:
     _cycles(summary, run_dir / "cycles_by_phase.png")
     _utilisation(summary, run_dir / "utilisation.png")
     _placement(placement, summary, run_dir / "placement.png")
+    _comparison(comparison, run_dir / "comparison.png")
     return list(PLOTS)

@@ -37,10 +37,20 @@ __all__ = [
     "Placement",
     "MappingError",
     "LEVELS",
+    "COMPONENT_LEVEL",
 ]
 
 #: Data-movement levels of :attr:`HardwareCost.bytes_by_level`.
 LEVELS: tuple[str, ...] = ("crossbar_io", "sram", "noc_byte_hops", "dram")
+
+#: Which level a hardware component's ``bytes`` count toward (NoC rows carry byte-hops).
+COMPONENT_LEVEL: dict[str, str] = {
+    "dac": "crossbar_io",
+    "adc": "crossbar_io",
+    "sram": "sram",
+    "noc": "noc_byte_hops",
+    "dram": "dram",
+}
 
 
 @dataclass(frozen=True)
@@ -147,14 +157,8 @@ def cost_step(
     records = graph.records()
     levels = {lv: 0.0 for lv in LEVELS}
     for r in records:
-        if r.component in ("dac", "adc"):
-            levels["crossbar_io"] += r.bytes
-        elif r.component == "sram":
-            levels["sram"] += r.bytes
-        elif r.component == "noc":
-            levels["noc_byte_hops"] += r.bytes
-        elif r.component == "dram":
-            levels["dram"] += r.bytes
+        if r.component in COMPONENT_LEVEL:
+            levels[COMPONENT_LEVEL[r.component]] += r.bytes
 
     from ..hw.noc import Mesh
 

@@ -49,7 +49,7 @@ class SerialExecutor(Executor):
         f: cf.Future = cf.Future()
         try:
             f.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - Ctrl-C propagates at once
             f.set_exception(exc)
         return f
 

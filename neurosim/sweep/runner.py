@@ -243,10 +243,10 @@ class _Bar:
             self.bar = tqdm(total=total, initial=done, unit="point", desc="sweep", disable=None, file=sys.stderr, dynamic_ncols=True)
             self._post()
 
-    def _post(self, note: str = "") -> None:
+    def _post(self, note: str = "", refresh: bool = True) -> None:
         if self.bar is not None:
             left = self.total - self.ok - self.failed
-            self.bar.set_postfix_str(f"ok={self.ok} failed={self.failed} left={left}{note}", refresh=True)
+            self.bar.set_postfix_str(f"ok={self.ok} failed={self.failed} left={left}{note}", refresh=refresh)
 
     def point(self, ok: bool) -> None:
         if ok:
@@ -254,8 +254,8 @@ class _Bar:
         else:
             self.failed += 1
         if self.bar is not None:
+            self._post(refresh=False)
             self.bar.update(1)
-            self._post()
 
     def training(self, done: int, total: int) -> None:
         self._post(f" training={done}/{total}" if done < total else "")
@@ -322,7 +322,13 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         while inflight:
             for fut in ex.wait(list(inflight)):
                 kind, ident = inflight.pop(fut)
-                res = ex.result(fut)
+                try:
+                    res = ex.result(fut)
+                except NeurosimError:
+                    raise  # the executor itself is gone (a local worker died): stop, rerun resumes
+                except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed while on this task
+                    err = {"error": f"task lost: {one_line(exc)}"}
+                    res = err if kind == "train" else {a["name"]: err for a in by_id[ident].algos}
                 if kind == "train":
                     if "error" not in res:
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})

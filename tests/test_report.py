@@ -1,0 +1,122 @@
+"""report.html and its plots are built from the run directory's files alone, and
+the page loads in headless Chromium with every image it references."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from neurosim.cli import cli
+from neurosim.report.plots import PLOTS
+
+from .conftest import HW_RRAM, WORKLOADS
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from .conftest import DATA_DIR
+
+    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("MNIST subset not found")
+    tmp = tmp_path_factory.mktemp("report")
+    data = yaml.safe_load((WORKLOADS / "mnist_compare.yaml").read_text())
+    data["dataset"].update({"data_dir": str(DATA_DIR), "train_limit": 320, "test_limit": 200})
+    data["training"]["epochs"] = 2
+    wl = tmp / "wl.yaml"
+    wl.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp / "run"
+    r = CliRunner().invoke(cli, ["run", str(HW_RRAM), str(wl), "--out", str(out)])
+    assert r.exit_code == 0, r.output + r.stderr
+    return out
+
+
+def _images(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', html)
+
+
+def test_every_referenced_image_exists(run_dir):
+    imgs = _images((run_dir / "report.html").read_text())
+    assert sorted(imgs) == sorted(PLOTS)
+    for name in imgs:
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_report_is_rebuilt_from_files_only(run_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    for f in [*PLOTS, "report.html", "comparison.csv"]:
+        (copy / f).unlink()
+    # edit the ledger: the rebuilt comparison must follow the file, not any cached run
+    costs = pd.read_csv(copy / "costs.csv")
+    sel = (costs["algorithm"] == "sdfa") & (costs["component"] == "network") & (costs["action"] == "mac") & (costs["phase"] == "error")
+    costs.loc[sel, "count"] *= 2
+    costs.to_csv(copy / "costs.csv", index=False)
+    r = CliRunner().invoke(cli, ["report", str(copy)])
+    assert r.exit_code == 0, r.stderr
+    for f in [*PLOTS, "report.html", "comparison.csv"]:
+        assert (copy / f).exists(), f
+    comp = pd.read_csv(copy / "comparison.csv")
+    row = comp[(comp["metric"] == "MACs") & (comp["phase"] == "error")].iloc[0]
+    assert row["sdfa"] == 2 * 32 * (800 + 800)
+    assert row["bp/sdfa"] == pytest.approx(32 * (800 * 800 + 800 * 10) / (2 * 32 * 1600))
+
+
+def test_report_on_a_folder_that_is_not_a_run(tmp_path):
+    r = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert r.exit_code == 2 and "not a run directory" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_comparison_leads_with_the_seed_papers_ratios(run_dir):
+    comp = pd.read_csv(run_dir / "comparison.csv")
+    err = comp[(comp["metric"] == "MACs") & (comp["phase"] == "error")].iloc[0]
+    assert err["bp/dfa"] == pytest.approx(20_736_000 / 512_000)
+    assert err["bp/sdfa"] == pytest.approx(20_736_000 / 51_200)
+    html = (run_dir / "report.html").read_text()
+    assert html.index("Comparison with BP") < html.index("Accuracy and alignment")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
+def _chromium(url: str, tmp_path) -> subprocess.CompletedProcess:
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        "--virtual-time-budget=5000", "--dump-dom", url,
+    ]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p
+
+
+def _console(p: subprocess.CompletedProcess) -> list[str]:
+    return [l for l in p.stderr.splitlines() if "CONSOLE" in l or "Failed to load resource" in l or "Uncaught" in l]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
+def test_report_opens_in_headless_chromium(run_dir, tmp_path):
+    p = _chromium((run_dir / "report.html").resolve().as_uri(), tmp_path)
+    dom = p.stdout
+    assert "Comparison with BP" in dom and "</html>" in dom
+    assert sorted(_images(dom)) == sorted(PLOTS)
+    assert not _console(p), _console(p)
+    # Chromium decodes every image the page references (a probe page logs each failure)
+    srcs = [(run_dir / s).resolve().as_uri() for s in _images(dom)] + [(run_dir / "missing.png").resolve().as_uri()]
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        "<script>" + "".join(
+            f"(function(){{var i=new Image();i.onload=function(){{console.log('IMGOK '+i.naturalWidth)}};"
+            f"i.onerror=function(){{console.log('IMGFAIL {u}')}};i.src='{u}';}})();" for u in srcs
+        ) + "</script>"
+    )
+    log = "\n".join(_console(_chromium(probe.as_uri(), tmp_path)))
+    assert log.count("IMGOK") == len(srcs) - 1, log
+    assert log.count("IMGFAIL") == 1 and "missing.png" in log  # the probe itself can fail
