@@ -133,7 +133,7 @@ def test_cli_sweep_file_and_one_line_errors(tmp_path, tiny):
     }, sort_keys=False))
     r = CliRunner().invoke(cli, ["sweep", "--file", str(f), "--set", "crossbar.cols_per_adc=8"])
     assert r.exit_code == 0, r.stderr
-    assert "4 points x 1 algorithms: 4 ok, 0 failed" in r.stdout
+    assert "4 points x 1 algorithm: 4 ok, 0 failed" in r.stdout
     df = pd.read_csv(tmp_path / "fromfile" / "results.csv")
     assert list(df.columns[1:5]) == ["noc.mesh", "crossbar.cols_per_adc", "crossbar.rows", "crossbar.cols"]
     assert df["crossbar.rows"].tolist() == [64, 128, 64, 128] and (df["status"] == "ok").all()
@@ -294,8 +294,10 @@ def test_sigterm_and_sigkill_then_rerun_finds_every_point_once(tmp_path, tiny):
 
 
 def test_dask_gives_the_same_results_as_local_processes(tmp_path, tiny):
-    """LocalCluster with 2 worker *processes* (as ``--executor dask`` starts it),
-    and a cluster reached through its scheduler address (``--scheduler``)."""
+    """``--executor dask`` starts a LocalCluster of 2 worker *processes*: the same
+    bytes as the local pool. ``--scheduler`` reaches an existing cluster (here one
+    of threads inside this process, which is quick to start but trains with this
+    process's BLAS threads: the loss may differ in the ninth digit)."""
     distributed = pytest.importorskip("distributed")
     sets = ["crossbar.rows=64,128", "noc.mesh=4x4,8x8"]
 
@@ -307,6 +309,6 @@ def test_dask_gives_the_same_results_as_local_processes(tmp_path, tiny):
     assert len(local) == 8 and (local["status"] == "ok").all()
     pd.testing.assert_frame_equal(local, sweep("dask", executor="dask"))  # no wall-time columns: bit-identical
     assert (tmp_path / "local" / "results.csv").read_bytes() == (tmp_path / "dask" / "results.csv").read_bytes()
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         remote = sweep("remote", scheduler=cluster.scheduler_address)
-    pd.testing.assert_frame_equal(local, remote)
+    pd.testing.assert_frame_equal(local, remote, check_exact=False, rtol=1e-6)

@@ -73,7 +73,7 @@ def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, execu
                 hw_path, wl_path, sets, algorithms=names, out=out_dir, executor=executor or "local",
                 scheduler=scheduler, workers=workers, epochs=epochs, retry_failed=retry_failed,
             )
-        from .runner import plan_sweep, run_sweep  # noqa: F401 - heavy imports only now
+        from .runner import run_sweep  # the heavy imports (training, simulator) only now
 
         old = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
@@ -90,7 +90,8 @@ def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, execu
     out = df.attrs.get("sweep_dir", spec.out)
     n = df["point_id"].nunique()
     failed = df.loc[df["status"] != "ok", "point_id"].nunique()
-    click.echo(f"{n} points x {df['algorithm'].nunique()} algorithms: {n - failed} ok, {failed} failed")
+    k = df["algorithm"].nunique()
+    click.echo(f"{n} point{'s' * (n != 1)} x {k} algorithm{'s' * (k != 1)}: {n - failed} ok, {failed} failed")
     if failed:
         first = df.loc[df["status"] != "ok", "error"].iloc[0]
         click.echo(f"first failure: {first}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -30,11 +29,11 @@ from ..data import load_dataset
 from ..errors import NeurosimError
 from .columns import FIXED_COLUMNS, ID_COLUMN, METRIC_COLUMNS, TRAIN_COLUMNS, results_columns
 from .executors import make_executor
-from .spec import Key, Point, SweepError, SweepSpec, apply_overrides, format_value
+from .spec import Key, Point, SweepSpec, apply_overrides, format_value
 from .store import HTML, SweepDir
 from .tasks import cost_task, one_line, train_task
 
-__all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns"]
+__all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns", "results_frame"]
 
 #: Seconds between rewrites of results.csv while points finish (always at the end).
 MERGE_INTERVAL_S = 2.0
