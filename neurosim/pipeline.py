@@ -22,7 +22,7 @@ from .learning import TrainResult, train
 from .records import Record
 from .sim import HardwareCost, cost_step
 
-__all__ = ["AlgorithmRun", "RunResult", "resolve_algorithms", "run_algorithm", "run"]
+__all__ = ["AlgorithmRun", "RunResult", "resolve_algorithms", "step_ledger", "run_algorithm", "run"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
     return out
 
 
+def step_ledger(hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
+    """The ledger of one step: network counts plus the chip's rows, energy applied."""
+    records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
+    return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
+
+
 def run_algorithm(
     wl: Workload,
     hw: HwConfig,
@@ -84,8 +90,7 @@ def run_algorithm(
     t0 = time.perf_counter()
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress)
     seconds = time.perf_counter() - t0
-    step_records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
-    df = ledger.apply_energy(ledger.build(algo.name, step_records), hw, hw_path)
+    df = step_ledger(hw, layers, batch, algo, hwcost, hw_path)
     return AlgorithmRun(
         name=algo.name,
         config=algo,

@@ -19,12 +19,13 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .. import counts, ledger
+from .. import ledger
 from ..config.hw import COMPONENTS, HwConfig
 from ..config.workload import AlgorithmConfig, Workload
 from ..data import Dataset, load_dataset
 from ..errors import NeurosimError
 from ..learning import train
+from ..pipeline import step_ledger
 from ..records import PHASES
 from ..sim import cost_step
 from .columns import LEVELS
@@ -85,8 +86,7 @@ def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: s
     layers = list(wl.network.layers)
     batch = wl.training.batch_size
     cost = cost_step(hw, layers, batch, algo, steps_per_epoch=steps_per_epoch)
-    records = counts.step_counts(layers, batch, algo) + list(cost.records)
-    df = ledger.apply_energy(ledger.build(algo.name, records), hw, hw_label)  # the single source of energy
+    df = step_ledger(hw, layers, batch, algo, cost, hw_label)  # the ledger is the single source of energy
     macs = ledger.macs_by_phase(df)
     energy = ledger.energy_by_component(df)
     e_total = float(sum(energy.values()))
