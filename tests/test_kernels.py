@@ -154,3 +154,11 @@ def test_activation_code() -> None:
     assert K.activation_code("tanh") == K.TANH
     with pytest.raises(ValueError, match="unknown activation"):
         K.activation_code("gelu")
+
+
+def test_tanh_is_accurate_over_the_whole_range() -> None:
+    x = np.linspace(-20, 20, 40001, dtype=np.float32).reshape(-1, 1)
+    eye, zero = np.ones((1, 1), dtype=np.float32), np.zeros(1, dtype=np.float32)
+    _, h = K.dense_forward(x, eye, zero, K.TANH, 0.0)
+    np.testing.assert_allclose(h, np.tanh(x.astype(np.float64)), rtol=0, atol=5e-7)
+    assert np.abs(h).max() <= 1.0

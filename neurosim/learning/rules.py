@@ -4,22 +4,24 @@ Every rule uses the output error ``δ_L = e = softmax(z) - onehot(y)`` for the
 last layer and differs only in the hidden layers ``l = 1..L-1`` (``f'`` is the
 activation derivative at the stored pre-activation ``a_l``):
 
-=========  ==========================================================================
-``bp``     ``δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(a_l)``               (true gradient)
-``fa``     ``δ_l = (δ_{l+1} B_{l+1}) ⊙ f'(a_l)``, ``B_{l+1}`` fixed random, shape of ``W_{l+1}``
-``dfa``    ``δ_l = (e B_lᵀ) ⊙ f'(a_l)``, ``B_l`` fixed random ``(n_l, C)``
-``sdfa``   as dfa, but row ``i`` of ``B_l`` has only ``s`` nonzeros (stored as ``idx, val``)
-``sign_dfa`` as dfa with ``sign(e)`` in place of ``e``
-``drtp``   as dfa with the one-hot target ``y*`` in place of ``e``
-``fdfa``   as dfa with a learned ``B_l`` (see :class:`FDFA`)
-=========  ==========================================================================
+============  ==========================================================================
+``bp``        ``δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(a_l)`` (the true gradient)
+``fa``        ``δ_l = (δ_{l+1} B_{l+1}) ⊙ f'(a_l)``, ``B_{l+1}`` fixed random, shape of ``W_{l+1}``
+``dfa``       ``δ_l = (e B_lᵀ) ⊙ f'(a_l)``, ``B_l`` fixed random ``(n_l, C)``
+``sdfa``      as dfa, but row ``i`` of ``B_l`` has only ``s`` nonzeros (stored as ``idx, val``)
+``sign_dfa``  as dfa with ``sign(e)`` in place of ``e``
+``drtp``      as dfa with the one-hot target ``y*`` in place of ``e``
+``fdfa``      as dfa with a learned ``B_l`` (see :class:`FDFA`)
+============  ==========================================================================
 
 Feedback scale. Fixed random feedback is drawn ``U(-β, β)`` with
 ``β = feedback_scale / √fan``, where ``fan`` is the fan-in of the feedback
 pathway: how many terms each hidden neuron's error sums. That is ``C`` for dense
 ``B_l``, ``s`` for sparse ``B_l`` and ``n_{l+1}`` for FA's ``B_{l+1}``. With it
-``E[δ_i²]`` (before ``f'``) is ``feedback_scale² · ‖e‖² / (3C)`` for dense and
-sparse DFA alike, whatever ``s``.
+``E[δ_i²]`` (before ``f'``, in expectation over the balanced sparse pattern) is
+``feedback_scale² · ‖e‖² / (3C)`` for dense and sparse DFA alike, whatever ``s``.
+On MNIST 784-800-800-10 (tanh, batch 32, plain SGD) ``feedback_scale = 3`` suits
+sparse DFA at learning rate 0.1, and ``1`` dense DFA at 0.3.
 """
 
 from __future__ import annotations
@@ -230,7 +232,8 @@ def make_rule(algo: AlgorithmConfig, net: MLP, seed: int | np.random.SeedSequenc
     ``seed`` is split into two streams: one draws the fixed feedback, the other
     the rule's per-step samples (FDFA's tangents).
     """
-    feedback_ss, sample_ss = (seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)).spawn(2)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    feedback_ss, sample_ss = root.spawn(2)
     rng = np.random.default_rng(feedback_ss)
     if isinstance(algo, BPConfig):
         return BP()
