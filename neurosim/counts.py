@@ -21,8 +21,10 @@ error          output layer: 0 (:math:`e = \mathrm{softmax} - y`, elementwise);
                drtp: :math:`B n_l` (the one-hot target selects one column of B)
 weight_grad    :math:`B n_{l-1} n_l` (outer products summed over the batch)
 weight_update  0 MACs; :math:`n_{l-1} n_l + n_l` parameter updates
-feedback_      fdfa only, hidden layer l: tangent pass :math:`B n_{l-1} n_l` plus
-learning       the moving-average update of :math:`B_l`, :math:`B n_l C`
+feedback_      fdfa only: the tangent pass :math:`B n_{l-1} n_l` for l ≥ 2 (the
+learning       tangent starts as random :math:`u_1` at layer 1's output, so W_1
+               is not used; layer L yields the output derivative d), plus for
+               hidden l the moving-average update of :math:`B_l`, :math:`B n_l C`
 =============  ===================================================================
 
 Neuron-level data movement (DESIGN.md; the figure the seed papers state): the
@@ -101,8 +103,9 @@ def step_counts(layers: list[int], batch: int, algo: AlgorithmConfig) -> list[Re
             add(name, "error", "mac", 0)
         add(name, "weight_grad", "mac", batch * n_in * n_out)
         add(name, "weight_update", "update", n_in * n_out + n_out)
-        if algo.name == "fdfa" and hidden:
-            add(name, "feedback_learning", "mac", batch * n_in * n_out + batch * n_out * C)
+        if algo.name == "fdfa":  # tangent through W_l (t_0 = 0, so not W_1), then B_l's update
+            tangent = batch * n_in * n_out if l > 1 else 0
+            add(name, "feedback_learning", "mac", tangent + (batch * n_out * C if hidden else 0))
     return out
 
 

@@ -63,6 +63,7 @@ MUTATIONS = [
     (WL, "algorithms[1]", {"name": "bp"}, "listed twice"),
     (WL, "network.layers[3]", 7, "network"),
     (WL, "algorithms[2].fanin2", 1, "algorithms[2].fanin2"),
+    (WL, "algorithms[2].learning_rate", 0, "algorithms[2].learning_rate"),
     (HW_RRAM, "crossbar.rows", 0, "crossbar.rows"),
     (HW_RRAM, "crossbar.cols", -128, "crossbar.cols"),
     (HW_RRAM, "crossbar.adc_bits", 0, "crossbar.adc_bits"),

@@ -320,3 +320,13 @@ def test_short_mnist_run_learns(name: str) -> None:
     assert result.steps == 2 * 94
     assert result.final_test_accuracy > 0.8, result.history
     assert result.history[-1].loss < result.history[0].loss
+
+
+def test_rule_learning_rate_overrides_the_optimizer() -> None:
+    data = _random_data(n_train=100)
+    own = _workload([{"name": "dfa", "learning_rate": 0.05}], lr=0.3)
+    same = _workload(["dfa"], lr=0.05)
+    other = _workload(["dfa"], lr=0.3)
+    result = train(own, own.algorithms[0], *data)
+    np.testing.assert_array_equal(result.weights["fc1"], train(same, same.algorithms[0], *data).weights["fc1"])
+    assert not np.array_equal(result.weights["fc1"], train(other, other.algorithms[0], *data).weights["fc1"])

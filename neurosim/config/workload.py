@@ -62,12 +62,18 @@ class TrainingConfig(StrictModel):
     optimizer: OptimizerConfig = OptimizerConfig()
 
 
-class _Rule(StrictModel):
+class _Algorithm(StrictModel):
+    #: Overrides training.optimizer.learning_rate for this rule only (None: use it).
+    #: Rules differ in the gradient scale they produce, so a fair comparison tunes each.
+    learning_rate: float | None = Field(default=None, gt=0, le=10)
+
+
+class _Rule(_Algorithm):
     #: Scale of the fixed random feedback (B ~ U(-a, a) with a = scale / sqrt(fan)).
     feedback_scale: float = Field(default=1.0, gt=0)
 
 
-class BPConfig(StrictModel):
+class BPConfig(_Algorithm):
     name: Literal["bp"]
 
 

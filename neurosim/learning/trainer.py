@@ -116,7 +116,10 @@ def train(
     net = MLP(workload.network, np.random.default_rng(init_ss))
     rule = make_rule(algo, net, rule_ss)
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
-    optimizer = make_optimizer(workload.training.optimizer, params)
+    opt_cfg = workload.training.optimizer
+    if algo.learning_rate is not None:
+        opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
+    optimizer = make_optimizer(opt_cfg, params)
     shuffle = np.random.default_rng(shuffle_ss)
 
     n = x_train.shape[0]

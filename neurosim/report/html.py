@@ -37,6 +37,15 @@ def _fmt(v) -> str:
     return html.escape(str(v))
 
 
+def _rules(algorithms: list[dict]) -> str:
+    """``bp, sdfa (fanin 1, learning_rate 0.1)``: each rule with its settings."""
+    out = []
+    for a in algorithms:
+        opts = ", ".join(f"{k} {v}" for k, v in a.items() if k != "name" and v is not None)
+        out.append(f"{a['name']} ({opts})" if opts else a["name"])
+    return ", ".join(out)
+
+
 def _table(df: pd.DataFrame, index: bool = True) -> str:
     head = ([html.escape(str(df.index.name or ""))] if index else []) + [html.escape(str(c)) for c in df.columns]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
@@ -91,6 +100,7 @@ def render(run_dir: Path) -> str:
         + html.escape(
             f"network {'-'.join(map(str, n['layers']))} {n['activation']}, batch {wl['training']['batch_size']}, "
             f"{wl['training']['optimizer']['name']} lr {wl['training']['optimizer']['learning_rate']}, "
+            f"rules {_rules(wl['algorithms'])}; "
             f"{s['epochs']} epochs of {s['steps_per_epoch']} steps on {s['n_train']} images (test {s['n_test']}); "
             f"chip: {hw['noc']['mesh']} mesh, weights in {hw['chip']['weight_storage']}, "
             f"clock {hw['chip']['clock_mhz']['value']} MHz; neurosim {s['neurosim_version']}"

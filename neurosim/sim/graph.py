@@ -24,7 +24,8 @@ Op kinds (``Op.name``):
 ``fb_delta``              home: product with f'(a) of a crossbar feedback projection
 ``fb_mvm``                B_l e on the arrays of B_l (dfa family, ``feedback_storage: crossbar``)
 ``tangent_*``             fdfa: forward-mode tangent pass (feedback_learning): inputs,
-                          MVM on W_l, reduction and f'(a) at the home, d at the output
+                          MVM on W_l (l >= 2), reduction, f'(a) and u_l at the home,
+                          d = t W_L^T at the output
 ``b_update``              fdfa: moving-average update of B_l (feedback_learning)
 ``b_program``             fdfa with B_l in arrays: the learned B_l programmed once per step
 ``wgrad``                 one block's weight gradient on the core (accumulate mode)
@@ -453,10 +454,10 @@ class _Builder:
                 lab_dests |= set(self.homes[l])
         lab_route = self.route(self.port, {d: frozenset([0]) for d in lab_dests}, lambda n: float(n))
         self.label_deps: list[dict[int, list[Dep]]] = []
-        fwd_routes = {l: {h: self.route(h, {t: self.rows_of(self.W[l + 1], t) & self.home_ids[l][h] for t in self.W[l + 1].tiles},
+        self.fwd_routes = fwd_routes = {l: {h: self.route(h, {t: self.rows_of(self.W[l + 1], t) & self.home_ids[l][h] for t in self.W[l + 1].tiles},
                                         lambda n: n * A)
                           for h in self.homes[l]} for l in range(1, L)}
-        gplans = {l: self.gather_plan(self.W[l], False, self.owner[l]) for l in range(1, L + 1)}
+        self.gplans = gplans = {l: self.gather_plan(self.W[l], False, self.owner[l]) for l in range(1, L + 1)}
         dram = self.units["dram"]
         for k, b in enumerate(self.sizes):
             nbytes = b * (layers[0] * A + 1)
@@ -552,56 +553,52 @@ class _Builder:
 
     # ---------------------------------------------------------- fdfa tangent
     def build_tangent(self) -> None:
+        """fdfa's forward-mode pass, as :meth:`FDFA.learn_feedback` runs it.
+
+        ``t_1 = u_1`` is drawn at layer 1's homes (no MVM: ``t_0 = 0``);
+        ``t_l = (t_{l-1} W_lᵀ) ⊙ f'(a_l) + u_l`` runs on W_l's arrays for
+        ``l = 2..L-1``; the output's directional derivative ``d = t_{L-1} W_Lᵀ``
+        runs on W_L's arrays and is reduced at the output homes.
+        """
         L, A, V = self.L, self.A, self.V
         self.tangent_home = {l: [dict() for _ in range(self.K)] for l in range(1, L)}
-        gplans = {l: self.gather_plan(self.W[l], False, self.owner[l]) for l in range(1, L)}
-        routes = {l: {h: self.route(h, {t: self.rows_of(self.W[l + 1], t) & self.home_ids[l][h] for t in self.W[l + 1].tiles},
-                                    lambda n: n * A)
-                      for h in self.homes[l]} for l in range(1, L - 1)}
-        last = L - 1
-        d_routes = {h: self.route(h, {o: self.home_ids[last][h] for o in self.homes[L]}, self.vb) for h in self.homes[last]}
         for k, b in enumerate(self.sizes):
             incoming: dict[int, list[Dep]] = defaultdict(list)
-            for l in range(1, L):
+            for l in range(1, L + 1):
                 M = self.W[l]
-                tile_ops = {}
-                for t in M.tiles:
-                    rows_t = len(self.rows_of(M, t))
-                    w = _Work()
-                    if l == 1:  # the random input tangent is drawn on the tile
-                        self.core(w, t, "feedback_learning", ew=b * rows_t)
-                    self.sram(w, t, "feedback_learning", rd=b * rows_t * A, wr=b * rows_t * A)
-                    ib = self.add("tangent_inbuf", M.layer, "feedback_learning", t, incoming[t], w, chunk=k)
-                    tile_ops[t] = self.array_op("tangent_mvm", M, t, "feedback_learning", b, False, [(ib, -1)], k, False)
-                parts = self.gather(gplans[l], tile_ops, b, M.layer, "feedback_learning", k)
+                hidden = l < L
+                parts: dict[int, list[Dep]] = defaultdict(list)
+                if l > 1:
+                    tile_ops = {}
+                    for t in M.tiles:
+                        rows_t = len(self.rows_of(M, t))
+                        w = _Work()
+                        self.sram(w, t, "feedback_learning", rd=b * rows_t * A, wr=b * rows_t * A)
+                        ib = self.add("tangent_inbuf", M.layer, "feedback_learning", t, incoming[t], w, chunk=k)
+                        tile_ops[t] = self.array_op("tangent_mvm", M, t, "feedback_learning", b, False, [(ib, -1)], k, k == 0)
+                    parts = self.gather(self.gplans[l], tile_ops, b, M.layer, "feedback_learning", k)
                 for h in self.homes[l]:
                     n_h = len(self.home_ids[l][h])
-                    adds, rxv = gplans[l][1][h]
+                    adds, rxv = self.gplans[l][1][h] if l > 1 else (0, 0)
                     w = _Work()
-                    self.core(w, h, "feedback_learning", ew=b * n_h, psum=adds * b)
-                    self.sram(w, h, "feedback_learning", rd=b * rxv * V + b * n_h * V, wr=b * rxv * V + b * n_h * V)
-                    deps = parts[h] + [(self.fwd_home[l][k][h], -1)]
-                    self.tangent_home[l][k][h] = self.add("tangent_act", M.layer, "feedback_learning", h, deps, w, chunk=k)
-                if l < L - 1:
+                    if hidden:  # reduce, ⊙ f'(a_l), draw u_l and add it; keep u_l for the B_l update
+                        self.core(w, h, "feedback_learning", ew=2 * b * n_h, psum=(adds + n_h) * b)
+                        self.sram(w, h, "feedback_learning", rd=b * rxv * V + b * n_h * V, wr=b * rxv * V + b * n_h * V)
+                        deps = parts[h] + [(self.fwd_home[l][k][h], -1)]
+                        self.tangent_home[l][k][h] = self.add("tangent_act", M.layer, "feedback_learning", h, deps, w, chunk=k)
+                    else:  # d at the output home
+                        self.core(w, h, "feedback_learning", psum=adds * b)
+                        self.sram(w, h, "feedback_learning", rd=b * rxv * V, wr=b * rxv * V + b * n_h * V)
+                        self.d_ready[k].append((self.add("tangent_out", M.layer, "feedback_learning", h, parts[h], w, chunk=k), -1))
+                if hidden:
                     nxt = self.W[l + 1]
                     incoming = defaultdict(list)
                     for h in self.homes[l]:
                         src = [(self.tangent_home[l][k][h], -1)]
-                        msg = self.send(routes[l][h], b, M.layer, "feedback_learning", src, k)
+                        msg = self.send(self.fwd_routes[l][h], b, M.layer, "feedback_learning", src, k)
                         for t in nxt.tiles:
                             if self.rows_of(nxt, t) & self.home_ids[l][h]:
                                 incoming[t].extend(self.delivered(msg, t, src))
-            # the output's directional derivative d, formed at the output homes from the last tangent
-            for o in self.homes[self.L]:
-                deps: list[Dep] = []
-                for h in self.homes[last]:
-                    src = [(self.tangent_home[last][k][h], -1)]
-                    msg = self.send(d_routes[h], b, self.L_(last), "feedback_learning", src, k)
-                    deps.extend(self.delivered(msg, o, src))
-                w = _Work()
-                n_o = len(self.home_ids[self.L][o])
-                self.core(w, o, "feedback_learning", ew=b * n_o)
-                self.d_ready[k].append((self.add("tangent_out", self.L_(self.L), "feedback_learning", o, deps, w, chunk=k), -1))
 
     # ------------------------------------------------------------ BP / FA chain
     def build_chain(self) -> None:
