@@ -330,3 +330,16 @@ def test_rule_learning_rate_overrides_the_optimizer() -> None:
     result = train(own, own.algorithms[0], *data)
     np.testing.assert_array_equal(result.weights["fc1"], train(same, same.algorithms[0], *data).weights["fc1"])
     assert not np.array_equal(result.weights["fc1"], train(other, other.algorithms[0], *data).weights["fc1"])
+
+
+def test_results_do_not_depend_on_the_blas_thread_count() -> None:
+    # Unpinned, OpenBLAS rounds these products differently with 1 and 2 threads.
+    from threadpoolctl import threadpool_limits
+
+    data = _random_data(n_train=256)
+    wl = _workload(["bp"], layers=(784, 256, 256, 10))
+    weights = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            weights.append(train(wl, wl.algorithms[0], *data).weights["fc1"])
+    np.testing.assert_array_equal(weights[0], weights[1])

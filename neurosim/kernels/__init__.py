@@ -4,9 +4,11 @@
   product, weight gradient, forward-mode (JVP) product;
 - :mod:`.loss` — softmax cross-entropy and the output error ``e = p - onehot``;
 - :mod:`.feedback` — dense and sparse direct feedback projections of ``e``;
-- :mod:`.update` — in-place SGD / momentum / Adam steps.
+- :mod:`.update` — in-place SGD / momentum / Adam steps;
+- :mod:`.blas` — the one-thread BLAS limit that keeps results machine-independent.
 """
 
+from .blas import single_threaded_blas
 from .dense import (
     IDENTITY,
     LEAKY_RELU,
@@ -24,6 +26,7 @@ from .loss import one_hot, softmax_cross_entropy
 from .update import adam_step, momentum_step, sgd_step
 
 __all__ = [
+    "single_threaded_blas",
     "IDENTITY",
     "TANH",
     "RELU",

@@ -3,7 +3,7 @@
 Randomness: ``SeedSequence(workload.seed)`` is split into independent streams
 for the weight init, the rule (its feedback and its own sampling, see
 :func:`make_rule`) and the epoch shuffles. So every rule of one workload starts from the same
-weights and sees the same batches, and the same seed gives bit-identical results.
+weights and sees the same batches, and the same seed gives bit-identical results, on any machine (one BLAS thread).
 
 Per epoch the record holds the mean training loss and the accuracy on the
 training batches as they were seen (before each batch's update), the test
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.config.workload import AlgorithmConfig, Workload
-from neurosim.kernels import softmax_cross_entropy, weight_grad
+from neurosim.kernels import single_threaded_blas, softmax_cross_entropy, weight_grad
 
 from .network import MLP, ForwardCache
 from .optim import make_optimizer
@@ -106,7 +106,14 @@ def train(
 
     ``x_*`` are (N, n_0) arrays (converted to float32 C-contiguous), ``y_*``
     integer class labels. ``progress(step, total_steps)`` is called after every step.
+    BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the result
+    does not depend on the machine's core count.
     """
+    with single_threaded_blas():
+        return _train(workload, algo, x_train, y_train, x_test, y_test, progress)
+
+
+def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainResult:
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)

@@ -58,8 +58,8 @@ class SerialExecutor(Executor):
 
 
 #: One BLAS thread per worker (the processes are the parallelism): the same
-#: environment Dask's nanny gives its workers, so training sums in the same
-#: order, and results.csv is identical, whichever executor ran it.
+#: environment Dask's nanny gives its workers. (Training pins its own BLAS to one
+#: thread anyway, see neurosim.kernels.blas; this keeps the rest from oversubscribing.)
 PINNED_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
