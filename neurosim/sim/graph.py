@@ -454,7 +454,7 @@ class _Builder:
                 lab_dests |= set(self.homes[l])
         lab_route = self.route(self.port, {d: frozenset([0]) for d in lab_dests}, lambda n: float(n))
         self.label_deps: list[dict[int, list[Dep]]] = []
-        self.fwd_routes = fwd_routes = {l: {h: self.route(h, {t: self.rows_of(self.W[l + 1], t) & self.home_ids[l][h] for t in self.W[l + 1].tiles},
+        self.fwd_routes = {l: {h: self.route(h, {t: self.rows_of(self.W[l + 1], t) & self.home_ids[l][h] for t in self.W[l + 1].tiles},
                                         lambda n: n * A)
                           for h in self.homes[l]} for l in range(1, L)}
         self.gplans = gplans = {l: self.gather_plan(self.W[l], False, self.owner[l]) for l in range(1, L + 1)}
@@ -477,15 +477,7 @@ class _Builder:
             incoming = {t: self.delivered(xmsg, t, [(d_op, -1)]) for t in W1.tiles}
             for l in range(1, L + 1):
                 M = self.W[l]
-                tile_ops = {}
-                for t in M.tiles:
-                    rows_t = len(self.rows_of(M, t))
-                    w = _Work()
-                    self.sram(w, t, "forward", rd=b * rows_t * A, wr=b * rows_t * A)
-                    ib = self.add("inbuf", M.layer, "forward", t, incoming[t], w, chunk=k)
-                    self.inbuf[l][k][t] = ib
-                    tile_ops[t] = self.array_op("mvm", M, t, "forward", b, False, [(ib, -1)], k, k == 0)
-                parts = self.gather(gplans[l], tile_ops, b, M.layer, "forward", k)
+                self.inbuf[l][k], parts = self.layer_mvm(l, k, b, "forward", incoming)
                 adds_plan = gplans[l][1]
                 hidden = l < L
                 for h in self.homes[l]:
@@ -497,14 +489,7 @@ class _Builder:
                     self.sram(w, h, "forward", rd=b * rxv * V, wr=b * rxv * V + (b * n_h * V if hidden else 0))
                     self.fwd_home[l][k][h] = self.add("fwd_act", M.layer, "forward", h, parts[h], w, chunk=k)
                 if hidden:
-                    nxt = self.W[l + 1]
-                    incoming = defaultdict(list)
-                    for h in self.homes[l]:
-                        rt = fwd_routes[l][h]
-                        msg = self.send(rt, b, M.layer, "forward", [(self.fwd_home[l][k][h], -1)], k)
-                        for t in nxt.tiles:
-                            if self.rows_of(nxt, t) & self.home_ids[l][h]:
-                                incoming[t].extend(self.delivered(msg, t, [(self.fwd_home[l][k][h], -1)]))
+                    incoming = self.multicast_to_next(l, k, b, "forward", self.fwd_home[l][k])
 
         # ---- fdfa tangent pass (feedback_learning) -------------------------
         self.tangent_home: dict[int, list[dict[int, int]]] = {}
@@ -551,6 +536,34 @@ class _Builder:
             s.update(range(b.weight_start, b.weight_start + b.weights_used))
         return frozenset(s)
 
+    # ------------------------------------------------- forward-direction MVMs
+    def layer_mvm(self, l: int, k: int, b: float, phase: str, incoming, prefix: str = "") -> tuple[dict[int, int], dict[int, list[Dep]]]:
+        """Chunk ``k`` through W_l's arrays: each tile stores the vectors it received
+        (``inbuf``) and reads them forward (``mvm``); the partial sums are gathered
+        at the homes. Returns (inbuf op per tile, dependencies per home)."""
+        M = self.W[l]
+        inbufs, tile_ops = {}, {}
+        for t in M.tiles:
+            rows_t = len(self.rows_of(M, t))
+            w = _Work()
+            self.sram(w, t, phase, rd=b * rows_t * self.A, wr=b * rows_t * self.A)
+            inbufs[t] = self.add(prefix + "inbuf", M.layer, phase, t, incoming[t], w, chunk=k)
+            tile_ops[t] = self.array_op(prefix + "mvm", M, t, phase, b, False, [(inbufs[t], -1)], k, k == 0)
+        return inbufs, self.gather(self.gplans[l], tile_ops, b, M.layer, phase, k)
+
+    def multicast_to_next(self, l: int, k: int, b: float, phase: str, sources: dict[int, int]) -> dict[int, list[Dep]]:
+        """Each home h of layer l sends the vectors of op ``sources[h]`` to the tiles
+        of W_{l+1} that hold its rows; returns what each of those tiles waits for."""
+        nxt = self.W[l + 1]
+        incoming: dict[int, list[Dep]] = defaultdict(list)
+        for h in self.homes[l]:
+            src = [(sources[h], -1)]
+            msg = self.send(self.fwd_routes[l][h], b, self.W[l].layer, phase, src, k)
+            for t in nxt.tiles:
+                if self.rows_of(nxt, t) & self.home_ids[l][h]:
+                    incoming[t].extend(self.delivered(msg, t, src))
+        return incoming
+
     # ---------------------------------------------------------- fdfa tangent
     def build_tangent(self) -> None:
         """fdfa's forward-mode pass, as :meth:`FDFA.learn_feedback` runs it.
@@ -560,7 +573,7 @@ class _Builder:
         ``l = 2..L-1``; the output's directional derivative ``d = t_{L-1} W_Lᵀ``
         runs on W_L's arrays and is reduced at the output homes.
         """
-        L, A, V = self.L, self.A, self.V
+        L, V = self.L, self.V
         self.tangent_home = {l: [dict() for _ in range(self.K)] for l in range(1, L)}
         for k, b in enumerate(self.sizes):
             incoming: dict[int, list[Dep]] = defaultdict(list)
@@ -569,14 +582,7 @@ class _Builder:
                 hidden = l < L
                 parts: dict[int, list[Dep]] = defaultdict(list)
                 if l > 1:
-                    tile_ops = {}
-                    for t in M.tiles:
-                        rows_t = len(self.rows_of(M, t))
-                        w = _Work()
-                        self.sram(w, t, "feedback_learning", rd=b * rows_t * A, wr=b * rows_t * A)
-                        ib = self.add("tangent_inbuf", M.layer, "feedback_learning", t, incoming[t], w, chunk=k)
-                        tile_ops[t] = self.array_op("tangent_mvm", M, t, "feedback_learning", b, False, [(ib, -1)], k, k == 0)
-                    parts = self.gather(self.gplans[l], tile_ops, b, M.layer, "feedback_learning", k)
+                    _, parts = self.layer_mvm(l, k, b, "feedback_learning", incoming, "tangent_")
                 for h in self.homes[l]:
                     n_h = len(self.home_ids[l][h])
                     adds, rxv = self.gplans[l][1][h] if l > 1 else (0, 0)
@@ -591,14 +597,7 @@ class _Builder:
                         self.sram(w, h, "feedback_learning", rd=b * rxv * V, wr=b * rxv * V + b * n_h * V)
                         self.d_ready[k].append((self.add("tangent_out", M.layer, "feedback_learning", h, parts[h], w, chunk=k), -1))
                 if hidden:
-                    nxt = self.W[l + 1]
-                    incoming = defaultdict(list)
-                    for h in self.homes[l]:
-                        src = [(self.tangent_home[l][k][h], -1)]
-                        msg = self.send(self.fwd_routes[l][h], b, M.layer, "feedback_learning", src, k)
-                        for t in nxt.tiles:
-                            if self.rows_of(nxt, t) & self.home_ids[l][h]:
-                                incoming[t].extend(self.delivered(msg, t, src))
+                    incoming = self.multicast_to_next(l, k, b, "feedback_learning", self.tangent_home[l][k])
 
     # ------------------------------------------------------------ BP / FA chain
     def build_chain(self) -> None:
