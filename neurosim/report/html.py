@@ -12,7 +12,7 @@ from .compare import COMPARISON
 from .files import SUMMARY, TRAINING, atomic_write_text
 from .plots import PLOTS
 
-__all__ = ["REPORT", "render", "write_report"]
+__all__ = ["REPORT", "render", "write_report", "format_cell"]
 
 REPORT = "report.html"
 
@@ -25,7 +25,8 @@ figcaption{font-size:.8em;color:#555;max-width:520px}img{max-width:520px}.note{c
 """
 
 
-def _fmt(v) -> str:
+def format_cell(v) -> str:
+    """A table cell: NaN as a dash, large or small floats in e-notation, text escaped."""
     if isinstance(v, float):
         if v != v:  # NaN
             return "–"
@@ -50,7 +51,7 @@ def _table(df: pd.DataFrame, index: bool = True) -> str:
     head = ([html.escape(str(df.index.name or ""))] if index else []) + [html.escape(str(c)) for c in df.columns]
     out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for idx, row in df.iterrows():
-        cells = ([f"<td>{html.escape(str(idx))}</td>"] if index else []) + [f"<td>{_fmt(v)}</td>" for v in row.tolist()]
+        cells = ([f"<td>{html.escape(str(idx))}</td>"] if index else []) + [f"<td>{format_cell(v)}</td>" for v in row.tolist()]
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "\n".join(out) + "</table>"
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..mapping.draw import draw_placement_frame  # noqa: E402
 from ..records import PHASES  # noqa: E402
 from .compare import COMPARISON  # noqa: E402
 from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
@@ -152,23 +153,7 @@ def _placement(placement: pd.DataFrame, summary: dict, path: Path) -> None:
     mesh = summary["hwconfig"]["noc"]["mesh"]
     rows, cols = (int(v) for v in mesh.split("x"))
     fig, ax = plt.subplots(figsize=(6, 6))
-    labels = list(dict.fromkeys(p["layer"] + ":" + p["matrix"])) if len(p) else []
-    cmap = plt.get_cmap("tab10")
-    counts = p.groupby(["tile_x", "tile_y", "layer", "matrix"]).size().reset_index(name="blocks") if len(p) else p
-    for _, r in counts.iterrows():
-        k = labels.index(f"{r['layer']}:{r['matrix']}")
-        ax.add_patch(plt.Rectangle((r["tile_x"], r["tile_y"]), 0.95, 0.95, color=cmap(k % 10), alpha=0.8))
-        ax.text(r["tile_x"] + 0.47, r["tile_y"] + 0.47, str(r["blocks"]), ha="center", va="center", fontsize=7)
-    for k, lab in enumerate(labels):
-        ax.plot([], [], "s", color=cmap(k % 10), label=lab)
-    ax.set_xlim(0, cols)
-    ax.set_ylim(rows, 0)
-    ax.set_aspect("equal")
-    ax.set_xlabel("tile x")
-    ax.set_ylabel("tile y")
-    ax.set_title(f"placement ({first}); number = blocks on the tile")
-    if labels:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    draw_placement_frame(ax, p, rows, cols, f"placement ({first}); number = blocks on the tile, outline = home tile")
     _save(fig, path)
 
 

@@ -55,6 +55,17 @@ class SimResult:
     n_ops: int = 0
 
 
+#: Unit key kind -> (unit class, the hwconfig section that configures it).
+_UNIT_KINDS = {
+    "core": (Core, "core"),
+    "sram": (SramPort, "sram"),
+    "xbar": (CrossbarGroup, "crossbar"),
+    "adc": (AdcBank, "crossbar"),
+    "link": (Link, "noc"),
+    "dram": (DramChannel, "dram"),
+}
+
+
 def unit_counts(hw: HwConfig, n_links: int) -> dict[str, float]:
     """Instances of each component on the chip (the denominators of utilisation)."""
     tiles = hw.noc.tiles
@@ -78,23 +89,8 @@ def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
     def unit(key: tuple) -> Unit:
         u = units.get(key)
         if u is None:
-            kind = key[0]
-            name = "/".join(map(str, key))
-            if kind == "core":
-                u = Core(hw.core, env, name)
-            elif kind == "sram":
-                u = SramPort(hw.sram, env, name)
-            elif kind == "xbar":
-                u = CrossbarGroup(hw.crossbar, env, name)
-            elif kind == "adc":
-                u = AdcBank(hw.crossbar, env, name)
-            elif kind == "link":
-                u = Link(hw.noc, env, name)
-            elif kind == "dram":
-                u = DramChannel(hw.dram, env, name)
-            else:  # pragma: no cover
-                raise KeyError(key)
-            units[key] = u
+            cls, section = _UNIT_KINDS[key[0]]
+            u = units[key] = cls(getattr(hw, section), env, "/".join(map(str, key)))
         return u
 
     # dependency bookkeeping over the expanded graph

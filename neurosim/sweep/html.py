@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..report.files import atomic_write_text
+from ..report.html import format_cell
 from .columns import ID_COLUMN
 from .plots import SCATTER, parameters, plot_name
-from .store import HTML, MANIFEST, RESULTS, atomic_write_text
+from .store import HTML, MANIFEST, RESULTS
 
 __all__ = ["TABLE_COLUMNS", "MAX_TABLE_ROWS", "render", "write_page"]
 
@@ -40,23 +42,11 @@ figure{margin:.8em 0}figcaption{font-size:.8em;color:#555}img{max-width:100%}.no
 """
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        if v != v:
-            return "–"
-        if v == 0:
-            return "0"
-        if abs(v) >= 1e5 or abs(v) < 1e-2:
-            return f"{v:.3e}"
-        return f"{v:,.3f}".rstrip("0").rstrip(".")
-    return html.escape(str(v))
-
-
 def _table(df: pd.DataFrame, text_cols: set[str], row_class=None) -> str:
     out = ["<table><tr>" + "".join(f"<th class='{'t' if c in text_cols else ''}'>{html.escape(str(c))}</th>" for c in df.columns) + "</tr>"]
     for i, (_, row) in enumerate(df.iterrows()):
         cls = f" class='{row_class(row)}'" if row_class else ""
-        cells = "".join(f"<td class='{'t' if c in text_cols else ''}'>{_fmt(v)}</td>" for c, v in zip(df.columns, row.tolist()))
+        cells = "".join(f"<td class='{'t' if c in text_cols else ''}'>{format_cell(v)}</td>" for c, v in zip(df.columns, row.tolist()))
         out.append(f"<tr{cls}>{cells}</tr>")
     return "\n".join(out) + "</table>"
 

@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .columns import FIXED_COLUMNS, ID_COLUMN, METRIC_COLUMNS  # noqa: E402
-from .store import RESULTS, atomic_write_bytes  # noqa: E402
+from ..report.files import atomic_write_bytes  # noqa: E402
+from .store import RESULTS  # noqa: E402
 
 __all__ = ["PLOT_METRICS", "SCATTER", "parameters", "plot_name", "draw_all"]
 

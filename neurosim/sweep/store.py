@@ -24,16 +24,16 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 
+from ..report.files import atomic_write_text
 from .spec import SweepError
 
-__all__ = ["RESULTS", "MANIFEST", "HTML", "SweepDir", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["RESULTS", "MANIFEST", "HTML", "SweepDir"]
 
 RESULTS = "results.csv"
 MANIFEST = "sweep.json"
@@ -41,26 +41,6 @@ HTML = "sweep.html"
 POINTS = "points"
 NUMERICS = "numerics"
 LOCK = ".lock"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a temp file (``.<name>.*.tmp``) in the same folder, fsync, rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _dumps(obj: Any) -> str:
