@@ -139,7 +139,8 @@ def prepare(
 
 
 def _table(summary_: dict) -> str:
-    head = ["algorithm", "test acc %", "MACs/step", "error-phase B/step", "NoC B·hop/step", "cycles/step", "energy µJ/step", "epoch s"]
+    head = ["algorithm", "test acc %", "MACs/step", "error bytes/step (neuron)", "NoC B·hop/step", "cycles/step",
+            "energy µJ/step", "chip s/epoch"]
     rows = []
     for name, a in summary_["algorithms"].items():
         rows.append([
