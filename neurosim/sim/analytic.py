@@ -32,35 +32,24 @@ def longest_path(graph: StepGraph, steps: int = 1) -> AnalyticResult:
     hw = graph.hw
     head = hw.noc.router_cycles_per_hop.value + hw.noc.link_cycles_per_hop.value
     link_c = hw.noc.link_cycles_per_hop.value
-    carry_in: dict[int, list[int]] = {}
-    for u, v in graph.carry:
-        carry_in.setdefault(v, []).append(u)
     N = n * steps
     start = np.zeros(N)
     end = np.zeros(N)
     arr: dict[tuple[int, int], float] = {}
-    for s in range(steps):
-        base = s * n
-        for op in ops:
-            g = base + op.id
-            t = 0.0
-            for d, dest in op.deps:
-                if d >= op.id:  # pragma: no cover - a builder bug
-                    raise RuntimeError(f"{op} depends on a later op #{d}")
-                t = max(t, arr[(base + d, dest)] if dest >= 0 else end[base + d])
-            if s > 0:
-                for u in carry_in.get(op.id, ()):
-                    t = max(t, end[base - n + u])
-            start[g] = t
-            if op.route is not None:
-                last = t
-                for dest, (hops, fps) in op.route.dests.items():
-                    a = t + hops * head + max(op.samples * fps - 1, 0) * link_c
-                    arr[(g, dest)] = a
-                    last = max(last, a)
-                end[g] = last
-            else:
-                end[g] = t + op.duration + op.latency
+    for g, op, preds in graph.expanded(steps):
+        t = 0.0
+        for d, dest in preds:
+            t = max(t, arr[(d, dest)] if dest >= 0 else end[d])
+        start[g] = t
+        if op.route is not None:
+            last = t
+            for dest, (hops, fps) in op.route.dests.items():
+                a = t + hops * head + max(op.samples * fps - 1, 0) * link_c
+                arr[(g, dest)] = a
+                last = max(last, a)
+            end[g] = last
+        else:
+            end[g] = t + op.duration + op.latency
     step_end = []
     acc = 0.0
     for s in range(steps):

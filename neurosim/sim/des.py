@@ -96,22 +96,10 @@ def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
     # dependency bookkeeping over the expanded graph
     remaining = np.zeros(N, dtype=np.int64)
     succ: dict[tuple[int, int], list[int]] = defaultdict(list)
-    carry_in: dict[int, list[int]] = defaultdict(list)
-    for u_, v_ in graph.carry:
-        carry_in[v_].append(u_)
-    for s in range(steps):
-        base = s * n
-        for op in ops:
-            g = base + op.id
-            cnt = 0
-            for d, dest in op.deps:
-                succ[(base + d, dest)].append(g)
-                cnt += 1
-            if s > 0:
-                for u_ in carry_in.get(op.id, ()):
-                    succ[(base - n + u_, -1)].append(g)
-                    cnt += 1
-            remaining[g] = cnt
+    for g, _, preds in graph.expanded(steps):
+        for key in preds:
+            succ[key].append(g)
+        remaining[g] = len(preds)
 
     ready = np.zeros(N)
     start = np.zeros(N)

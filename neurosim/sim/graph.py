@@ -131,6 +131,27 @@ class StepGraph:
                     a[2] += r.cycles
         return [Record(k[0], k[1], k[2], k[3], v[0], v[1], v[2]) for k, v in sorted(acc.items())]
 
+    def expanded(self, steps: int) -> Iterable[tuple[int, Op, list[Dep]]]:
+        """The graph repeated ``steps`` times, in topological order: for each op of
+        each step its global index ``s * len(ops) + op.id`` and the global
+        ``(op, destination)`` keys it waits for, its own deps and the carry edges
+        from the previous step."""
+        n = len(self.ops)
+        carry_in: dict[int, list[int]] = defaultdict(list)
+        for u, v in self.carry:
+            carry_in[v].append(u)
+        for s in range(steps):
+            base = s * n
+            for op in self.ops:
+                preds = []
+                for d, dest in op.deps:
+                    if d >= op.id:  # pragma: no cover - a builder bug
+                        raise RuntimeError(f"{op} depends on a later op #{d}")
+                    preds.append((base + d, dest))
+                if s > 0:
+                    preds.extend((base - n + u, -1) for u in carry_in.get(op.id, ()))
+                yield base + op.id, op, preds
+
     def macs(self) -> dict[tuple[str, str], dict[str, float]]:
         """(layer, phase) -> {"crossbar": MACs, "core": MACs} executed by the graph."""
         out: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: {"crossbar": 0.0, "core": 0.0})
