@@ -93,10 +93,6 @@ class CrossbarGroup(Unit):
     def service_cycles(self, reads: float) -> float:
         return reads * self.cfg.read_cycles.value
 
-    def program_cycles(self, row_pulses: float) -> float:
-        """Cycles of ``row_pulses`` programming pulses applied one row at a time."""
-        return row_pulses * self.cfg.write_pulse_cycles.value
-
 
 class AdcBank(Unit):
     """The ADCs of one array. Work: conversions done by its busiest ADC."""
@@ -157,11 +153,6 @@ class Link(Unit):
 
     def service_cycles(self, flits: float) -> float:
         return flits * self.cfg.link_cycles_per_hop.value
-
-    @property
-    def head_cycles(self) -> float:
-        """Cycles for a packet's head to cross the router and the link."""
-        return self.cfg.router_cycles_per_hop.value + self.cfg.link_cycles_per_hop.value
 
 
 class DramChannel(Unit):

@@ -94,9 +94,6 @@ class SweepDir:
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_text(self.path / MANIFEST, _dumps(manifest))
 
-    def read_manifest(self) -> dict:
-        return json.loads((self.path / MANIFEST).read_text())
-
     def load_points(self) -> dict[str, dict]:
         out = {}
         for f in sorted((self.path / POINTS).glob("*.json")):
