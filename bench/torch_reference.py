@@ -30,7 +30,7 @@ def torch_train(wl: wlcfg.Workload, algo, data, seed: int) -> tuple[float, float
     """Return (test accuracy, seconds per epoch) of a PyTorch run of ``algo``."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    sizes = list(wl.network.layers)
+    sizes = wl.widths
     slope = wl.network.leaky_slope
     act, dact = {
         "tanh": (torch.tanh, lambda a: 1 - torch.tanh(a) ** 2),

@@ -85,7 +85,7 @@ def run_algorithm(
     progress: Callable[[int, int], None] | None = None,
 ) -> AlgorithmRun:
     """Train ``algo`` and ledger one step of it, given its chip cost."""
-    layers = list(wl.network.layers)
+    layers = wl.widths
     batch = wl.training.batch_size
     t0 = time.perf_counter()
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress)
@@ -114,7 +114,7 @@ def run(
     """Cost every algorithm on the chip (fast, and fails early on a network that
     does not fit), then train each in turn."""
     steps = math.ceil(data.n_train / wl.training.batch_size)
-    layers = list(wl.network.layers)
+    layers = wl.widths
     hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
     res = RunResult(
         workload=wl,

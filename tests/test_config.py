@@ -148,7 +148,7 @@ def test_shipped_configs_validate():
 def test_configs_are_typed_and_frozen():
     hw = hwcfg.load(HW_RRAM)
     wl = wlcfg.load(WL)
-    assert isinstance(wl.training.batch_size, int) and wl.network.layers[0] == 784
+    assert isinstance(wl.training.batch_size, int) and wl.widths[0] == 784
     assert hw.noc.mesh_rows * hw.noc.mesh_cols == hw.noc.tiles
     with pytest.raises(Exception):
         wl.seed = 5  # type: ignore[misc]

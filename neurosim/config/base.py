@@ -35,6 +35,10 @@ class Sourced(StrictModel):
     source: str = Field(min_length=3, description="paper or tool parameter file")
 
 
+#: Tags of tagged unions that are not keys of the user's file (``network.layers`` entries).
+_UNION_TAGS = ("spec", "width")
+
+
 def clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     """Drop the parts pydantic adds that are not in the user's file (union tags such
     as ``sdfa``, ``function-after[...]``, ``[key]``), by walking ``data`` alongside."""
@@ -48,7 +52,7 @@ def clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
             node = node[part]
             out.append(part)
         elif isinstance(node, dict) and isinstance(part, str) and not (part.startswith("function-") or "[" in part) \
-                and node.get("name") != part:
+                and part not in (node.get("name"), node.get("kind"), *_UNION_TAGS):
             out.append(part)  # a key the user left out or added: name it, stop walking
             node = None
     return tuple(out)

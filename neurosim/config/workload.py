@@ -8,11 +8,13 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import StrictModel, load_model
+from .network import LayerShape, NetworkConfig, infer_shapes
 
 __all__ = [
     "ALGORITHMS",
     "DatasetConfig",
     "NetworkConfig",
+    "DATASET_INPUT_SHAPES",
     "OptimizerConfig",
     "TrainingConfig",
     "AlgorithmConfig",
@@ -24,6 +26,13 @@ __all__ = [
 ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa")
 
 
+#: Per-sample input shape ``(channels, height, width)`` of each dataset.
+DATASET_INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
+
+#: Classes of each dataset.
+DATASET_CLASSES: dict[str, int] = {"mnist": 10, "fashion_mnist": 10}
+
+
 class DatasetConfig(StrictModel):
     name: Literal["mnist", "fashion_mnist"] = "mnist"
     #: Folder with the four IDX gzip files; searched before $NEUROSIM_DATA_DIR.
@@ -32,19 +41,13 @@ class DatasetConfig(StrictModel):
     train_limit: int | None = Field(default=None, gt=0)
     test_limit: int | None = Field(default=None, gt=0)
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return DATASET_INPUT_SHAPES[self.name]
 
-class NetworkConfig(StrictModel):
-    #: Layer widths from input to output, e.g. [784, 800, 800, 10].
-    layers: list[Annotated[int, Field(gt=0)]] = Field(min_length=2)
-    activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"
-    leaky_slope: float = Field(default=0.01, gt=0, lt=1)
-
-    @field_validator("layers")
-    @classmethod
-    def _output_is_classes(cls, v: list[int]) -> list[int]:
-        if v[-1] < 2:
-            raise ValueError("the last layer is the class count and must be at least 2")
-        return v
+    @property
+    def n_classes(self) -> int:
+        return DATASET_CLASSES[self.name]
 
 
 class OptimizerConfig(StrictModel):
@@ -133,11 +136,10 @@ class Workload(StrictModel):
     @classmethod
     def _fits_dataset(cls, net: NetworkConfig, info: ValidationInfo) -> NetworkConfig:
         ds = info.data.get("dataset")
-        if ds is not None and ds.name in ("mnist", "fashion_mnist"):
-            if net.layers[0] != 784:
-                raise ValueError(f"layers[0] must be 784 for {ds.name} (28x28 images), got {net.layers[0]}")
-            if net.layers[-1] != 10:
-                raise ValueError(f"the last layer must be 10 for {ds.name} (10 classes), got {net.layers[-1]}")
+        if ds is not None:
+            infer_shapes(net, ds.input_shape)  # raises ValueError naming the layer that does not fit
+            if net.n_classes != ds.n_classes:
+                raise ValueError(f"the last layer must be {ds.n_classes} for {ds.name} ({ds.n_classes} classes), got {net.n_classes}")
         return net
 
     @field_validator("algorithms")
@@ -149,9 +151,22 @@ class Workload(StrictModel):
             raise ValueError(f"algorithm listed twice: {', '.join(dup)}")
         net = info.data.get("network")
         for a in algs:
-            if net is not None and isinstance(a, SDFAConfig) and a.fanin > net.layers[-1]:
-                raise ValueError(f"sdfa fanin {a.fanin} exceeds the {net.layers[-1]} output classes")
+            if net is not None and isinstance(a, SDFAConfig) and a.fanin > net.n_classes:
+                raise ValueError(f"sdfa fanin {a.fanin} exceeds the {net.n_classes} output classes")
         return algs
+
+    @property
+    def shapes(self) -> list[LayerShape]:
+        """Every layer with its shapes resolved on this dataset's input."""
+        return infer_shapes(self.network, self.dataset.input_shape)
+
+    @property
+    def widths(self) -> list[int]:
+        """``[n_0, n_1, ..., n_L]`` of an MLP (only dense layers); ValueError otherwise."""
+        if not self.network.is_mlp:
+            raise ValueError("this network has non-dense layers: it has shapes, not a list of widths")
+        shapes = self.shapes
+        return [shapes[0].in_units] + [s.out_units for s in shapes]
 
     def algorithm(self, name: str) -> AlgorithmConfig:
         for a in self.algorithms:

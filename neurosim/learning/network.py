@@ -44,8 +44,13 @@ class ForwardCache:
 class MLP:
     """Fully connected network with float32 parameters ``weights[l-1] = W_l``, ``biases[l-1] = b_l``."""
 
-    def __init__(self, config: NetworkConfig, rng: np.random.Generator):
-        self.sizes: list[int] = list(config.layers)
+    def __init__(self, config: NetworkConfig, rng: np.random.Generator, input_units: int | None = None):
+        if not config.is_mlp:
+            raise ValueError("MLP takes dense layers only")
+        n_in = input_units if input_units is not None else config.input_units
+        if n_in is None:
+            raise ValueError("the input width is unknown: pass input_units")
+        self.sizes: list[int] = [n_in] + [spec.units for spec in config.layers]
         self.act: int = activation_code(config.activation)
         self.slope: float = float(config.leaky_slope)
         self.weights: list[np.ndarray] = []

@@ -120,7 +120,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
     y_test = np.ascontiguousarray(y_test, dtype=np.int64)
 
     init_ss, rule_ss, shuffle_ss = np.random.SeedSequence(workload.seed).spawn(3)
-    net = MLP(workload.network, np.random.default_rng(init_ss))
+    net = MLP(workload.network, np.random.default_rng(init_ss), workload.widths[0])
     rule = make_rule(algo, net, rule_ss)
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
     opt_cfg = workload.training.optimizer
