@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import StrictModel, load_model
+from .dataflow import RuleDataflow
 from .network import LayerShape, NetworkConfig, infer_shapes
 
 __all__ = [
@@ -18,12 +19,14 @@ __all__ = [
     "OptimizerConfig",
     "TrainingConfig",
     "AlgorithmConfig",
+    "TransferConfig",
+    "HybridDFAConfig",
     "Workload",
     "load",
 ]
 
 #: Every learning rule neurosim knows, by its config name.
-ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa")
+ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa", "hybrid_dfa")
 
 
 #: Per-sample input shape ``(channels, height, width)`` of each dataset.
@@ -65,10 +68,30 @@ class TrainingConfig(StrictModel):
     optimizer: OptimizerConfig = OptimizerConfig()
 
 
+class TransferConfig(StrictModel):
+    """Transfer (Crafton et al. 2019): these layers are loaded and frozen; the rest train with the rule."""
+
+    #: Weight (or batchnorm) layers to load and freeze, by name.
+    layers: list[str] = Field(min_length=1)
+    #: An .npz of trained parameters (``<layer>.weight``, ``<layer>.bias``, ...), relative to the workload file's folder.
+    checkpoint: str | None = None
+    #: Or: train the whole network with BP for this many epochs first, then freeze.
+    bp_epochs: int | None = Field(default=None, gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "TransferConfig":
+        if (self.checkpoint is None) == (self.bp_epochs is None):
+            raise ValueError("give exactly one of checkpoint and bp_epochs")
+        return self
+
+
 class _Algorithm(StrictModel):
+    dataflow: ClassVar[RuleDataflow]
     #: Overrides training.optimizer.learning_rate for this rule only (None: use it).
     #: Rules differ in the gradient scale they produce, so a fair comparison tunes each.
     learning_rate: float | None = Field(default=None, gt=0, le=10)
+    #: Layers loaded and frozen before training (None: train every layer).
+    transfer: TransferConfig | None = None
 
 
 class _Rule(_Algorithm):
@@ -77,39 +100,62 @@ class _Rule(_Algorithm):
 
 
 class BPConfig(_Algorithm):
+    dataflow = RuleDataflow(path="chain", chain_matrix="W")
     name: Literal["bp"]
 
 
 class FAConfig(_Rule):
+    dataflow = RuleDataflow(path="chain", chain_matrix="B", feedback="dense", feedback_in_arrays_allowed=True)
     name: Literal["fa"]
 
 
 class DFAConfig(_Rule):
+    dataflow = RuleDataflow(path="direct", signal="error", feedback="dense", feedback_in_arrays_allowed=True)
     name: Literal["dfa"]
 
 
 class SDFAConfig(_Rule):
+    dataflow = RuleDataflow(path="direct", signal="error", feedback="sparse")
     name: Literal["sdfa"]
     #: s: how many of the C output errors each hidden neuron listens to.
     fanin: int = Field(default=1, gt=0)
 
 
 class SignDFAConfig(_Rule):
+    dataflow = RuleDataflow(path="direct", signal="sign_error", feedback="dense", feedback_in_arrays_allowed=True)
     name: Literal["sign_dfa"]
 
 
 class DRTPConfig(_Rule):
+    dataflow = RuleDataflow(path="direct", signal="label", feedback="column")
     name: Literal["drtp"]
 
 
 class FDFAConfig(_Rule):
+    dataflow = RuleDataflow(path="direct", signal="error_tangent", feedback="dense", feedback_in_arrays_allowed=True,
+                            learns_feedback=True)
     name: Literal["fdfa"]
     #: Moving-average rate of the learned feedback B (forward DFA).
     feedback_rate: float = Field(default=0.01, gt=0, le=1)
 
 
+class HybridDFAConfig(_Rule):
+    """Modular DFA (Han et al. 2020): DFA across modules, BP inside (see :mod:`.dataflow`)."""
+
+    dataflow = RuleDataflow(path="hybrid", chain_matrix="W", signal="error", feedback="dense", feedback_in_arrays_allowed=True)
+    name: Literal["hybrid_dfa"]
+    #: Hidden weight layers that end a module and receive the direct projection of e.
+    direct_to: list[str]
+    #: s nonzeros per row of each B_l (sparse feedback); None: dense B_l.
+    fanin: int | None = Field(default=None, gt=0)
+    #: Direct projection onto conv outputs at every d-th position per axis (a dilated grid).
+    feedback_dilation: int = Field(default=1, gt=0, le=64)
+    #: The BP chain through conv layers as a grouped transposed convolution.
+    error_groups: int = Field(default=1, gt=0, le=4096)
+
+
 AlgorithmConfig = Annotated[
-    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig],
+    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig, HybridDFAConfig],
     Field(discriminator="name"),
 ]
 
@@ -150,9 +196,25 @@ class Workload(StrictModel):
         if dup:
             raise ValueError(f"algorithm listed twice: {', '.join(dup)}")
         net = info.data.get("network")
+        ds = info.data.get("dataset")
+        if net is None or ds is None:
+            return algs
+        shapes = infer_shapes(net, ds.input_shape)
+        weight_names = [s.name for s in shapes if s.has_weights]
+        trainable_names = set(weight_names) | {s.name for s in shapes if s.kind == "batchnorm"}
         for a in algs:
-            if net is not None and isinstance(a, SDFAConfig) and a.fanin > net.n_classes:
-                raise ValueError(f"sdfa fanin {a.fanin} exceeds the {net.n_classes} output classes")
+            fanin = getattr(a, "fanin", None)
+            if fanin is not None and fanin > net.n_classes:
+                raise ValueError(f"{a.name} fanin {fanin} exceeds the {net.n_classes} output classes")
+            for name in getattr(a, "direct_to", None) or []:
+                if name not in weight_names[:-1]:
+                    raise ValueError(f"{a.name} direct_to: {name!r} is not a hidden weight layer (those are {', '.join(weight_names[:-1])})")
+            if a.transfer is not None:
+                for name in a.transfer.layers:
+                    if name not in trainable_names:
+                        raise ValueError(f"{a.name} transfer.layers: {name!r} is not a layer with parameters (those are {', '.join(sorted(trainable_names))})")
+                if set(weight_names) <= set(a.transfer.layers):
+                    raise ValueError(f"{a.name} transfer freezes every weight layer: nothing is left to train")
         return algs
 
     @property
