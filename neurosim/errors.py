@@ -7,7 +7,13 @@ whole message: one line naming the file, the field path and what was expected.
 
 from __future__ import annotations
 
-__all__ = ["NeurosimError", "ConfigError", "DataError", "MappingError"]
+__all__ = ["NeurosimError", "ConfigError", "DataError", "MappingError", "PlanError", "EXIT_USAGE", "EXIT_DIVERGED"]
+
+#: Exit status of bad input (config, data, a plan that cannot run): one line per problem on stderr.
+EXIT_USAGE = 2
+#: Exit status of a run that finished and wrote its results, but in which at least one
+#: rule diverged (non-finite loss); that rule is marked ``diverged`` in every output.
+EXIT_DIVERGED = 3
 
 
 class NeurosimError(Exception):
@@ -25,6 +31,17 @@ class ConfigError(NeurosimError):
         where = self.path if line is None else f"{self.path}:{line}"
         field_part = f" {field}:" if field else ""
         super().__init__(f"{where}:{field_part} {expected}".replace("\n", " "))
+        #: Every problem found in the file (this one first), each a one-line ConfigError.
+        self.problems: list[ConfigError] = [self]
+
+    @classmethod
+    def many(cls, problems: "list[ConfigError]") -> "ConfigError":
+        """One error carrying every problem of a file; ``str`` is one line per problem."""
+        first = problems[0]
+        err = cls(first.path, first.field, first.expected, first.line)
+        err.problems = list(problems)
+        err.args = ("\n".join(str(p.args[0]) for p in problems),)
+        return err
 
 
 class DataError(NeurosimError):
@@ -33,3 +50,7 @@ class DataError(NeurosimError):
 
 class MappingError(NeurosimError):
     """The network cannot be placed on the configured chip."""
+
+
+class PlanError(NeurosimError):
+    """The run as planned cannot complete (found by the preflight, before any training)."""

@@ -12,20 +12,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
+from .safe_yaml import read_yaml
 
-__all__ = ["StrictModel", "Sourced", "load_model", "validate_mapping", "format_loc"]
+__all__ = ["StrictModel", "Sourced", "load_model", "validate_mapping", "format_loc", "read_yaml", "detect_kind",
+           "KIND_KEYS", "MAX_MAGNITUDE"]
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Largest magnitude any number of a config may have: beyond it a value is a typo, not a setting.
+MAX_MAGNITUDE = 1e12
+
 
 class StrictModel(BaseModel):
-    """Frozen model that rejects unknown keys."""
+    """Frozen model that rejects unknown keys, and takes values only as written:
+    no booleans or strings as numbers (``strict``), no NaN or infinity, and no
+    number beyond :data:`MAX_MAGNITUDE` (a typo such as ``1e30``, not a setting;
+    checked on the raw file by :func:`validate_mapping`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Sourced(StrictModel):
@@ -66,18 +73,6 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _line_index(node: yaml.Node, prefix: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
-    out[prefix] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value
-            out[prefix + (k,)] = key.start_mark.line + 1
-            _line_index(value, prefix + (k,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, prefix + (i,), out)
-
-
 def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
     key = loc
     while key:
@@ -101,44 +96,64 @@ def _describe(err: dict[str, Any]) -> str:
     return msg
 
 
-def read_yaml(path: str | Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse a YAML file; return the data and a (path -> line) index."""
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(str(p), "", "file not found")
-    if p.is_dir():
-        raise ConfigError(str(p), "", "expected a YAML file, found a directory")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), "", f"cannot read file ({exc.__class__.__name__})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError(str(p), "", f"YAML syntax error: {exc.problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(p), "", f"YAML syntax error: {exc}") from None
-    if node is None or data is None:
-        raise ConfigError(str(p), "", "file is empty; expected a YAML mapping")
-    lines: dict[tuple[Any, ...], int] = {}
-    _line_index(node, (), lines)
-    return data, lines
+#: Top-level keys that tell a file's kind (a hwconfig, a workload or a sweep file).
+KIND_KEYS: dict[str, tuple[str, ...]] = {"hwconfig": ("chip",), "workload": ("network",), "sweep file": ("grid", "points")}
+
+def detect_kind(data: Any) -> str | None:
+    """``hwconfig``, ``workload`` or ``sweep file`` from the top-level keys (None: cannot tell)."""
+    if not isinstance(data, dict):
+        return None
+    kinds = [k for k, keys in KIND_KEYS.items() if any(key in data for key in keys)]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def _absurd(data: Any, path: str, lines: dict[tuple[Any, ...], int]) -> list[ConfigError]:
+    """Every number of the raw file beyond MAX_MAGNITUDE, with its path (iterative walk)."""
+    out = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, loc + (k,)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, loc + (i,)) for i, v in enumerate(node))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool) and abs(node) > MAX_MAGNITUDE:
+            out.append(ConfigError(path, format_loc(loc), f"magnitude beyond any sensible setting (at most {MAX_MAGNITUDE:g}; got {node:g})",
+                                   _line_for(loc, lines)))
+    return out
+
+
+def _problems(exc: ValidationError, data: Any, path: str, lines: dict[tuple[Any, ...], int]) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = clean_loc(tuple(err["loc"]), data)
+        problem = ConfigError(path, format_loc(loc), _describe(err), _line_for(loc, lines))
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            out.append(problem)
+    out.sort(key=lambda p: (p.line or 0))
+    return out
 
 
 def validate_mapping(model: type[M], data: Any, path: str, lines: dict[tuple[Any, ...], int] | None = None) -> M:
-    """Validate ``data`` into ``model``; raise one ConfigError for the first problem."""
+    """Validate ``data`` into ``model``; raise one ConfigError carrying every problem
+    (one line each, in file order). A file of another kind is named as such."""
     if not isinstance(data, dict):
         raise ConfigError(path, "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
+    want = getattr(model, "config_kind", None)
+    got = detect_kind(data)
+    if want is not None and got is not None and got != want:
+        raise ConfigError(path, "", f"this is a {got} ({', '.join(KIND_KEYS[got])} section), but a {want} is expected here"
+                                    + (" (arguments are HW then WL)" if {got, want} == {"hwconfig", "workload"} else ""))
+    absurd = _absurd(data, path, lines or {})
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(tuple(err["loc"]), data)
-        more = len(exc.errors()) - 1
-        tail = f" (+{more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
-        raise ConfigError(path, format_loc(loc), _describe(err) + tail, _line_for(loc, lines or {})) from None
+        raise ConfigError.many(absurd + [p for p in _problems(exc, data, path, lines or {}) if p.field not in {a.field for a in absurd}]) from None
+    if absurd:
+        raise ConfigError.many(absurd)
+    return result
 
 
 def load_model(path: str | Path, model: type[M]) -> M:

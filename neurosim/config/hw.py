@@ -9,9 +9,9 @@ comes from.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Sourced, StrictModel, load_model
 
@@ -139,6 +139,11 @@ class DramConfig(StrictModel):
     #: (x, y) of the mesh router the DRAM controller is attached to.
     port_tile_xy: tuple[int, int] = (0, 0)
 
+    @field_validator("port_tile_xy", mode="before")
+    @classmethod
+    def _pair(cls, v):  # YAML and JSON write the pair as a list
+        return tuple(v) if isinstance(v, list) else v
+
 
 class SramWeightsConfig(StrictModel):
     """Weights held in tile SRAM (an all-digital chip): how they are cut into blocks."""
@@ -175,6 +180,8 @@ class EnergyEntry(StrictModel):
 
 
 class HwConfig(StrictModel):
+    config_kind: ClassVar[str] = "hwconfig"
+
     name: str = Field(min_length=1)
     chip: ChipConfig
     crossbar: CrossbarConfig | None = None

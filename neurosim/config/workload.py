@@ -161,6 +161,8 @@ AlgorithmConfig = Annotated[
 
 
 class Workload(StrictModel):
+    config_kind: ClassVar[str] = "workload"
+
     name: str = Field(min_length=1)
     seed: int = Field(default=0, ge=0)
     dataset: DatasetConfig = DatasetConfig()
