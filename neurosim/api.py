@@ -24,6 +24,7 @@ from .data import Dataset, load_dataset
 from .errors import NeurosimError
 from .pipeline import RunResult
 from .report import files as rfiles
+from .report.rundir import staged
 
 __all__ = [
     "load_hw",
@@ -145,7 +146,7 @@ def _table(summary_: dict) -> str:
     for name, a in summary_["algorithms"].items():
         rows.append([
             name,
-            f"{100 * a['test_accuracy']:.2f}",
+            f"diverged (epoch {a['diverged']['epoch']}, step {a['diverged']['step']})" if a.get("diverged") else f"{100 * a['test_accuracy']:.2f}",
             f"{sum(a['macs']['per_step'].values()):.3e}",
             f"{a['neuron_level_bytes_per_step']['deliver_error'] + a['neuron_level_bytes_per_step']['deliver_feedback']:.3e}",
             f"{a['bytes']['per_step'].get('noc_byte_hops', 0.0):.3e}",
@@ -177,12 +178,13 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
             bar.refresh()
 
     try:
-        res = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=progress)
+        res = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=progress,
+                           out_dir=job.out, wl_path=str(job.workload_path))
     finally:
         if bar is not None:
             bar.close()
-    job.out.mkdir(parents=True, exist_ok=True)
-    summary_ = rfiles.write_run(res, job.out, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
-    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
-    written += build(job.out)
+    with staged(job.out) as stage:  # the whole folder, swapped in only once complete
+        summary_ = rfiles.write_run(res, stage, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
+        written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+        written += build(stage)
     return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))

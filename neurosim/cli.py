@@ -15,16 +15,15 @@ import click
 from . import __version__
 from .config import hw as hwcfg
 from .config import workload as wlcfg
-from .config.base import read_yaml, validate_mapping
-from .errors import ConfigError, NeurosimError
+from .config.base import detect_kind, read_yaml, validate_mapping
+from .errors import EXIT_DIVERGED, EXIT_USAGE, ConfigError, NeurosimError
 
 __all__ = ["main", "cli"]
 
-EXIT_USAGE = 2
-
 
 def _fail(message: str) -> None:
-    click.echo(f"neurosim: error: {message}", err=True)
+    for line in message.splitlines() or [""]:  # a config with several problems: one line each
+        click.echo(f"neurosim: error: {line}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -68,6 +67,16 @@ def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, 
         sys.exit(130)
     click.echo(result.table)
     click.echo(f"\nwrote {job.out}/ ({', '.join(result.files)})")
+    _exit_if_diverged(result.summary)
+
+
+def _exit_if_diverged(summary: dict) -> None:
+    """Exit EXIT_DIVERGED (3) when a rule diverged: its results are written, marked ``diverged``."""
+    bad = {n: a["diverged"] for n, a in summary["algorithms"].items() if a.get("diverged")}
+    if bad:
+        where = "; ".join(f"{n} at epoch {d['epoch']}, step {d['step']}" for n, d in bad.items())
+        click.echo(f"neurosim: diverged (non-finite loss): {where}; the other rules completed (exit {EXIT_DIVERGED})", err=True)
+        sys.exit(EXIT_DIVERGED)
 
 
 @cli.command()
@@ -83,31 +92,61 @@ def report(run_dir: Path) -> None:
     click.echo(f"wrote {run_dir}/ ({', '.join(names)})")
 
 
-def _validate_one(path: Path) -> str:
+def _validate_one(path: Path):
+    """(kind, model) of one config file; a sweep file is checked as a sweep spec."""
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
-    if "chip" in data:
-        validate_mapping(hwcfg.HwConfig, data, str(path), lines)
-        return "hwconfig"
-    if "network" in data:
-        validate_mapping(wlcfg.Workload, data, str(path), lines)
-        return "workload"
-    raise ConfigError(str(path), "", "cannot tell the kind: a hwconfig has a 'chip' section, a workload a 'network' section")
+    kind = detect_kind(data)
+    if kind == "hwconfig":
+        from .preflight import check_energy_names
+
+        hw = validate_mapping(hwcfg.HwConfig, data, str(path), lines)
+        check_energy_names(hw, str(path))
+        return kind, hw
+    if kind == "workload":
+        return kind, validate_mapping(wlcfg.Workload, data, str(path), lines)
+    if kind == "sweep file":
+        from .sweep.spec import SweepSpec
+
+        return kind, SweepSpec.load(path)
+    raise ConfigError(str(path), "", "cannot tell the kind: a hwconfig has a 'chip' section, a workload a 'network' "
+                                     "section, a sweep file a 'grid' or 'points' section")
+
+
+def _validate_pair(files: tuple[Path, ...], checked: list) -> None:
+    """HW WL given together: run the same preflight as ``neurosim run`` (no data, no output folder)."""
+    from .pipeline import preflight
+
+    (hw_path, (_, hw)), (wl_path, (_, wl)) = checked
+    preflight(hw, wl, list(wl.algorithms), None, hw_path=str(hw_path), wl_path=str(wl_path))
+    click.echo(f"{hw_path} + {wl_path}: ok (the run's preflight passed: {', '.join(a.name for a in wl.algorithms)})")
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check hwconfig and workload FILES without running anything."""
+    """Check hwconfig, workload and sweep FILES without running anything.
+
+    Given exactly one hwconfig and one workload (HW WL), also run the run's
+    preflight on the pair: mapping, op graph, energy table, every rule.
+    """
     failed = False
+    checked = []
     for f in files:
         try:
-            kind = _validate_one(f)
+            kind, model = _validate_one(f)
+            checked.append((f, (kind, model)))
             click.echo(f"{f}: ok ({kind})")
         except NeurosimError as exc:
-            click.echo(f"neurosim: error: {exc}", err=True)
+            for line in str(exc).splitlines():
+                click.echo(f"neurosim: error: {line}", err=True)
             failed = True
+    if not failed and [k for _, (k, _) in checked] == ["hwconfig", "workload"]:
+        try:
+            _validate_pair(files, checked)
+        except NeurosimError as exc:
+            _fail(str(exc))
     if failed:
         sys.exit(EXIT_USAGE)
 

@@ -41,7 +41,8 @@ def build(algorithm: str, records: Iterable[Record]) -> pd.DataFrame:
 
 
 def apply_energy(df: pd.DataFrame, hw: HwConfig, hw_path: str = "hwconfig") -> pd.DataFrame:
-    """Return ``df`` with ``energy_pj = count x energy[component][action].energy_pj``.
+    """Return ``df`` with ``energy_pj = count x energy[component][action].energy_pj``
+    (times ``hw.energy_factor``: the ADC resolution law for ``adc.convert``).
 
     A hardware action with no entry in the table is a config error naming the
     missing ``energy.<component>.<action>`` field.
@@ -55,7 +56,7 @@ def apply_energy(df: pd.DataFrame, hw: HwConfig, hw_path: str = "hwconfig") -> p
         entry = hw.energy.get(comp, {}).get(action)
         if entry is None:
             raise ConfigError(hw_path, f"energy.{comp}.{action}", "missing energy figure for an action the chip performs")
-        figures.append(entry.energy_pj)
+        figures.append(entry.energy_pj * hw.energy_factor(comp, action))
     out["energy_pj"] = out["count"].to_numpy(dtype=float) * pd.Series(figures, index=out.index, dtype=float).to_numpy()
     return out
 

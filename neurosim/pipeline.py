@@ -7,9 +7,9 @@ contract is :mod:`neurosim.report`'s job.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -20,9 +20,12 @@ from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
 from .learning import TrainResult, train
 from .records import Record
-from .sim import HardwareCost, cost_step
+from .data.identity import check_identity
+from .preflight import Plan, preflight
+from .sim import HardwareCost
 
-__all__ = ["AlgorithmRun", "RunResult", "resolve_algorithms", "step_ledger", "run_algorithm", "run"]
+__all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm", "run",
+           "diverged"]
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,19 @@ def run(
     *,
     hw_path: str = "hwconfig",
     progress: Callable[[str, int, int], None] | None = None,
+    out_dir: str | Path | None = None,
+    wl_path: str = "workload",
+    on_rule_done: Callable[[AlgorithmRun], None] | None = None,
 ) -> RunResult:
-    """Cost every algorithm on the chip (fast, and fails early on a network that
-    does not fit), then train each in turn."""
-    steps = math.ceil(data.n_train / wl.training.batch_size)
-    layers = wl.widths
-    hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
+    """Check the whole plan first (:func:`neurosim.preflight.preflight`: chip model,
+    energy table, every rule on this network, the dataset's identity, ``out_dir``),
+    then train each rule in turn; ``on_rule_done`` gets each rule as it finishes.
+    A rule whose loss turns non-finite stops at once and is marked diverged
+    (``TrainResult.diverged``); the others still run."""
+    plan = preflight(hw, wl, algorithms, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
+    check_identity(data, wl.dataset.name)
+    steps = plan.steps_per_epoch
+    hwcosts = plan.hwcosts
     res = RunResult(
         workload=wl,
         hw=hw,
@@ -127,4 +137,11 @@ def run(
     for algo in algorithms:
         cb = (lambda s, t, _n=algo.name: progress(_n, s, t)) if progress else None
         res.algorithms[algo.name] = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
+        if on_rule_done is not None:
+            on_rule_done(res.algorithms[algo.name])
     return res
+
+
+def diverged(res: RunResult) -> list[str]:
+    """Names of the rules whose training diverged (non-finite loss)."""
+    return [n for n, a in res.algorithms.items() if a.training.diverged is not None]

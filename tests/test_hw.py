@@ -100,6 +100,7 @@ def _xbar(**kw) -> CrossbarConfig:
         adc_bits=6, cols_per_adc=2, pulses_per_write=3,
         read_cycles={"value": 10, "source": "test figure"},
         adc_cycles={"value": 1, "source": "test figure"},
+        adc_scaling={"reference_bits": 6, "source": "test figure: the figures are for the 6-bit ADC"},
         write_pulse_cycles={"value": 50, "source": "test figure"},
     )
     base.update(kw)

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from .base import Sourced, StrictModel, load_model
 
 __all__ = [
     "COMPONENTS",
+    "AdcScaling",
     "CrossbarConfig",
     "CoreConfig",
     "SramConfig",
@@ -33,6 +34,45 @@ __all__ = [
 COMPONENTS: tuple[str, ...] = ("crossbar", "dac", "adc", "core", "sram", "noc", "dram")
 
 
+def _ranged(name: str, unit: str, *, low: float, high: float, zero_ok: bool = False) -> type[Sourced]:
+    """A :class:`Sourced` figure whose value must lie in a physical range (``low`` exclusive
+    unless ``zero_ok``, ``high`` inclusive), e.g. a clock of 0 MHz or 10^9 MHz is refused."""
+    bound = {"ge": low} if zero_ok else {"gt": low}
+    cls = create_model(name, __base__=Sourced, value=(float, Field(le=high, description=unit, **bound)))
+    cls.__doc__ = f"A sourced figure in {unit}, in {'[' if zero_ok else '('}{low:g}, {high:g}]."
+    return cls
+
+
+#: Physical ranges of the sourced figures (generous: a real chip is well inside them).
+ClockMhz = _ranged("ClockMhz", "MHz", low=0, high=1e5)              # up to 100 GHz
+ArrayCycles = _ranged("ArrayCycles", "cycles", low=0, high=1e6)     # a read, an ADC conversion, a pulse
+PathCycles = _ranged("PathCycles", "cycles", low=0, high=1e6, zero_ok=True)  # a hop or a DRAM latency may be 0
+BytesPerCycle = _ranged("BytesPerCycle", "bytes/cycle", low=0, high=1e6)
+
+
+class AdcScaling(StrictModel):
+    """How the ADC's figures move with its resolution.
+
+    ``adc_cycles`` and ``energy.adc.convert`` are given for ``reference_bits``; at
+    ``adc_bits`` = b they become
+
+    ======================  ==================================  =========================================
+    law                     conversion energy                   conversion time
+    ======================  ==================================  =========================================
+    ``walden`` / ``sar``    ``E_ref · 2^(b − b_ref)``           ``t_ref · b / b_ref``
+    ======================  ==================================  =========================================
+
+    Energy: the Walden figure of merit ``E = FOM_W · 2^ENOB`` per conversion (constant FOM
+    over resolution, the regime of low-resolution SAR ADCs in Murmann's ADC survey);
+    time: a SAR ADC resolves one bit per comparator decision.
+    """
+
+    reference_bits: int = Field(ge=1, le=16)
+    energy_law: Literal["walden"] = "walden"
+    time_law: Literal["sar"] = "sar"
+    source: str = Field(min_length=3)
+
+
 class CrossbarConfig(StrictModel):
     """One RRAM array with its DACs and shared ADCs."""
 
@@ -47,11 +87,13 @@ class CrossbarConfig(StrictModel):
     adc_bits: int = Field(ge=1, le=16)
     cols_per_adc: int = Field(ge=1, le=4096)
     #: Cycles for one array read of one input-bit slice (drive, settle, sense).
-    read_cycles: Sourced
-    #: Cycles for one ADC conversion.
-    adc_cycles: Sourced
+    read_cycles: ArrayCycles
+    #: Cycles for one ADC conversion at ``adc_scaling.reference_bits``.
+    adc_cycles: ArrayCycles
+    #: How ADC energy and time scale with ``adc_bits`` (see :class:`AdcScaling`).
+    adc_scaling: AdcScaling
     #: Cycles for one programming pulse on one row of cells.
-    write_pulse_cycles: Sourced
+    write_pulse_cycles: ArrayCycles
     #: Pulses applied per weight update of one cell (closed-loop programming).
     pulses_per_write: int = Field(default=1, ge=1, le=1000)
 
@@ -74,6 +116,16 @@ class CrossbarConfig(StrictModel):
         if self.cells_per_weight > self.cols:
             raise ValueError(f"cells_per_weight {self.cells_per_weight} exceeds cols {self.cols}: no weight fits a row")
         return self
+
+    @property
+    def adc_energy_factor(self) -> float:
+        """Conversion energy at ``adc_bits`` over the figure at the reference resolution."""
+        return 2.0 ** (self.adc_bits - self.adc_scaling.reference_bits)
+
+    @property
+    def adc_conversion_cycles(self) -> float:
+        """Cycles of one conversion at ``adc_bits`` (the SAR law applied to ``adc_cycles``)."""
+        return self.adc_cycles.value * self.adc_bits / self.adc_scaling.reference_bits
 
     @property
     def weight_bits(self) -> int:
@@ -109,7 +161,7 @@ class SramConfig(StrictModel):
     banks: int = Field(gt=0, le=1024)
     ports: int = Field(gt=0, le=64)
     bytes_per_cycle_per_port: int = Field(gt=0, le=4096)
-    access_cycles: Sourced
+    access_cycles: ArrayCycles
 
 
 class NocConfig(StrictModel):
@@ -117,8 +169,8 @@ class NocConfig(StrictModel):
     mesh: str = Field(pattern=r"^[1-9][0-9]*x[1-9][0-9]*$")
     routing: Literal["xy"] = "xy"
     flit_bytes: int = Field(gt=0, le=1024)
-    router_cycles_per_hop: Sourced
-    link_cycles_per_hop: Sourced
+    router_cycles_per_hop: PathCycles
+    link_cycles_per_hop: PathCycles
 
     @property
     def mesh_rows(self) -> int:
@@ -134,8 +186,8 @@ class NocConfig(StrictModel):
 
 
 class DramConfig(StrictModel):
-    bandwidth_bytes_per_cycle: Sourced
-    latency_cycles: Sourced
+    bandwidth_bytes_per_cycle: BytesPerCycle
+    latency_cycles: PathCycles
     #: (x, y) of the mesh router the DRAM controller is attached to.
     port_tile_xy: tuple[int, int] = (0, 0)
 
@@ -167,13 +219,13 @@ class ChipConfig(StrictModel):
     crossbars_per_tile: int = Field(ge=0, le=4096)
     #: Where DFA-family feedback matrices B live.
     feedback_storage: Literal["sram", "crossbar"] = "sram"
-    clock_mhz: Sourced
+    clock_mhz: ClockMhz
 
 
 class EnergyEntry(StrictModel):
     """Energy of one action of one component, per unit of its count."""
 
-    energy_pj: float = Field(ge=0)
+    energy_pj: float = Field(ge=0, le=1e9)  # up to 1 mJ per action
     #: What one count is, e.g. "array read of one input-bit slice", "byte", "flit-hop".
     per: str = Field(min_length=1)
     source: str = Field(min_length=3)
@@ -214,6 +266,13 @@ class HwConfig(StrictModel):
         if not (0 <= x < self.noc.mesh_cols and 0 <= y < self.noc.mesh_rows):
             raise ValueError(f"dram.port_tile_xy {(x, y)} is outside the {self.noc.mesh} mesh")
         return self
+
+    def energy_factor(self, component: str, action: str) -> float:
+        """What the ledger multiplies ``energy[component][action].energy_pj`` by: the ADC's
+        resolution law for ``adc.convert`` (see :class:`AdcScaling`), 1 otherwise."""
+        if (component, action) == ("adc", "convert") and self.crossbar is not None:
+            return self.crossbar.adc_energy_factor
+        return 1.0
 
     @property
     def clock_hz(self) -> float:

@@ -13,7 +13,10 @@ Forward read (``y = W x``, inputs on rows, outputs on columns), per input vector
     ceil(cols_used / adcs))`` conversions per slice. Reading slice i+1 overlaps
     converting slice i, so a vector takes ``S * max(t_read, t_conv)`` plus one
     ``min(t_read, t_conv)`` to fill the pipeline. Each ADC output is shifted and
-    added into its 16-bit accumulator (one ``shift_add``).
+    added into its 16-bit accumulator (one ``shift_add``). ``t_conv`` is one
+    conversion at ``adc_bits``: ``adc_cycles · adc_bits / reference_bits`` (the SAR
+    law of ``crossbar.adc_scaling``; the energy side, ``2^(bits − reference_bits)``,
+    is applied by the ledger through ``HwConfig.energy_factor``).
 
 Transposed read (``x' = Wᵀ δ``, inputs on columns, outputs on rows; BP and FA):
     the cells of one weight carry different significances, and driving all of
@@ -73,7 +76,7 @@ class CrossbarModel:
         c = self.cfg
         t_read = c.read_cycles.value
         conv = self._conv_per_adc(sensed, adcs)
-        t_conv = conv * c.adc_cycles.value
+        t_conv = conv * c.adc_conversion_cycles
         w = BlockWork()
         w.counts[("crossbar", action)] = passes
         w.counts[("dac", "convert")] = passes * driven
@@ -81,7 +84,7 @@ class CrossbarModel:
         w.counts[("core", "shift_add")] = passes * sensed
         w.array_cycles = passes * t_read
         w.adc_cycles = passes * t_conv
-        w.adc_busy_total = passes * sensed * c.adc_cycles.value
+        w.adc_busy_total = passes * sensed * c.adc_conversion_cycles
         w.cycles = passes * max(t_read, t_conv) + (min(t_read, t_conv) if passes else 0.0)
         return w
 

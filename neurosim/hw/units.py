@@ -104,7 +104,7 @@ class AdcBank(Unit):
         self.cfg = cfg
 
     def service_cycles(self, conversions_per_adc: float) -> float:
-        return conversions_per_adc * self.cfg.adc_cycles.value
+        return conversions_per_adc * self.cfg.adc_conversion_cycles
 
 
 @dataclass(frozen=True)

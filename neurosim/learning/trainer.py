@@ -26,7 +26,7 @@ from .network import MLP, ForwardCache
 from .optim import make_optimizer
 from .rules import BP, Rule, make_rule
 
-__all__ = ["EpochRecord", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
+__all__ = ["EpochRecord", "Divergence", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
 #: Training samples (the first ones) on which the alignment angles are measured.
 PROBE_SIZE = 512
@@ -44,6 +44,14 @@ class EpochRecord:
 
 
 @dataclass(frozen=True)
+class Divergence:
+    """Where training stopped because the loss became non-finite (1-based epoch; step counted over the run)."""
+
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """Outcome of :func:`train`: history, final accuracy, step count and trained parameters."""
 
@@ -53,6 +61,9 @@ class TrainResult:
     steps: int
     weights: dict[str, np.ndarray]
     biases: dict[str, np.ndarray]
+    #: Set when a non-finite loss stopped training (history holds the epochs completed
+    #: before it; ``final_test_accuracy`` is NaN).
+    diverged: Divergence | None = None
 
 
 def _gradients(cache: ForwardCache, deltas: list[np.ndarray]) -> list[np.ndarray]:
@@ -138,6 +149,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
 
     history: list[EpochRecord] = []
     step = 0
+    diverged = None
     for epoch in range(1, epochs + 1):
         order = shuffle.permutation(n)
         loss_sum = 0.0
@@ -147,6 +159,9 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
             xb, yb = x_train[idx], y_train[idx]
             cache = net.forward(xb)
             loss, e = softmax_cross_entropy(cache.logits, yb)
+            if not np.isfinite(loss):  # divergence: stop this rule at once, say where
+                diverged = Divergence(epoch=epoch, step=step + 1)
+                break
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(cache.logits.argmax(axis=1) == yb))
             deltas = rule.errors(net, cache, e, yb)
@@ -155,6 +170,8 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
             step += 1
             if progress is not None:
                 progress(step, total)
+        if diverged is not None:
+            break
         history.append(
             EpochRecord(
                 epoch=epoch,
@@ -167,8 +184,9 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
     return TrainResult(
         algorithm=algo.name,
         history=history,
-        final_test_accuracy=history[-1].test_accuracy,
+        final_test_accuracy=float("nan") if diverged is not None else history[-1].test_accuracy,
         steps=step,
         weights=dict(zip(net.names, net.weights)),
         biases=dict(zip(net.names, net.biases)),
+        diverged=diverged,
     )

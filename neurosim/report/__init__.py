@@ -20,13 +20,10 @@ def build(run_dir: str | Path) -> list[str]:
 
     from . import html, plots
 
-    run_dir = Path(run_dir)
-    missing = [f for f in (SUMMARY, COSTS, TRAINING, PLACEMENT) if not (run_dir / f).is_file()]
-    if missing:
-        from ..errors import NeurosimError
+    from .rundir import read_run
 
-        raise NeurosimError(f"{run_dir}: not a run directory (missing {', '.join(missing)})")
-    summary = json.loads((run_dir / SUMMARY).read_text())
+    run_dir = Path(run_dir)
+    summary = read_run(run_dir)  # refuses a damaged or mixed folder with one line
     comp = comparison_frame(pd.read_csv(run_dir / COSTS), summary)
     atomic_write_text(run_dir / COMPARISON, comp.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     return [COMPARISON, *plots.draw_all(run_dir), html.write_report(run_dir)]

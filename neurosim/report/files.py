@@ -8,6 +8,7 @@ run's data; plots and ``report.html`` are drawn from these files only
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -26,6 +27,8 @@ __all__ = [
     "PLACEMENT",
     "atomic_write_text",
     "atomic_write_bytes",
+    "finite_json",
+    "dumps_json",
     "summarize",
     "training_frame",
     "costs_frame",
@@ -39,11 +42,20 @@ TRAINING = "training.csv"
 PLACEMENT = "placement.csv"
 
 
+def _file_mode() -> int:
+    """0666 less the process umask: what ``open()`` would give (mkstemp gives 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temp file in the same folder, fsync, then rename over ``path``
+    (mode as the umask says, e.g. 0644 under umask 022)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -57,6 +69,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN / infinity replaced by None (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj: Any) -> str:
+    """Strict JSON text: non-finite numbers become null, never ``NaN`` / ``Infinity``."""
+    return json.dumps(finite_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
 def _by_phase(records, action: str) -> dict[str, float]:
@@ -75,16 +103,20 @@ def _algorithm_summary(run: AlgorithmRun, res: RunResult) -> dict[str, Any]:
     df = run.costs
     energy_step = ledger.energy_by_component(df)
     energy_step_total = sum(energy_step.values())
-    last = run.training.history[-1]
+    history = run.training.history
+    last = history[-1] if history else None
+    div = run.training.diverged
     net = df[df["component"] == "network"]
     neuron = {a: float(net.loc[net["action"] == a, "bytes"].sum()) for a in ("deliver_error", "deliver_feedback")}
     macs_epoch = _by_phase(run.epoch_network, "mac")
     return {
         "config": run.config.model_dump(mode="json"),
-        "test_accuracy": run.training.final_test_accuracy,
-        "train_accuracy": last.train_accuracy,
-        "final_loss": last.loss,
-        "alignment_deg": dict(last.alignment_deg),
+        "test_accuracy": None if div is not None else run.training.final_test_accuracy,
+        "train_accuracy": None if div is not None or last is None else last.train_accuracy,
+        "final_loss": None if div is not None or last is None else last.loss,
+        #: non-null when a non-finite loss stopped the rule: where (1-based epoch, step of the run)
+        "diverged": None if div is None else {"epoch": div.epoch, "step": div.step},
+        "alignment_deg": dict(last.alignment_deg) if last is not None else {},
         "train_seconds": round(run.train_seconds, 3),
         "macs": {
             "per_step": ledger.macs_by_phase(df),
@@ -172,11 +204,19 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 def write_run(res: RunResult, out: Path, *, hw_path: str, workload_path: str) -> dict[str, Any]:
-    """Write the data files of the output contract into ``out``; return the summary."""
+    """Write the data files of the output contract into ``out``; return the summary.
+
+    ``summary.json`` is written last and records the sha256 of the other data files
+    (``data_files``), so a reader can tell a whole run from a mixed or damaged one
+    (:func:`neurosim.report.rundir.read_run`).
+    """
+    from .rundir import sha256_file
+
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(res, hw_path=hw_path, workload_path=workload_path)
     atomic_write_text(out / COSTS, _csv(costs_frame(res)))
     atomic_write_text(out / TRAINING, _csv(training_frame(res)))
     atomic_write_text(out / PLACEMENT, _csv(placement_frame(res)))
-    atomic_write_text(out / SUMMARY, json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    summary["data_files"] = {name: sha256_file(out / name) for name in (COSTS, TRAINING, PLACEMENT)}
+    atomic_write_text(out / SUMMARY, dumps_json(summary))
     return summary

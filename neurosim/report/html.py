@@ -71,7 +71,8 @@ def render(run_dir: Path) -> str:
     headline = pd.DataFrame(
         {
             a: {
-                "test accuracy %": 100 * v["test_accuracy"],
+                "test accuracy %": (f"diverged (epoch {v['diverged']['epoch']}, step {v['diverged']['step']})"
+                                    if v.get("diverged") else 100 * v["test_accuracy"]),
                 "MACs / step": sum(v["macs"]["per_step"].values()),
                 "neuron-level error bytes / step": sum(v["neuron_level_bytes_per_step"].values()),
                 "NoC byte-hops / step": v["bytes"]["per_step"].get("noc_byte_hops", 0.0),

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from ..report.files import atomic_write_text
+from ..report.files import atomic_write_text, finite_json
 from .spec import SweepError
 
 __all__ = ["RESULTS", "MANIFEST", "HTML", "SweepDir"]
@@ -44,7 +44,7 @@ LOCK = ".lock"
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    return json.dumps(finite_json(obj), indent=1, sort_keys=False, allow_nan=False) + "\n"
 
 
 class SweepDir:

@@ -70,6 +70,8 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
         data = _dataset(wl, base_dir, source_dir)
         t0 = time.perf_counter()
         res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)
+        if res.diverged is not None:
+            return {"error": f"{algo.name} diverged (non-finite loss) at epoch {res.diverged.epoch}, step {res.diverged.step}"}
         last = res.history[-1]
         return {
             "test_accuracy": float(res.final_test_accuracy),
