@@ -5,6 +5,9 @@
 - :mod:`.loss` — softmax cross-entropy and the output error ``e = p - onehot``;
 - :mod:`.feedback` — dense and sparse direct feedback projections of ``e``;
 - :mod:`.update` — in-place SGD / momentum / Adam steps;
+- :mod:`.conv` — 2-D convolution (im2col + BLAS): forward, input and weight gradient;
+- :mod:`.pool` — max / average pooling, forward, backward and tangent;
+- :mod:`.batchnorm` — batch normalisation (train / eval), forward and backward;
 - :mod:`.blas` — the one-thread BLAS limit that keeps results machine-independent.
 """
 
@@ -21,6 +24,9 @@ from .dense import (
     dense_jvp,
     weight_grad,
 )
+from .batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_eval_backward, batchnorm_train
+from .conv import col2im, conv2d_forward, conv2d_input_grad, conv2d_weight_grad, conv_out_size, im2col
+from .pool import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward, maxpool_gather
 from .feedback import dense_project, sparse_project
 from .loss import one_hot, softmax_cross_entropy
 from .update import adam_step, momentum_step, sgd_step
@@ -44,4 +50,19 @@ __all__ = [
     "sgd_step",
     "momentum_step",
     "adam_step",
+    "im2col",
+    "col2im",
+    "conv_out_size",
+    "conv2d_forward",
+    "conv2d_input_grad",
+    "conv2d_weight_grad",
+    "maxpool_forward",
+    "maxpool_backward",
+    "maxpool_gather",
+    "avgpool_forward",
+    "avgpool_backward",
+    "batchnorm_train",
+    "batchnorm_eval",
+    "batchnorm_backward",
+    "batchnorm_eval_backward",
 ]
