@@ -14,6 +14,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from .accounting import VIEW_COMPONENTS
 from .config.hw import HwConfig
 from .errors import ConfigError
 from .records import PHASES, Record
@@ -23,8 +24,9 @@ __all__ = ["COLUMNS", "build", "apply_energy", "macs_by_phase", "energy_by_compo
 #: costs.csv columns, in order.
 COLUMNS = ["algorithm", "layer", "phase", "component", "action", "count", "bytes", "cycles", "energy_pj"]
 
-#: Components whose rows are algorithm-level figures, not hardware actions (no energy).
-ALGORITHMIC = frozenset({"network"})
+#: Components whose rows are algorithm-level figures, not hardware actions (no energy):
+#: neurosim's own counts and the accounting views (:mod:`neurosim.accounting`).
+ALGORITHMIC = frozenset({"network"}) | VIEW_COMPONENTS
 
 
 def build(algorithm: str, records: Iterable[Record]) -> pd.DataFrame:

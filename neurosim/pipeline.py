@@ -15,6 +15,7 @@ from typing import Callable
 import pandas as pd
 
 from . import counts, ledger
+from .accounting import mlp_shapes, ssdfa
 from .config.hw import HwConfig
 from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
@@ -72,8 +73,9 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
 
 
 def step_ledger(hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
-    """The ledger of one step: network counts plus the chip's rows, energy applied."""
+    """The ledger of one step: network counts, the chip's rows and the ``ssdfa`` view, energy applied."""
     records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
+    records += ssdfa.step_records(mlp_shapes(layers), batch, algo)  # the authors' accounting view
     return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
 
 

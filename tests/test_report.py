@@ -77,6 +77,11 @@ def test_comparison_leads_with_the_seed_papers_ratios(run_dir):
     err = comp[(comp["metric"] == "MACs") & (comp["phase"] == "error")].iloc[0]
     assert err["bp/dfa"] == pytest.approx(20_736_000 / 512_000)
     assert err["bp/sdfa"] == pytest.approx(20_736_000 / 51_200)
+    # the ssdfa accounting view, per sample: forward = weight_grad = 784*800 + 800*800 + 800*10 = 1_275_200,
+    # BP's transposed multiply the same again, DFA's feedback 2 * 10 * 800 = 16_000
+    view = comp[(comp["metric"] == "MACs (ssdfa view)") & (comp["phase"] == "step")].iloc[0]
+    assert view["bp"] == 32 * 3 * 1_275_200
+    assert view["bp/dfa"] == pytest.approx(3 * 1_275_200 / (2 * 1_275_200 + 16_000))
     html = (run_dir / "report.html").read_text()
     assert html.index("Comparison with BP") < html.index("Accuracy and alignment")
 
