@@ -20,6 +20,7 @@ from .config.hw import HwConfig
 from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
 from .learning import TrainResult, train
+from .learning.device import LayerWriteStats
 from .records import Record
 from .data.identity import check_identity
 from .preflight import Plan, preflight
@@ -72,9 +73,49 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
     return out
 
 
-def step_ledger(hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
-    """The ledger of one step: network counts, the chip's rows and the ``ssdfa`` view, energy applied."""
-    records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
+#: The op graph's programming rows that measured device writes replace.
+_WRITE_ACTIONS = ("pulse", "cell_write")
+
+
+def device_write_records(hw: HwConfig, writes: tuple[LayerWriteStats, ...]) -> list[Record]:
+    """Measured programming of one mean step per layer (``numerics: device``).
+
+    ``crossbar/pulse``: the pulses the quantised ΔW needed (LTP + LTD), with the
+    write latency as cycles: the slowest array's row-serial pulse slots times
+    ``crossbar.write_pulse_cycles``; ``crossbar/cell_write``: the cells that got
+    at least one pulse.
+    """
+    if not writes or hw.crossbar is None:
+        return []
+    pulse_cycles = hw.crossbar.write_pulse_cycles.value
+    out = []
+    for s in writes:
+        out.append(Record(s.layer, "weight_update", "crossbar", "pulse", s.pulses_per_step, 0.0, s.pulse_slots_per_step * pulse_cycles))
+        out.append(Record(s.layer, "weight_update", "crossbar", "cell_write", s.cells_written_per_step))
+    return out
+
+
+def step_ledger(
+    hw: HwConfig,
+    layers: list[int],
+    batch: int,
+    algo: AlgorithmConfig,
+    hwcost: HardwareCost,
+    hw_path: str = "hwconfig",
+    writes: tuple[LayerWriteStats, ...] = (),
+) -> pd.DataFrame:
+    """The ledger of one step: network counts, the chip's rows and the ``ssdfa`` view, energy applied.
+
+    With measured device ``writes``, the op graph's one-write-per-cell programming
+    rows of those layers are replaced by the measured pulses (:func:`device_write_records`).
+    """
+    measured = {s.layer for s in writes}
+    chip = [
+        r
+        for r in hwcost.records
+        if not (r.layer in measured and r.phase == "weight_update" and r.component == "crossbar" and r.action in _WRITE_ACTIONS)
+    ]
+    records = counts.step_counts(layers, batch, algo) + chip + device_write_records(hw, writes)
     records += ssdfa.step_records(mlp_shapes(layers), batch, algo)  # the authors' accounting view
     return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
 
@@ -93,9 +134,9 @@ def run_algorithm(
     layers = wl.widths
     batch = wl.training.batch_size
     t0 = time.perf_counter()
-    result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress)
+    result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress, hw=hw)
     seconds = time.perf_counter() - t0
-    df = step_ledger(hw, layers, batch, algo, hwcost, hw_path)
+    df = step_ledger(hw, layers, batch, algo, hwcost, hw_path, result.device_writes)
     return AlgorithmRun(
         name=algo.name,
         config=algo,

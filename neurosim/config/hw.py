@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, create_model, field_validator, model_validator
 
 from .base import Sourced, StrictModel, load_model
+from .device import DeviceConfig
 
 __all__ = [
     "COMPONENTS",
@@ -27,6 +28,7 @@ __all__ = [
     "ChipConfig",
     "EnergyEntry",
     "HwConfig",
+    "DeviceConfig",
     "load",
 ]
 
@@ -243,6 +245,11 @@ class HwConfig(StrictModel):
     sram: SramConfig
     noc: NocConfig
     dram: DramConfig
+    #: How training reads and writes the crossbar weights: ideal float32, or
+    #: through the device model of the ``device`` section (docs/device.md).
+    numerics: Literal["ideal", "device"] = "ideal"
+    #: The RRAM cell model; required when numerics is device.
+    device: DeviceConfig | None = None
     #: energy[component][action] -> figure with its source.
     energy: dict[Literal["crossbar", "dac", "adc", "core", "sram", "noc", "dram"], dict[str, EnergyEntry]]
 
@@ -261,6 +268,16 @@ class HwConfig(StrictModel):
                 raise ValueError(
                     f"sram_weights: {self.sram_weights.blocks_per_tile} blocks of {self.sram_weights.block_bytes} B "
                     f"need {need / 1024:g} KiB, more than the {self.sram.size_kib:g} KiB tile SRAM"
+                )
+        if self.numerics == "device":
+            if self.device is None:
+                raise ValueError("numerics is device, so a device section is required")
+            if self.crossbar is None or self.chip.weight_storage != "crossbar":
+                raise ValueError("numerics device models crossbar cells: chip.weight_storage must be crossbar")
+            if self.crossbar.cells_per_weight != 1:
+                raise ValueError(
+                    "numerics device trains one analog cell per weight (plus its reference or differential "
+                    f"partner): crossbar.cells_per_weight must be 1, not {self.crossbar.cells_per_weight}"
                 )
         x, y = self.dram.port_tile_xy
         if not (0 <= x < self.noc.mesh_cols and 0 <= y < self.noc.mesh_rows):

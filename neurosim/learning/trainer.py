@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurosim.config.hw import HwConfig
 from neurosim.config.workload import AlgorithmConfig, Workload
 from neurosim.kernels import single_threaded_blas, softmax_cross_entropy, weight_grad
 
+from .device import CrossbarDevice, LayerWriteStats
 from .network import MLP, ForwardCache
 from .optim import make_optimizer
-from .rules import BP, Rule, make_rule
+from .rules import BP, DFA, FA, FDFA, Rule, SparseDFA, make_rule
 
 __all__ = ["EpochRecord", "Divergence", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
@@ -64,6 +66,8 @@ class TrainResult:
     #: Set when a non-finite loss stopped training (history holds the epochs completed
     #: before it; ``final_test_accuracy`` is NaN).
     diverged: Divergence | None = None
+    #: Per weight layer, the cells' programming over the run (``numerics: device`` only).
+    device_writes: tuple[LayerWriteStats, ...] = ()
 
 
 def _gradients(cache: ForwardCache, deltas: list[np.ndarray]) -> list[np.ndarray]:
@@ -112,19 +116,33 @@ def train(
     y_test: np.ndarray,
     *,
     progress: Callable[[int, int], None] | None = None,
+    hw: HwConfig | None = None,
 ) -> TrainResult:
     """Train ``workload.network`` with rule ``algo``; see the module docstring.
 
     ``x_*`` are (N, n_0) arrays (converted to float32 C-contiguous), ``y_*``
     integer class labels. ``progress(step, total_steps)`` is called after every step.
     BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the result
-    does not depend on the machine's core count.
+    does not depend on the machine's core count. With ``hw.numerics == "device"``
+    the weights train through the crossbar cells (:class:`CrossbarDevice`).
     """
+    device = None
+    if hw is not None and hw.numerics == "device":
+        device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]))
     with single_threaded_blas():
-        return _train(workload, algo, x_train, y_train, x_test, y_test, progress)
+        return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device)
 
 
-def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainResult:
+def _feedback_in_crossbars(rule: Rule, hw_feedback_storage: str) -> list[np.ndarray]:
+    """Fixed feedback matrices the chip holds in crossbars: FA's always, the DFA family's if so configured."""
+    if isinstance(rule, FA):
+        return rule.feedback
+    if hw_feedback_storage == "crossbar" and isinstance(rule, DFA) and not isinstance(rule, FDFA):
+        return rule.val if isinstance(rule, SparseDFA) else rule.feedback
+    return []
+
+
+def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device=None) -> TrainResult:
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)
@@ -133,6 +151,11 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
     init_ss, rule_ss, shuffle_ss = np.random.SeedSequence(workload.seed).spawn(3)
     net = MLP(workload.network, np.random.default_rng(init_ss), workload.widths[0])
     rule = make_rule(algo, net, rule_ss)
+    if device is not None:  # device hook 0: program W and crossbar-held feedback into the cells
+        device.program_weights(net)
+        device.program_feedback(_feedback_in_crossbars(rule, device.feedback_storage))
+    forward = net.forward if device is None else (lambda x: device.forward(net, x))
+    predict = net.predict if device is None else (lambda x: device.predict(net, x))
     params = [p for pair in zip(net.weights, net.biases) for p in pair]
     opt_cfg = workload.training.optimizer
     if algo.learning_rate is not None:
@@ -157,7 +180,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             xb, yb = x_train[idx], y_train[idx]
-            cache = net.forward(xb)
+            cache = forward(xb)  # device hook 1: the MVM reads
             loss, e = softmax_cross_entropy(cache.logits, yb)
             if not np.isfinite(loss):  # divergence: stop this rule at once, say where
                 diverged = Divergence(epoch=epoch, step=step + 1)
@@ -167,6 +190,8 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
             deltas = rule.errors(net, cache, e, yb)
             rule.learn_feedback(net, cache)
             optimizer.step(_gradients(cache, deltas))
+            if device is not None:  # device hook 2: the update sent as pulses
+                device.write(net.weights)
             step += 1
             if progress is not None:
                 progress(step, total)
@@ -177,7 +202,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
                 epoch=epoch,
                 loss=loss_sum / n,
                 train_accuracy=correct / n,
-                test_accuracy=float(np.mean(net.predict(x_test) == y_test)),
+                test_accuracy=float(np.mean(predict(x_test) == y_test)),
                 alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
             )
         )
@@ -189,4 +214,5 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
         weights=dict(zip(net.names, net.weights)),
         biases=dict(zip(net.names, net.biases)),
         diverged=diverged,
+        device_writes=tuple(device.stats()) if device is not None else (),
     )

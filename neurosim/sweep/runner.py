@@ -43,15 +43,33 @@ def _hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:n]
 
 
-def numerics_key(wl: Workload, algo: Any, data_id: dict) -> str:
+def device_numerics(hw: HwConfig | None) -> dict | None:
+    """The part of a hwconfig training depends on: none for ``numerics: ideal``; for
+    ``device`` the device section, the crossbar's read path and where feedback lives."""
+    if hw is None or hw.numerics != "device" or hw.crossbar is None or hw.device is None:
+        return None
+    xbar = hw.crossbar
+    return {
+        "device": hw.device.model_dump(mode="json"),
+        "crossbar": {"rows": xbar.rows, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits},
+        "feedback_storage": hw.chip.feedback_storage,
+    }
+
+
+def numerics_key(wl: Workload, algo: Any, data_id: dict, hw: HwConfig | None = None) -> str:
     """Cache key of a training run: everything in the workload that can change the
     numbers (not its name, nor the list of other algorithms), the algorithm's
-    config, which data it read, and the neurosim version."""
+    config, which data it read, the hwconfig's device numerics (if any) and the
+    neurosim version."""
     w = wl.model_dump(mode="json")
     w.pop("name", None)
     w.pop("algorithms", None)
     w["dataset"].pop("data_dir", None)  # where the files were found is in data_id
-    return _hash({"workload": w, "algorithm": algo.model_dump(mode="json"), "data": data_id, "version": __version__})
+    key = {"workload": w, "algorithm": algo.model_dump(mode="json"), "data": data_id, "version": __version__}
+    device = device_numerics(hw)
+    if device is not None:
+        key["device"] = device
+    return _hash(key)
 
 
 @dataclass
@@ -132,7 +150,7 @@ def plan_sweep(spec: SweepSpec) -> Plan:
             pp.hw = hw.model_dump(mode="json")
             pp.wl = wl.model_dump(mode="json")
             pp.algos = [a.model_dump(mode="json") for a in algos]
-            pp.keys = {a.name: numerics_key(wl, a, did) for a in algos}
+            pp.keys = {a.name: numerics_key(wl, a, did, hw) for a in algos}
             pp.n_train = did["n_train"]
             pp.source_dir = did["source_dir"]
         planned.append(pp)
@@ -306,7 +324,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         for key, pp in to_train.items():
             alg = next(a for a, k in pp.keys.items() if k == key)
             algo = next(a for a in pp.algos if a["name"] == alg)
-            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir)] = ("train", key)
+            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key)
         bar.training(0, n_train_total)
         queue = list(todo)
         queue.reverse()

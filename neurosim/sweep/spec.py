@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: First parts of a dotted key that route it to the hwconfig.
-HW_SECTIONS: tuple[str, ...] = ("chip", "crossbar", "core", "sram", "noc", "dram", "energy")
+HW_SECTIONS: tuple[str, ...] = ("chip", "crossbar", "core", "sram", "noc", "dram", "energy", "device")
 
 #: Executors ``run_sweep`` knows (``serial``: in this process, for debugging).
 EXECUTORS: tuple[str, ...] = ("local", "dask", "serial")

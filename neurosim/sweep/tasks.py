@@ -62,14 +62,16 @@ def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Data
         return _DATA[key]
 
 
-def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir: str | None) -> dict[str, Any]:
-    """Train one algorithm on one workload; return the figures results.csv needs."""
+def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir: str | None, hw_dict: dict | None = None) -> dict[str, Any]:
+    """Train one algorithm on one workload (through the chip's cells if its numerics
+    is device); return the figures results.csv needs."""
     try:
         wl = Workload.model_validate(wl_dict)
+        hw = HwConfig.model_validate(hw_dict) if hw_dict is not None else None
         algo = _ALGO.validate_python(algo_dict)
         data = _dataset(wl, base_dir, source_dir)
         t0 = time.perf_counter()
-        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)
+        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
         if res.diverged is not None:
             return {"error": f"{algo.name} diverged (non-finite loss) at epoch {res.diverged.epoch}, step {res.diverged.step}"}
         last = res.history[-1]

@@ -1,0 +1,97 @@
+"""The RRAM cell model that training runs through when ``numerics: device``.
+
+One analog cell per weight, trained by identical programming pulses
+(NeuroSim's RealDevice model, MLP_NeuroSim_V3.0 ``Cell.cpp``):
+
+=====================  ======================================================================
+mapping ``reference``  ``w = w_max · (G - G_ref) / ((G_max - G_min)/2)``, ``G_ref = (G_max + G_min)/2``
+                       (a reference column at mid conductance is subtracted, NeuroSim V3)
+mapping ``differential``  ``w = w_max · (G⁺ - G⁻) / (G_max - G_min)``; ``ΔW > 0`` pulses ``G⁺``
+                       up (LTP), ``ΔW < 0`` pulses ``G⁻`` up (both cells only ever see LTP)
+pulses                 ``n = round(ΔW / (2 w_max) · levels)`` (LTP: ``levels_ltp``, LTD: ``levels_ltd``)
+conductance            normalised ``g = (G - G_min)/(G_max - G_min)`` follows
+                       ``g(p) = (1 - e^{-p/A}) / (1 - e^{-1/A})`` in pulse position ``p ∈ [0, 1]``,
+                       one curve for LTP (``A > 0``) and one for LTD (``A < 0``); the label
+                       ``NL`` sets ``A``: the curve's largest gap to the line is ``0.098995·NL``
+                       (fits every entry of NeuroSim's label table, formula.cpp getParamA)
+C2C                    ``g += N(0, σ_c2c) · √|n|`` after a write of ``n`` pulses, then clip to [0, 1]
+D2D                    each cell's labels ``NL + N(0, σ_d2d)``
+read                   ``G · (1 + N(0, σ_read))``; inputs quantised by the DAC, each array's
+                       column sums clipped and quantised by the ADC
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Sourced, StrictModel
+
+__all__ = ["DeviceConfig"]
+
+
+class DeviceConfig(StrictModel):
+    """One RRAM synapse cell and how weights map onto it (figures with their sources)."""
+
+    mapping: Literal["reference", "differential"] = "reference"
+    #: Weight represented by G_max (and -w_max by G_min): the weight range is [-w_max, w_max].
+    weight_max: float = Field(default=1.0, gt=0, le=100)
+    conductance_min_s: Sourced
+    conductance_max_s: Sourced
+    #: Pulses from G_min to G_max (LTP) and back (LTD).
+    levels_ltp: int = Field(ge=1, le=100000)
+    levels_ltd: int = Field(ge=1, le=100000)
+    #: NeuroSim nonlinearity labels, as magnitudes (0 = linear; NeuroSim writes the LTD
+    #: label with a minus sign, the mirrored curve, which is what LTD uses here).
+    nonlinearity_ltp: Sourced | float = 0.0
+    nonlinearity_ltd: Sourced | float = 0.0
+    #: Cycle-to-cycle sigma as a fraction of G_max - G_min per √pulse.
+    c2c_sigma: Sourced | float = 0.0
+    #: Device-to-device sigma of the nonlinearity label.
+    d2d_sigma: Sourced | float = 0.0
+    #: Relative sigma of the read current.
+    read_noise_sigma: Sourced | float = 0.0
+    #: ADC full scale as a fraction of an array's largest column sum (rows · w_max at full input).
+    adc_full_scale: float = Field(default=1.0, gt=0, le=1)
+    #: Pulses a cell takes before it stops switching (None: unlimited).
+    endurance_pulses: int | None = Field(default=None, gt=0)
+    #: Fractions of cells stuck at G_min and at G_max from the start.
+    stuck_at_min_fraction: float = Field(default=0.0, ge=0, le=1)
+    stuck_at_max_fraction: float = Field(default=0.0, ge=0, le=1)
+
+    @staticmethod
+    def _value(x: Sourced | float) -> float:
+        return float(x.value) if isinstance(x, Sourced) else float(x)
+
+    @property
+    def nl_ltp(self) -> float:
+        return self._value(self.nonlinearity_ltp)
+
+    @property
+    def nl_ltd(self) -> float:
+        return self._value(self.nonlinearity_ltd)
+
+    @property
+    def c2c(self) -> float:
+        return self._value(self.c2c_sigma)
+
+    @property
+    def d2d(self) -> float:
+        return self._value(self.d2d_sigma)
+
+    @property
+    def read_noise(self) -> float:
+        return self._value(self.read_noise_sigma)
+
+    @model_validator(mode="after")
+    def _labels(self) -> "DeviceConfig":
+        for name in ("nonlinearity_ltp", "nonlinearity_ltd"):
+            if self._value(getattr(self, name)) > 9:
+                raise ValueError(f"{name} {self._value(getattr(self, name))} is above 9, the largest NeuroSim label")
+        if self.stuck_at_min_fraction + self.stuck_at_max_fraction > 1:
+            raise ValueError("stuck_at_min_fraction + stuck_at_max_fraction exceeds 1")
+        if self.conductance_max_s.value <= self.conductance_min_s.value:
+            raise ValueError("conductance_max_s must exceed conductance_min_s")
+        return self

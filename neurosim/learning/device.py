@@ -1,0 +1,277 @@
+"""Training through RRAM cells: the state of every crossbar-held matrix and its two hooks.
+
+:class:`CrossbarDevice` holds, per weight layer, the normalised conductance of
+each cell (:mod:`neurosim.config.device` has the model and its formulas) and
+keeps ``net.weights`` equal to what the cells hold. The trainer calls it in two
+places:
+
+- :meth:`CrossbarDevice.forward` (and :meth:`predict`): each layer's MVM read
+  through the DAC (``crossbar.input_bits`` per input, full scale 1), the cells
+  (with read noise, one draw per cell per batch), and an ADC of
+  ``crossbar.adc_bits`` on each array's column sums (``crossbar.rows`` inputs,
+  full scale ``adc_full_scale · rows · w_max``); bias and activation are digital;
+- :meth:`CrossbarDevice.write` after the optimizer step: the change the
+  optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
+  and ``net.weights`` becomes what the cells reached.
+
+Fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
+``chip.feedback_storage`` is crossbar) are programmed once
+(:meth:`program_feedback`): level-quantised and stuck faults applied. Their
+reads in the error phase, and BP's transposed reads of ``W``, use the cells'
+weights without DAC/ADC quantisation or read noise (not modelled yet).
+
+Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
+pulse slots (write latency) per step, averaged over the run, and the
+distribution of pulses per cell (endurance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.config.hw import HwConfig
+from neurosim.kernels.device import bias_activation, block_mvm, dac_quantise, pulse_update, seed_device_rng
+
+from .network import MLP, ForwardCache
+
+__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np"]
+
+#: The curve's largest gap to the straight line per unit of NeuroSim's nonlinearity label.
+GAP_PER_LABEL = 0.0989949
+
+
+def _gap(a: np.ndarray) -> np.ndarray:
+    """Largest ``g(p) - p`` of the curve with shape ``a > 0`` (at ``p* = -a ln(a (1 - e^{-1/a}))``)."""
+    norm = 1.0 - np.exp(-1.0 / a)
+    p = np.clip(-a * np.log(a * norm), 0.0, 1.0)
+    return (1.0 - np.exp(-p / a)) / norm - p
+
+
+def shape_from_label(label: np.ndarray | float) -> np.ndarray:
+    """Curve shape ``A > 0`` whose largest gap to the line is ``GAP_PER_LABEL · |label|`` (0 for label 0)."""
+    target = GAP_PER_LABEL * np.abs(np.asarray(label, dtype=np.float64))
+    if np.any(target >= 0.999):
+        raise ValueError("nonlinearity label above 10 has no curve")
+    lo = np.full(target.shape, np.log(1e-4))
+    hi = np.full(target.shape, np.log(1e6))
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        big = _gap(np.exp(mid)) > target
+        lo = np.where(big, mid, lo)
+        hi = np.where(big, hi, mid)
+    return np.where(target < 1e-9, 0.0, np.exp(0.5 * (lo + hi)))
+
+
+def curve_np(p: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`neurosim.kernels.device.curve` (elementwise; ``a == 0`` linear)."""
+    p = np.asarray(p, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), p.shape)
+    safe = np.where(a == 0.0, 1.0, a)
+    return np.where(a == 0.0, p, (1.0 - np.exp(-p / safe)) / (1.0 - np.exp(-1.0 / safe)))
+
+
+@dataclass(frozen=True)
+class LayerWriteStats:
+    """Programming of one layer's cells over a run (per-step figures are run means)."""
+
+    layer: str
+    steps: int
+    cells: int
+    ltp_pulses_per_step: float
+    ltd_pulses_per_step: float
+    cells_written_per_step: float
+    #: Row-serial pulse slots per step of the slowest array (identical pulses, one row at a time).
+    pulse_slots_per_step: float
+    pulses_per_cell_mean: float
+    pulses_per_cell_max: int
+    #: Histogram of pulses per cell over the run: counts and bin edges.
+    pulses_per_cell_counts: tuple[int, ...]
+    pulses_per_cell_edges: tuple[float, ...]
+
+    @property
+    def pulses_per_step(self) -> float:
+        return self.ltp_pulses_per_step + self.ltd_pulses_per_step
+
+
+class _Layer:
+    """Cells of one crossbar-held matrix."""
+
+    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen):
+        self.name = name
+        self.g = np.zeros((sides,) + shape, dtype=np.float64)
+        self.a_ltp = a_ltp
+        self.a_ltd = a_ltd
+        self.frozen = frozen
+        self.pulses = np.zeros((sides,) + shape, dtype=np.int64)
+        self.row_max = np.zeros((shape[1], 2), dtype=np.int64)
+        self.w_eff = np.zeros(shape, dtype=np.float32)
+        self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
+
+
+class CrossbarDevice:
+    """Device state of every crossbar-held matrix of one training run (see module docstring)."""
+
+    def __init__(self, hw: HwConfig, seed: np.random.SeedSequence, *, programmed: bool = True, quantised_reads: bool = True):
+        if hw.device is None or hw.crossbar is None:
+            raise ValueError("CrossbarDevice needs a hwconfig with crossbar and device sections")
+        self.dev = hw.device
+        self.xbar = hw.crossbar
+        self.programmed = programmed
+        self.quantised_reads = quantised_reads
+        self.feedback_storage = hw.chip.feedback_storage
+        self.differential = self.dev.mapping == "differential"
+        self.sides = 2 if self.differential else 1
+        self.g0 = hw.device.conductance_min_s.value / (hw.device.conductance_max_s.value - hw.device.conductance_min_s.value)
+        cell_ss, read_ss, c2c_ss = seed.spawn(3)
+        self.cell_rng = np.random.default_rng(cell_ss)
+        self.read_rng = np.random.default_rng(read_ss)
+        seed_device_rng(int(c2c_ss.generate_state(1)[0] & 0x7FFFFFFF))
+        self.layers: list[_Layer] = []
+        self.steps = 0
+
+    # ----------------------------------------------------------------- programming
+
+    def _cells(self, name: str, shape: tuple[int, int]) -> _Layer:
+        full = (self.sides,) + shape
+        per_cell = self.dev.d2d > 0
+        shapes = [np.zeros((1, 1, 1)), np.zeros((1, 1, 1))]
+        for i, label in enumerate((self.dev.nl_ltp, self.dev.nl_ltd)):
+            labels = label + self.dev.d2d * self.cell_rng.standard_normal(full) if per_cell else np.full((1, 1, 1), label)
+            shapes[i] = shape_from_label(labels) * (1.0 if i == 0 else -1.0)
+        needs_frozen = self.dev.endurance_pulses is not None or self.dev.stuck_at_min_fraction > 0 or self.dev.stuck_at_max_fraction > 0
+        frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
+        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen)
+
+    def _program(self, cells: _Layer, w: np.ndarray) -> None:
+        """Initial write from G_min along the LTP curve, then stuck faults; ``w`` becomes the cells' weights."""
+        a = cells.a_ltp
+        levels = self.dev.levels_ltp
+        if self.differential:
+            mag = np.clip(np.abs(w) / self.dev.weight_max, 0.0, 1.0)
+            target = np.stack([np.where(w > 0, mag, 0.0), np.where(w > 0, 0.0, mag)])
+        else:
+            target = np.clip((w / self.dev.weight_max + 1.0) / 2.0, 0.0, 1.0)[None]
+        cells.g[:] = curve_np(np.floor(target * levels + 0.5) / levels, a)
+        if cells.frozen.size > 1:
+            u = self.cell_rng.random(cells.g.shape)
+            low = u < self.dev.stuck_at_min_fraction
+            high = (u >= self.dev.stuck_at_min_fraction) & (u < self.dev.stuck_at_min_fraction + self.dev.stuck_at_max_fraction)
+            cells.g[low] = 0.0
+            cells.g[high] = 1.0
+            cells.frozen[:] = low | high
+        w[:] = self._weights(cells.g)
+        cells.w_eff[:] = w
+
+    def _weights(self, g: np.ndarray) -> np.ndarray:
+        if self.differential:
+            return (self.dev.weight_max * (g[0] - g[1])).astype(np.float32)
+        return (self.dev.weight_max * (2.0 * g[0] - 1.0)).astype(np.float32)
+
+    def program_weights(self, net: MLP) -> None:
+        """Create and program the cells of every weight matrix of ``net`` (in place on ``net.weights``)."""
+        for name, w in zip(net.names, net.weights):
+            cells = self._cells(name, w.shape)
+            if self.programmed:
+                self._program(cells, w)
+            else:
+                cells.w_eff[:] = w
+            self.layers.append(cells)
+
+    def program_feedback(self, matrices: list[np.ndarray]) -> None:
+        """Program fixed feedback matrices held in crossbars (in place: they become the cells' values)."""
+        if not self.programmed:
+            return
+        for i, b in enumerate(matrices):
+            self._program(self._cells(f"feedback{i + 1}", b.shape), b)
+
+    # ----------------------------------------------------------------- read hook
+
+    def _read_weights(self, cells: _Layer) -> np.ndarray:
+        """The weights one read sees: the cells' weights, with read noise on each cell's current."""
+        sigma = self.dev.read_noise
+        if sigma == 0.0:
+            return cells.w_eff
+        scale = self.dev.weight_max * (2.0 if not self.differential else 1.0)
+        out = cells.w_eff.astype(np.float64)
+        for side in range(self.sides):
+            sign = -1.0 if side == 1 else 1.0
+            noise = self.read_rng.standard_normal(cells.w_eff.shape)
+            out += sign * scale * (cells.g[side] + self.g0) * sigma * noise
+        return out.astype(np.float32)
+
+    def mvm(self, index: int, x: np.ndarray) -> np.ndarray:
+        """Layer ``index`` (0-based) read for input batch ``x``: ``x Wᵀ`` through DAC, cells and ADC."""
+        cells = self.layers[index]
+        w = self._read_weights(cells)
+        if not self.quantised_reads:
+            return block_mvm(x, w, self.xbar.rows, np.ones(1, dtype=np.float32), 0)
+        ones = np.ones(x.shape[0], dtype=np.float32)
+        xq = dac_quantise(x, ones, self.xbar.input_bits)
+        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * self.dev.weight_max
+        lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
+        return block_mvm(xq, w, self.xbar.rows, lsb, self.xbar.adc_bits)
+
+    def forward(self, net: MLP, x: np.ndarray) -> ForwardCache:
+        """:meth:`MLP.forward` with every layer's MVM read through the device."""
+        h = [x]
+        a = []
+        for layer, b in enumerate(net.biases, start=1):
+            pre, out = bias_activation(self.mvm(layer - 1, h[-1]), b, net.layer_act(layer), net.slope)
+            a.append(pre)
+            h.append(out)
+        return ForwardCache(h=h, a=a)
+
+    def predict(self, net: MLP, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
+        """:meth:`MLP.predict` through the device reads."""
+        out = np.empty(x.shape[0], dtype=np.int64)
+        for start in range(0, x.shape[0], chunk):
+            out[start : start + chunk] = self.forward(net, x[start : start + chunk]).logits.argmax(axis=1)
+        return out
+
+    # ----------------------------------------------------------------- write hook
+
+    def write(self, weights: list[np.ndarray]) -> None:
+        """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values."""
+        self.steps += 1
+        if not self.programmed:
+            for cells, w in zip(self.layers, weights):
+                cells.w_eff[:] = w
+            return
+        endurance = self.dev.endurance_pulses or 0
+        for cells, w in zip(self.layers, weights):
+            cells.row_max[:] = 0
+            ltp, ltd, written = pulse_update(
+                w, cells.w_eff, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
+                self.dev.levels_ltp, self.dev.levels_ltd, self.dev.weight_max, self.dev.c2c,
+                self.differential, endurance, cells.row_max,
+            )  # fmt: skip
+            per_row = cells.row_max.sum(axis=1)
+            blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
+            cells.totals += (ltp, ltd, written, int(blocks.max()))
+
+    def stats(self) -> list[LayerWriteStats]:
+        """Per weight layer: programming figures of the run so far."""
+        out = []
+        steps = max(self.steps, 1)
+        for cells in self.layers:
+            per_cell = cells.pulses.sum(axis=0).ravel()
+            top = int(per_cell.max()) if per_cell.size else 0
+            counts, edges = np.histogram(per_cell, bins=10, range=(0, max(top, 1)))
+            out.append(
+                LayerWriteStats(
+                    layer=cells.name,
+                    steps=self.steps,
+                    cells=int(cells.pulses.size),
+                    ltp_pulses_per_step=float(cells.totals[0]) / steps,
+                    ltd_pulses_per_step=float(cells.totals[1]) / steps,
+                    cells_written_per_step=float(cells.totals[2]) / steps,
+                    pulse_slots_per_step=float(cells.totals[3]) / steps,
+                    pulses_per_cell_mean=float(per_cell.mean()),
+                    pulses_per_cell_max=top,
+                    pulses_per_cell_counts=tuple(int(c) for c in counts),
+                    pulses_per_cell_edges=tuple(float(e) for e in edges),
+                )
+            )
+        return out
