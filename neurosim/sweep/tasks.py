@@ -11,6 +11,7 @@ files; the driver owns the sweep folder.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -44,9 +45,26 @@ def one_line(exc: BaseException) -> str:
     return text[:500] if text else type(exc).__name__
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this worker when its parent (the pool's fork server) exits. The fork
+    server exits when the driver does, even on ``kill -9`` (its pipe to the driver closes),
+    so no worker outlives a killed sweep."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown is all there is
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def worker_init() -> None:
-    """Local pool workers leave Ctrl-C to the driver (which stops them)."""
+    """Local pool workers leave Ctrl-C to the driver (which stops them) and die with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
 
 
 def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Dataset:
