@@ -3,8 +3,8 @@ the page loads in headless Chromium with every image it references."""
 
 from __future__ import annotations
 
-import re
 import json
+import re
 import shutil
 import subprocess
 
