@@ -183,8 +183,12 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     finally:
         if bar is not None:
             bar.close()
-    with staged(job.out) as stage:  # the whole folder, swapped in only once complete
-        summary_ = rfiles.write_run(res, stage, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
-        written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
-        written += build(stage)
+    try:
+        with staged(job.out) as stage:  # the whole folder, swapped in only once complete
+            summary_ = rfiles.write_run(res, stage, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
+            written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+            written += build(stage)
+    except OSError as exc:  # e.g. the disk filled up during the run: nothing half-written is left
+        raise NeurosimError(f"{job.out}: cannot write the run folder ({exc.strerror or exc}); "
+                            "nothing was changed there") from None
     return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))

@@ -3,6 +3,7 @@ the page loads in headless Chromium with every image it references."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -57,6 +58,14 @@ def test_report_is_rebuilt_from_files_only(run_dir, tmp_path):
     sel = (costs["algorithm"] == "sdfa") & (costs["component"] == "network") & (costs["action"] == "mac") & (costs["phase"] == "error")
     costs.loc[sel, "count"] *= 2
     costs.to_csv(copy / "costs.csv", index=False)
+    r = CliRunner().invoke(cli, ["report", str(copy)])  # an edited ledger no longer matches its summary
+    assert r.exit_code == 2 and "costs.csv: does not belong to this summary.json" in r.stderr
+    # an intentional edit is sealed by recording the file's new hash in summary.json
+    from neurosim.report.rundir import sha256_file
+
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["data_files"]["costs.csv"] = sha256_file(copy / "costs.csv")
+    (copy / "summary.json").write_text(json.dumps(summary))
     r = CliRunner().invoke(cli, ["report", str(copy)])
     assert r.exit_code == 0, r.stderr
     for f in [*PLOTS, "report.html", "comparison.csv"]:

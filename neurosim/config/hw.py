@@ -236,7 +236,8 @@ class EnergyEntry(StrictModel):
 class HwConfig(StrictModel):
     config_kind: ClassVar[str] = "hwconfig"
 
-    name: str = Field(min_length=1)
+    #: Names the default output folder, so a plain file name: no '/', no '..'.
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     chip: ChipConfig
     crossbar: CrossbarConfig | None = None
     #: Required when chip.weight_storage is sram.

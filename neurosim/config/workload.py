@@ -163,7 +163,8 @@ AlgorithmConfig = Annotated[
 class Workload(StrictModel):
     config_kind: ClassVar[str] = "workload"
 
-    name: str = Field(min_length=1)
+    #: Names the default output folder, so a plain file name: no '/', no '..'.
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = Field(default=0, ge=0)
     dataset: DatasetConfig = DatasetConfig()
     network: NetworkConfig

@@ -128,12 +128,13 @@ class Core(Unit):
 
 
 class SramPort(Unit):
-    """The SRAM of one tile: ``ports`` requests in flight, each moving bytes at the port width."""
+    """The SRAM of one tile: ``min(ports, banks)`` requests in flight (each port serves one
+    request, and each bank one access at a time), each moving bytes at the port width."""
 
     component = "sram"
 
     def __init__(self, cfg: SramConfig, env: simpy.Environment | None = None, name: str = ""):
-        super().__init__(env, name, capacity=cfg.ports)
+        super().__init__(env, name, capacity=min(cfg.ports, cfg.banks))
         self.cfg = cfg
 
     def service_cycles(self, nbytes: float) -> float:

@@ -35,7 +35,8 @@ def _on_sigterm(signum, frame):  # a batch system's kill: stop like Ctrl-C, keep
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: the usable cores).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Override training.epochs of the base workload.")
 @click.option("--retry-failed", is_flag=True, help="Recompute points recorded as failed.")
-def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, executor, scheduler, workers, epochs, retry_failed) -> None:
+@click.option("--force", is_flag=True, help="Replace another sweep found in the folder (its points are removed).")
+def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, executor, scheduler, workers, epochs, retry_failed, force) -> None:
     """Cost the chip HW (and workload WL) at every point of a grid of settings.
 
     \b
@@ -47,7 +48,7 @@ def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, execu
     DIR/sweep.html; rerunning the same command resumes where it stopped.
     """
     from ..errors import NeurosimError
-    from .spec import SweepSpec, parse_set
+    from .spec import SweepSpec, parse_sets
 
     names = None
     if algorithms is not None:
@@ -61,17 +62,18 @@ def sweep_command(hw_path, wl_path, sweep_file, sets, algorithms, out_dir, execu
         _fail("expected two paths, HW and WL (or --file SWEEP.yaml)")
     try:
         if sweep_file is not None:
-            grid = dict(parse_set(s) for s in sets)
+            grid = parse_sets(sets)
             spec = SweepSpec.load(
                 sweep_file, hw=hw_path, workload=wl_path, grid=grid, algorithms=names, out=out_dir,
                 executor=executor, scheduler=scheduler, workers=workers, epochs=epochs, retry_failed=retry_failed or None,
+                force=force or None,
             )
         else:
             if hw_path is None:
                 _fail("expected HW and WL paths, or --file SWEEP.yaml")
             spec = SweepSpec.from_cli(
                 hw_path, wl_path, sets, algorithms=names, out=out_dir, executor=executor or "local",
-                scheduler=scheduler, workers=workers, epochs=epochs, retry_failed=retry_failed,
+                scheduler=scheduler, workers=workers, epochs=epochs, retry_failed=retry_failed, force=force,
             )
         from .runner import run_sweep  # the heavy imports (training, simulator) only now
 

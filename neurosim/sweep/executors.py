@@ -79,7 +79,8 @@ class LocalExecutor(Executor):
         os.environ.update(PINNED_ENV)
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["neurosim.sweep.tasks"])
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init)
+        # workers watch this process and exit when it does, even on kill -9 (see tasks.worker_init)
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),))
 
     def _restore_env(self) -> None:
         for k, v in self._saved_env.items():

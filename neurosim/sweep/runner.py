@@ -133,6 +133,9 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     base_data = data_id(wl0)  # a base dataset that cannot be found is the user's error, now
     out = spec.out or spec.default_out(hw0.name, wl0.name)
     SweepDir(out).check_usable()
+    from ..preflight import check_out_dir
+
+    check_out_dir(Path(out), len(algorithms))
 
     points = spec.expand()
     params: list[str] = list(dict.fromkeys(k.column for k in spec.keys()))
@@ -282,7 +285,7 @@ class _Bar:
             self.bar.close()
 
 
-def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: _Bar, flush) -> None:
+def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: _Bar, flush, ex=None) -> None:
     spec = plan.spec
     # numerics: on disk already, or to train once per key
     numerics: dict[str, dict] = {}
@@ -318,7 +321,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
     n_workers = spec.n_workers() if spec.executor != "serial" else 1
     n_workers = max(1, min(n_workers, len(to_train) + len(todo)))
     window = 4 * n_workers + len(to_train)
-    ex = make_executor(spec.executor, n_workers, spec.scheduler, spec.dask_processes)
+    ex = ex or make_executor(spec.executor, n_workers, spec.scheduler, spec.dask_processes)
     try:
         inflight: dict[Any, tuple[str, str]] = {}
         for key, pp in to_train.items():
@@ -370,51 +373,64 @@ def run_sweep(spec: SweepSpec, *, progress: bool = False) -> pd.DataFrame:
     Points already on disk (same base configs) are skipped; failed ones are
     recomputed only with ``spec.retry_failed``. Raises :class:`NeurosimError`
     subclasses for user errors (before anything is written). On Ctrl-C every
-    finished point stays on disk and results.csv holds them.
+    finished point stays on disk and results.csv holds them. A folder holding
+    another sweep (grid, points, rules, epochs or base configs differ) is refused
+    unless ``spec.force``.
     """
-    from . import html, plots
-
     plan = plan_sweep(spec)
     store = SweepDir(plan.out)
-    with store.locked():
-        store.write_manifest(plan.manifest)
-        records = store.load_points()
-        todo, config_failed = [], []
-        for pp in plan.points:
-            if _is_done(records.get(pp.point.id), plan, spec.retry_failed):
-                continue
-            (config_failed if pp.error else todo).append(pp)
-        done = len(plan.points) - len(todo) - len(config_failed)
-        failed_done = sum(
-            1 for pp in plan.points
-            if pp.point.id in records and _is_done(records[pp.point.id], plan, spec.retry_failed)
-            and not _rows_ok(records[pp.point.id], plan.algorithms)
-        )
-        bar = _Bar(len(plan.points), done, failed_done, progress)
-        last = [0.0]
-        wrote = [False]
+    # a remote cluster that cannot be reached is a user error: say so before writing anything
+    early = make_executor(spec.executor, spec.n_workers(), spec.scheduler, spec.dask_processes) if spec.scheduler else None
+    try:
+        with store.locked():
+            store.check_same_sweep(plan.manifest, force=spec.force)
+            store.write_manifest(plan.manifest)
+            return _run_locked(spec, plan, store, early, progress)
+    finally:
+        if early is not None:
+            early.close()
 
-        def flush(force: bool = False) -> None:
-            now = time.monotonic()
-            if force or now - last[0] >= MERGE_INTERVAL_S:
-                wrote[0] |= store.write_results(results_frame(plan, records))
-                last[0] = now
 
-        try:
-            for pp in config_failed:  # invalid values: fail now, with the config error
-                rec = _record(pp, plan, _failed_rows(plan.algorithms, pp.error or ""))
-                store.save_point(rec)
-                records[pp.point.id] = rec
-                bar.point(False)
-            if todo:
-                _execute(plan, store, records, todo, bar, flush)
-        finally:
-            bar.close()
-            flush(force=True)
-        df = results_frame(plan, records)
-        expected = [plots.plot_name(p) for p in plan.params] + [plots.SCATTER, HTML]
-        if wrote[0] or not all((plan.out / n).is_file() for n in expected):  # else they are drawn from this very file
-            names = plots.draw_all(plan.out)
-            html.write_page(plan.out, names)
+def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: bool) -> pd.DataFrame:
+    from . import html, plots
+
+    records = store.load_points()
+    todo, config_failed = [], []
+    for pp in plan.points:
+        if _is_done(records.get(pp.point.id), plan, spec.retry_failed):
+            continue
+        (config_failed if pp.error else todo).append(pp)
+    done = len(plan.points) - len(todo) - len(config_failed)
+    failed_done = sum(
+        1 for pp in plan.points
+        if pp.point.id in records and _is_done(records[pp.point.id], plan, spec.retry_failed)
+        and not _rows_ok(records[pp.point.id], plan.algorithms)
+    )
+    bar = _Bar(len(plan.points), done, failed_done, progress)
+    last = [0.0]
+    wrote = [False]
+
+    def flush(force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - last[0] >= MERGE_INTERVAL_S:
+            wrote[0] |= store.write_results(results_frame(plan, records))
+            last[0] = now
+
+    try:
+        for pp in config_failed:  # invalid values: fail now, with the config error
+            rec = _record(pp, plan, _failed_rows(plan.algorithms, pp.error or ""))
+            store.save_point(rec)
+            records[pp.point.id] = rec
+            bar.point(False)
+        if todo:
+            _execute(plan, store, records, todo, bar, flush, early)
+    finally:
+        bar.close()
+        flush(force=True)
+    df = results_frame(plan, records)
+    expected = [plots.plot_name(p) for p in plan.params] + [plots.SCATTER, HTML]
+    if wrote[0] or not all((plan.out / n).is_file() for n in expected):  # else they are drawn from this very file
+        names = plots.draw_all(plan.out)
+        html.write_page(plan.out, names)
     df.attrs["sweep_dir"] = str(plan.out)
     return df

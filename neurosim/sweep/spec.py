@@ -27,7 +27,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
@@ -178,7 +178,22 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     vals = split_values(values)
     if not values.strip() or any(v == "" for v in vals):
         raise SweepError(f"--set {text!r}: expected a comma list of values after '='")
-    return key.strip(), [parse_value(v) for v in vals]
+    parsed = [parse_value(v) for v in vals]
+    for v in parsed:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise SweepError(f"--set {text!r}: values must be finite (got {v})")
+    return key.strip(), parsed
+
+
+def parse_sets(sets) -> dict[str, list[Any]]:
+    """Several ``--set`` options into a grid; a key given twice is an error, not "last wins"."""
+    grid: dict[str, list[Any]] = {}
+    for s in sets:
+        k, vals = parse_set(s)
+        if k in grid:
+            raise SweepError(f"--set {k}: given twice; put every value in one option, e.g. {k}={','.join(map(str, grid[k] + vals))}")
+        grid[k] = vals
+    return grid
 
 
 def _canonical(v: Any) -> Any:
@@ -292,6 +307,8 @@ class Point:
 class _SweepFile(StrictModel):
     """The schema of a sweep YAML file."""
 
+    config_kind: ClassVar[str] = "sweep file"
+
     hw: str = Field(min_length=1)
     workload: str = Field(min_length=1)
     grid: dict[str, Any] = {}
@@ -353,6 +370,8 @@ class SweepSpec:
     epochs: int | None = None
     retry_failed: bool = False
     dask_processes: bool = True
+    #: Replace another sweep found in ``out`` (else refused).
+    force: bool = False
     #: The sweep file this spec came from (named in error messages).
     source: str | None = None
 
@@ -381,6 +400,8 @@ class SweepSpec:
             if not vals:
                 raise SweepError(f"{where}: grid.{k}: expected a non-empty list of values")
             grid[str(k)] = [_numbers(v) for v in vals]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in grid[str(k)]):
+                raise SweepError(f"{where}: grid.{k}: values must be finite; got {vals!r}")
         self.grid = grid
         pts = []
         for i, p in enumerate(self.points):
@@ -426,10 +447,7 @@ class SweepSpec:
     @classmethod
     def from_cli(cls, hw: str | Path, workload: str | Path, sets: list[str] | tuple[str, ...] = (), **kw: Any) -> "SweepSpec":
         """Build from ``--set KEY=V1,V2`` strings (values with YAML scalar rules)."""
-        grid: dict[str, list[Any]] = {}
-        for s in sets:
-            k, vals = parse_set(s)
-            grid[k] = vals
+        grid = parse_sets(sets)
         return cls(hw=Path(hw), workload=Path(workload), grid=grid, **{k: v for k, v in kw.items() if v is not None})
 
     # ------------------------------------------------------------- expansion

@@ -91,6 +91,28 @@ class SweepDir:
 
     # ----------------------------------------------------------- files
 
+    #: Manifest entries that make two sweeps the same sweep.
+    IDENTITY = ("grid", "points", "algorithms", "epochs", "base_fingerprint")
+
+    def check_same_sweep(self, manifest: dict, *, force: bool) -> None:
+        """Refuse to mix this sweep into a folder that holds another one (unless ``force``,
+        which removes the other sweep's points; trained numerics are kept: their keys say what they are)."""
+        try:
+            old = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            old = {}
+        differ = [k for k in self.IDENTITY if json.dumps(old.get(k), sort_keys=True) != json.dumps(manifest.get(k), sort_keys=True)]
+        if not differ:
+            return
+        if not force:
+            raise SweepError(f"{self.path}: holds another sweep ({', '.join(differ)} differ); pass --force to replace it, "
+                             "or --out to choose another folder")
+        for f in (self.path / POINTS).glob("*.json"):
+            f.unlink()
+        (self.path / RESULTS).unlink(missing_ok=True)
+
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_text(self.path / MANIFEST, _dumps(manifest))
 

@@ -11,6 +11,8 @@ files; the driver owns the sweep folder.
 from __future__ import annotations
 
 import math
+import os
+import select
 import signal
 import threading
 import time
@@ -44,9 +46,40 @@ def one_line(exc: BaseException) -> str:
     return text[:500] if text else type(exc).__name__
 
 
-def worker_init() -> None:
-    """Local pool workers leave Ctrl-C to the driver (which stops them)."""
+def _die_with_driver(driver_pid: int) -> None:
+    """Exit this worker as soon as the driver process ends, even by ``kill -9``.
+
+    The pool's fork server cannot do it: each worker holds the fork server's
+    "alive" pipe, so the fork server outlives the driver as long as its workers
+    do. A daemon thread waits on a pidfd of the driver (readable once it has
+    exited; Linux 5.3+), else polls it every half second.
+    """
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(driver_pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(driver_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="neurosim-driver-watch", daemon=True).start()
+
+
+def worker_init(driver_pid: int | None = None) -> None:
+    """Local pool workers leave Ctrl-C to the driver (which stops them) and die with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if driver_pid is not None:
+        _die_with_driver(driver_pid)
 
 
 def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Dataset:

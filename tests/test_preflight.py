@@ -1,0 +1,138 @@
+"""Everything that used to fail after training now fails before it: one line, exit 2, nothing trained."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import neurosim.pipeline
+from neurosim.cli import cli
+from neurosim.report import files as rfiles
+
+from .conftest import HW_RRAM
+
+SMALL = {
+    "name": "small",
+    "network": {"layers": [784, 32, 10]},
+    "training": {"epochs": 1, "batch_size": 32},
+    "dataset": {"train_limit": 256, "test_limit": 64},
+    "algorithms": ["bp", "sdfa"],
+}
+
+
+def _write(tmp_path: Path, name: str, data: dict) -> Path:
+    f = tmp_path / name
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return f
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if any rule starts its real training."""
+    def trained(*a, **k):
+        raise AssertionError("training started before the plan was checked")
+    monkeypatch.setattr(neurosim.pipeline, "run_algorithm", trained)
+
+
+def _one_line(result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("neurosim: error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def _run(hw: Path, wl: Path, out: Path | str, *extra: str):
+    return CliRunner().invoke(cli, ["run", str(hw), str(wl), "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize("out,needle", [("/proc/x", "not writable"), ("afile.txt/sub", "is a file, not a folder")])
+def test_unwritable_out_refused_before_training(tmp_path, mnist_dir, no_training, monkeypatch, out, needle):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile.txt").write_text("x")
+    line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), out))
+    assert needle in line, line
+
+
+def test_full_disk_refused_before_training(tmp_path, mnist_dir, no_training, monkeypatch):
+    import shutil as real
+
+    usage = real.disk_usage(tmp_path)
+    monkeypatch.setattr("neurosim.preflight.shutil.disk_usage", lambda p: usage._replace(free=4096))
+    line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), tmp_path / "out"))
+    assert "KiB free" in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_disk_full_while_writing_leaves_nothing_and_reruns(tmp_path, mnist_dir, monkeypatch):
+    """A fault-injecting writer: ENOSPC on the 3rd file. One line, no half folder left."""
+    real = rfiles.atomic_write_bytes
+    calls = [0]
+
+    def flaky(path, data):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(rfiles, "atomic_write_bytes", flaky)
+    wl = _write(tmp_path, "wl.yaml", {**SMALL, "algorithms": ["bp"]})
+    line = _one_line(_run(HW_RRAM, wl, tmp_path / "out"))
+    assert "No space left on device" in line and "nothing was changed" in line
+    # nothing left behind, so the rerun needs no --force (only an existing folder is refused)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_missing_energy_section_refused_before_training(tmp_path, mnist_dir, no_training):
+    hw = yaml.safe_load(HW_RRAM.read_text())
+    del hw["energy"]["adc"]
+    line = _one_line(_run(_write(tmp_path, "hw.yaml", hw), _write(tmp_path, "wl.yaml", SMALL), tmp_path / "o"))
+    assert "energy.adc.convert" in line, line
+
+
+def test_rule_that_cannot_train_the_network_refused_up_front(tmp_path, mnist_dir, no_training):
+    wl = _write(tmp_path, "wl.yaml", {**SMALL, "network": {"layers": [784, 10]}})
+    line = _one_line(_run(HW_RRAM, wl, tmp_path / "o", "--algorithms", "bp,fa,dfa,sdfa,sign_dfa,drtp,fdfa"))
+    assert "fdfa" in line and "hidden" in line, line
+    assert not (tmp_path / "o").exists()
+
+
+def test_wrong_dataset_files_refused(tmp_path, mnist_dir, no_training):
+    wl = _write(tmp_path, "wl.yaml", {**SMALL, "dataset": {"name": "fashion_mnist", "train_limit": 256}})
+    line = _one_line(_run(HW_RRAM, wl, tmp_path / "o"))
+    assert "fashion_mnist" in line and "these files are mnist" in line, line
+
+
+def test_dataset_told_apart_by_statistics_when_no_hash_matches():
+    """Without a known hash, the mean pixel decides (MNIST ~0.13, Fashion-MNIST ~0.29)."""
+    import numpy as np
+
+    from neurosim.data.identity import identify
+
+    rng = np.random.default_rng(0)
+    digits = (rng.random((64, 784)) < 0.13).astype(np.float32)        # sparse strokes, mean 0.13
+    clothes = (rng.random((64, 784)) < 0.29).astype(np.float32)       # mean 0.29
+    assert identify(digits)[0] == "mnist"
+    assert identify(clothes)[0] == "fashion_mnist"
+
+
+def test_batch_larger_than_the_data_refused(tmp_path, mnist_dir, no_training):
+    wl = _write(tmp_path, "wl.yaml", {**SMALL, "training": {"epochs": 1, "batch_size": 100000}})
+    line = _one_line(_run(HW_RRAM, wl, tmp_path / "o"))
+    assert "training.batch_size" in line and "256 training images" in line, line
+
+
+def test_non_finite_cost_refused_before_training(tmp_path, mnist_dir, no_training, monkeypatch):
+    """A chip model that returns a non-finite figure (injected) stops the run before training."""
+    import dataclasses
+
+    import neurosim.preflight as pf
+
+    real = pf.cost_step
+    monkeypatch.setattr(pf, "cost_step", lambda *a, **k: dataclasses.replace(real(*a, **k), cycles_per_step=float("inf")))
+    line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), tmp_path / "o"))
+    assert "cycles per step is inf (not finite)" in line, line
