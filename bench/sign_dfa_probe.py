@@ -5,7 +5,9 @@ one epoch with a rule at several learning rates and logs, every ``--every`` step
 the training loss of the batch, the fraction of hidden units with ``|tanh| > 0.99``
 per layer on a fixed probe batch, the mean over units of the probe batch's
 per-unit mean pre-activation (the drift every sample shares) and of its
-per-unit spread across samples (what carries the input), and ``‖W_l‖_F``.
+per-unit spread across samples (what carries the input), the mean squared norm
+``‖h_{L-1}‖²`` of the output layer's input (plain SGD on the softmax layer is
+stable only while ``lr · ‖h_{L-1}‖²`` stays of order 1), and ``‖W_l‖_F``.
 
 The loop is the trainer's (same seed streams, so the same weights, feedback and
 batches as ``neurosim run``); the script checks its final test accuracy against
@@ -56,6 +58,7 @@ def _stats(net: MLP, x: np.ndarray) -> dict[str, float]:
         out[f"sat{layer}"] = float(np.mean(np.abs(h) > 0.99))
         out[f"drift{layer}"] = float(np.mean(np.abs(a.mean(axis=0))))
         out[f"spread{layer}"] = float(np.mean(a.std(axis=0)))
+    out["hsq"] = float(np.mean(np.sum(cache.h[-2].astype(np.float64) ** 2, axis=1)))
     for layer, w in enumerate(net.weights, start=1):
         out[f"w{layer}"] = float(np.linalg.norm(w))
     return out

@@ -204,11 +204,13 @@ def section() -> list[str]:
 
 
 def rewrite(doc: Path, block: list[str]) -> None:
+    """Replace the text between ``block``'s first and last lines (its markers) in ``doc``, or append ``block``."""
     text = doc.read_text() if doc.exists() else ""
     new = "\n".join(block)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1]
+    begin, end = block[0], block[-1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + new + rest.split(end, 1)[1]
     else:
         text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + new + "\n"
     doc.write_text(text)
