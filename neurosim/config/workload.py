@@ -124,6 +124,10 @@ class SDFAConfig(_Rule):
 class SignDFAConfig(_Rule):
     dataflow = RuleDataflow(path="direct", signal="sign_error", feedback="dense", feedback_in_arrays_allowed=True)
     name: Literal["sign_dfa"]
+    #: sign(e) never shrinks and is mostly a per-unit constant, which saturates the hidden layers and
+    #: then destabilises the output layer at the shared step: 0.05 suits plain SGD on the shipped
+    #: MNIST MLP (docs/validation.md, "Every rule learns at its shipped defaults"). None: use the optimizer's.
+    learning_rate: float | None = Field(default=0.05, gt=0, le=10)
 
 
 class DRTPConfig(_Rule):
