@@ -198,8 +198,14 @@ def test_ideal_numerics_and_switched_off_device_are_bit_identical(mnist_dir) -> 
 
 
 BENIGN = dict(
-    levels_ltp=2000, levels_ltd=2000, nonlinearity_ltp=0.0, nonlinearity_ltd=0.0, c2c_sigma=0.0, weight_max=1.0
+    levels_ltp=2000, levels_ltd=2000, nonlinearity_ltp=0.0, nonlinearity_ltd=0.0, c2c_sigma=0.0, adc_full_scale=1.0
 )
+
+
+def _benign(**change) -> HwConfig:
+    """Many linear levels, no variation, a 12-bit ADC: trains like the ideal trainer."""
+    hw = _hw(**{**BENIGN, **change})
+    return hw.model_copy(update={"crossbar": hw.crossbar.model_copy(update={"adc_bits": 12})})
 
 
 def _acc(hw: HwConfig, data, lr: float = 0.1) -> float:
@@ -216,14 +222,14 @@ def _acc(hw: HwConfig, data, lr: float = 0.1) -> float:
         {"read_noise_sigma": 2.0},
         {"stuck_at_min_fraction": 0.3, "stuck_at_max_fraction": 0.3},
         {"endurance_pulses": 2},
-        {"adc_bits": 2},
+        {"adc_bits": 3},
     ],
 )
 def test_each_nonideality_lowers_accuracy(mnist_dir, change: dict) -> None:
     data = load_dataset(_workload().dataset)
-    good = _hw(**BENIGN)
+    good = _benign()
     device = {k: v for k, v in change.items() if k != "adc_bits"}
-    bad = _hw(**{**BENIGN, **device})
+    bad = _benign(**device)
     if "adc_bits" in change:
         bad = bad.model_copy(update={"crossbar": bad.crossbar.model_copy(update={"adc_bits": change["adc_bits"]})})
     good_acc, bad_acc = _acc(good, data), _acc(bad, data)
@@ -234,7 +240,7 @@ def test_each_nonideality_lowers_accuracy(mnist_dir, change: dict) -> None:
 def test_pulse_records_replace_one_write_per_cell(mnist_dir) -> None:
     wl = _workload(epochs=1)
     data = load_dataset(wl.dataset)
-    hw = _hw(**BENIGN)
+    hw = _benign()
     res = train(wl, wl.algorithm("bp"), data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
     assert [s.layer for s in res.device_writes] == ["fc1", "fc2"]
     steps = -(-1000 // 8)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import IDENTITY, RELU, TANH, _tanh_into
+from .dense import activate
 
 __all__ = [
     "curve",
@@ -117,18 +117,7 @@ def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
     for r in range(rows):
         for c in range(cols):
             a[r, c] += b[c]
-    if act == IDENTITY:
-        return a, a
-    h = np.empty_like(a)
-    if act == TANH:
-        _tanh_into(a, h)
-        return a, h
-    s = np.float32(0.0) if act == RELU else np.float32(slope)
-    for r in range(rows):
-        for c in range(cols):
-            v = a[r, c]
-            h[r, c] = v if v > np.float32(0.0) else s * v
-    return a, h
+    return a, activate(a, act, slope)
 
 
 @njit(cache=True)

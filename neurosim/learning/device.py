@@ -14,9 +14,10 @@ places:
   optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
   and ``net.weights`` becomes what the cells reached.
 
-Fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
-``chip.feedback_storage`` is crossbar) are programmed once
-(:meth:`program_feedback`): level-quantised and stuck faults applied. Their
+The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
+fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
+``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
+level (:meth:`program_feedback`); stuck faults apply to both. Their
 reads in the error phase, and BP's transposed reads of ``W``, use the cells'
 weights without DAC/ADC quantisation or read noise (not modelled yet).
 
@@ -36,7 +37,7 @@ from neurosim.kernels.device import bias_activation, block_mvm, dac_quantise, pu
 
 from .network import MLP, ForwardCache
 
-__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np"]
+__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np"]
 
 #: The curve's largest gap to the straight line per unit of NeuroSim's nonlinearity label.
 GAP_PER_LABEL = 0.0989949
@@ -70,6 +71,14 @@ def curve_np(p: np.ndarray, a: np.ndarray) -> np.ndarray:
     a = np.broadcast_to(np.asarray(a, dtype=np.float64), p.shape)
     safe = np.where(a == 0.0, 1.0, a)
     return np.where(a == 0.0, p, (1.0 - np.exp(-p / safe)) / (1.0 - np.exp(-1.0 / safe)))
+
+
+def curve_inverse_np(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`neurosim.kernels.device.curve_inverse` (elementwise; ``a == 0`` linear)."""
+    g = np.asarray(g, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), g.shape)
+    safe = np.where(a == 0.0, 1.0, a)
+    return np.where(a == 0.0, g, -safe * np.log(1.0 - g * (1.0 - np.exp(-1.0 / safe))))
 
 
 @dataclass(frozen=True)
@@ -144,16 +153,23 @@ class CrossbarDevice:
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
         return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen)
 
-    def _program(self, cells: _Layer, w: np.ndarray) -> None:
-        """Initial write from G_min along the LTP curve, then stuck faults; ``w`` becomes the cells' weights."""
-        a = cells.a_ltp
-        levels = self.dev.levels_ltp
+    def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
+        """Initial write, then stuck faults; ``w`` becomes the cells' weights.
+
+        ``exact``: the target conductance itself (an ideal, write-verified write, as
+        MLP+NeuroSim's WeightToConductance sets it, Array.cpp:179-187); otherwise the
+        nearest pulse level of the LTP curve from G_min.
+        """
         if self.differential:
             mag = np.clip(np.abs(w) / self.dev.weight_max, 0.0, 1.0)
             target = np.stack([np.where(w > 0, mag, 0.0), np.where(w > 0, 0.0, mag)])
         else:
             target = np.clip((w / self.dev.weight_max + 1.0) / 2.0, 0.0, 1.0)[None]
-        cells.g[:] = curve_np(np.floor(target * levels + 0.5) / levels, a)
+        if exact:
+            cells.g[:] = target
+        else:
+            levels = self.dev.levels_ltp
+            cells.g[:] = curve_np(np.floor(curve_inverse_np(target, cells.a_ltp) * levels + 0.5) / levels, cells.a_ltp)
         if cells.frozen.size > 1:
             u = self.cell_rng.random(cells.g.shape)
             low = u < self.dev.stuck_at_min_fraction
@@ -174,7 +190,7 @@ class CrossbarDevice:
         for name, w in zip(net.names, net.weights):
             cells = self._cells(name, w.shape)
             if self.programmed:
-                self._program(cells, w)
+                self._program(cells, w, exact=True)
             else:
                 cells.w_eff[:] = w
             self.layers.append(cells)
@@ -184,7 +200,7 @@ class CrossbarDevice:
         if not self.programmed:
             return
         for i, b in enumerate(matrices):
-            self._program(self._cells(f"feedback{i + 1}", b.shape), b)
+            self._program(self._cells(f"feedback{i + 1}", b.shape), b, exact=False)
 
     # ----------------------------------------------------------------- read hook
 
