@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import bias_activation, block_mvm, dac_quantise, pulse_update, seed_device_rng
+from neurosim.kernels.device import bias_activation, block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
 
 from .network import MLP, ForwardCache
 
@@ -107,7 +107,7 @@ class LayerWriteStats:
 class _Layer:
     """Cells of one crossbar-held matrix."""
 
-    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen):
+    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int):
         self.name = name
         self.g = np.zeros((sides,) + shape, dtype=np.float64)
         self.a_ltp = a_ltp
@@ -116,6 +116,8 @@ class _Layer:
         self.pulses = np.zeros((sides,) + shape, dtype=np.int64)
         self.row_max = np.zeros((shape[1], 2), dtype=np.int64)
         self.w_eff = np.zeros(shape, dtype=np.float32)
+        #: w_eff in the arrays' row blocks (kernels.device.block_weights), kept up to date.
+        self.w_blocks = block_weights(self.w_eff, block_rows)
         self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
 
 
@@ -136,7 +138,7 @@ class CrossbarDevice:
         cell_ss, read_ss, c2c_ss = seed.spawn(3)
         self.cell_rng = np.random.default_rng(cell_ss)
         self.read_rng = np.random.default_rng(read_ss)
-        seed_device_rng(int(c2c_ss.generate_state(1)[0] & 0x7FFFFFFF))
+        self.rng_state = c2c_ss.generate_state(1, dtype=np.uint64) | np.uint64(1)  # nonzero xorshift state
         self.layers: list[_Layer] = []
         self.steps = 0
 
@@ -151,7 +153,7 @@ class CrossbarDevice:
             shapes[i] = shape_from_label(labels) * (1.0 if i == 0 else -1.0)
         needs_frozen = self.dev.endurance_pulses is not None or self.dev.stuck_at_min_fraction > 0 or self.dev.stuck_at_max_fraction > 0
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
-        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen)
+        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows)
 
     def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
         """Initial write, then stuck faults; ``w`` becomes the cells' weights.
@@ -179,6 +181,7 @@ class CrossbarDevice:
             cells.frozen[:] = low | high
         w[:] = self._weights(cells.g)
         cells.w_eff[:] = w
+        cells.w_blocks[:] = block_weights(w, self.xbar.rows)
 
     def _weights(self, g: np.ndarray) -> np.ndarray:
         if self.differential:
@@ -193,6 +196,7 @@ class CrossbarDevice:
                 self._program(cells, w, exact=True)
             else:
                 cells.w_eff[:] = w
+                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             self.layers.append(cells)
 
     def program_feedback(self, matrices: list[np.ndarray]) -> None:
@@ -222,12 +226,13 @@ class CrossbarDevice:
         cells = self.layers[index]
         w = self._read_weights(cells)
         if not self.quantised_reads:
-            return block_mvm(x, w, self.xbar.rows, np.ones(1, dtype=np.float32), 0)
+            return plain_mvm(x, w)
+        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
         ones = np.ones(x.shape[0], dtype=np.float32)
         xq = dac_quantise(x, ones, self.xbar.input_bits)
         full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * self.dev.weight_max
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
-        return block_mvm(xq, w, self.xbar.rows, lsb, self.xbar.adc_bits)
+        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
     def forward(self, net: MLP, x: np.ndarray) -> ForwardCache:
         """:meth:`MLP.forward` with every layer's MVM read through the device."""
@@ -254,14 +259,15 @@ class CrossbarDevice:
         if not self.programmed:
             for cells, w in zip(self.layers, weights):
                 cells.w_eff[:] = w
+                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
         endurance = self.dev.endurance_pulses or 0
         for cells, w in zip(self.layers, weights):
             cells.row_max[:] = 0
             ltp, ltd, written = pulse_update(
-                w, cells.w_eff, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
+                w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
                 self.dev.levels_ltp, self.dev.levels_ltd, self.dev.weight_max, self.dev.c2c,
-                self.differential, endurance, cells.row_max,
+                self.differential, endurance, cells.row_max, self.rng_state,
             )  # fmt: skip
             per_row = cells.row_max.sum(axis=1)
             blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
