@@ -11,7 +11,7 @@ from neurosim.config.hw import HwConfig
 from neurosim.config.workload import Workload
 from neurosim.data import load_dataset
 from neurosim.errors import ConfigError
-from neurosim.kernels.device import block_mvm, curve, curve_inverse, dac_quantise, pulse_update
+from neurosim.kernels.device import block_mvm, block_weights, curve, curve_inverse, dac_quantise, normal_draw, plain_mvm, pulse_update
 from neurosim.learning import train
 from neurosim.learning.device import CrossbarDevice, curve_np, shape_from_label
 from neurosim.learning.trainer import _train
@@ -75,8 +75,8 @@ def test_block_mvm_adc_against_numpy() -> None:
         part = x[:, start : start + 4].astype(np.float64) @ w[:, start : start + 4].T
         code = np.clip(np.floor(part / lsb[:, None] + 0.5), -8, 7)
         ref += code * lsb[:, None]
-    np.testing.assert_allclose(block_mvm(x, w, 4, lsb, bits), ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(block_mvm(x, w, 4, lsb, 0), np.dot(x, w.T))
+    np.testing.assert_allclose(block_mvm(x, block_weights(w, 4), lsb, bits), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(plain_mvm(x, w), x.astype(np.float64) @ w.T, rtol=1e-5, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- pulse update
@@ -121,16 +121,24 @@ def test_pulse_update_against_numpy(differential: bool) -> None:
     w_eff = (w_max * (g[0] - g[1]) if differential else w_max * (2 * g[0] - 1)).astype(np.float32)
     w = (w_eff + rng.normal(0, 0.05, shape)).astype(np.float32)
     ref_w, ref_g, ref_pulses = _pulse_reference(w, w_eff, g, a_ltp, a_ltd, frozen, 50, 60, w_max, differential)
-    gk, wk, effk = g.copy(), w.copy(), w_eff.copy()
+    gk, wk, effk, tk = g.copy(), w.copy(), w_eff.copy(), block_weights(w_eff, 4)
     pulses = np.zeros(g.shape, dtype=np.int64)
     row_max = np.zeros((shape[1], 2), dtype=np.int64)
-    ltp, ltd, written = pulse_update(wk, effk, gk, a_ltp, a_ltd, frozen.copy(), pulses, 50, 60, w_max, 0.0, differential, 0, row_max)
+    ltp, ltd, written = pulse_update(wk, effk, tk, gk, a_ltp, a_ltd, frozen.copy(), pulses, 50, 60, w_max, 0.0, differential, 0, row_max, np.ones(1, np.uint64))
     np.testing.assert_array_equal(pulses, ref_pulses)
     np.testing.assert_allclose(gk, ref_g, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(wk, ref_w, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(wk, effk)
+    np.testing.assert_array_equal(tk, block_weights(effk, 4))
     assert ltp + ltd == ref_pulses.sum() and written == np.count_nonzero(ref_pulses)
     assert row_max.sum(axis=1).max() <= ref_pulses.sum(axis=(0, 1)).max() + ref_pulses.max()
+
+
+def test_normal_draw_moments() -> None:
+    state = np.array([987654321], dtype=np.uint64)
+    draws = np.array([normal_draw(state) for _ in range(40000)])
+    assert abs(draws.mean()) < 0.02 and draws.std() == pytest.approx(1.0, abs=0.02)
+    assert abs(np.mean(draws**3)) < 0.05 and np.mean(draws**4) == pytest.approx(3.0, abs=0.15)
 
 
 def test_c2c_spread_and_endurance() -> None:
@@ -142,13 +150,14 @@ def test_c2c_spread_and_endurance() -> None:
     shared = np.zeros((1, 1, 1))
     frozen = np.zeros((1, 1, n), dtype=np.bool_)
     pulses = np.zeros((1, 1, n), dtype=np.int64)
-    pulse_update(w, w_eff, g, shared, shared, frozen, pulses, 100, 100, 1.0, 0.05, False, 1, np.zeros((n, 2), dtype=np.int64))
+    state = np.array([12345], dtype=np.uint64)
+    pulse_update(w, w_eff, block_weights(w_eff, 128), g, shared, shared, frozen, pulses, 100, 100, 1.0, 0.05, False, 1, np.zeros((n, 2), dtype=np.int64), state)
     assert np.mean(g) == pytest.approx(0.51, abs=2e-3)
     assert np.std(g) == pytest.approx(0.05, rel=0.05)
     assert frozen.all() and (pulses == 1).all()
     before = g.copy()
     w2 = w + np.float32(0.1)
-    pulse_update(w2, w_eff, g, shared, shared, frozen, pulses, 100, 100, 1.0, 0.05, False, 1, np.zeros((n, 2), dtype=np.int64))
+    pulse_update(w2, w_eff, block_weights(w_eff, 128), g, shared, shared, frozen, pulses, 100, 100, 1.0, 0.05, False, 1, np.zeros((n, 2), dtype=np.int64), state)
     np.testing.assert_array_equal(g, before)
 
 
@@ -198,8 +207,14 @@ def test_ideal_numerics_and_switched_off_device_are_bit_identical(mnist_dir) -> 
 
 
 BENIGN = dict(
-    levels_ltp=2000, levels_ltd=2000, nonlinearity_ltp=0.0, nonlinearity_ltd=0.0, c2c_sigma=0.0, weight_max=1.0
+    levels_ltp=2000, levels_ltd=2000, nonlinearity_ltp=0.0, nonlinearity_ltd=0.0, c2c_sigma=0.0, adc_full_scale=1.0
 )
+
+
+def _benign(**change) -> HwConfig:
+    """Many linear levels, no variation, a 12-bit ADC: trains like the ideal trainer."""
+    hw = _hw(**{**BENIGN, **change})
+    return hw.model_copy(update={"crossbar": hw.crossbar.model_copy(update={"adc_bits": 12})})
 
 
 def _acc(hw: HwConfig, data, lr: float = 0.1) -> float:
@@ -216,14 +231,14 @@ def _acc(hw: HwConfig, data, lr: float = 0.1) -> float:
         {"read_noise_sigma": 2.0},
         {"stuck_at_min_fraction": 0.3, "stuck_at_max_fraction": 0.3},
         {"endurance_pulses": 2},
-        {"adc_bits": 2},
+        {"adc_bits": 3},
     ],
 )
 def test_each_nonideality_lowers_accuracy(mnist_dir, change: dict) -> None:
     data = load_dataset(_workload().dataset)
-    good = _hw(**BENIGN)
+    good = _benign()
     device = {k: v for k, v in change.items() if k != "adc_bits"}
-    bad = _hw(**{**BENIGN, **device})
+    bad = _benign(**device)
     if "adc_bits" in change:
         bad = bad.model_copy(update={"crossbar": bad.crossbar.model_copy(update={"adc_bits": change["adc_bits"]})})
     good_acc, bad_acc = _acc(good, data), _acc(bad, data)
@@ -234,7 +249,7 @@ def test_each_nonideality_lowers_accuracy(mnist_dir, change: dict) -> None:
 def test_pulse_records_replace_one_write_per_cell(mnist_dir) -> None:
     wl = _workload(epochs=1)
     data = load_dataset(wl.dataset)
-    hw = _hw(**BENIGN)
+    hw = _benign()
     res = train(wl, wl.algorithm("bp"), data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
     assert [s.layer for s in res.device_writes] == ["fc1", "fc2"]
     steps = -(-1000 // 8)

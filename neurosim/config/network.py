@@ -128,7 +128,7 @@ class NetworkConfig(StrictModel):
     layers: list[_Entry] = Field(min_length=1)
     #: Input width stated by the shorthand ``[n_0, n_1, …]``; None for spec lists.
     input_units: int | None = Field(default=None, gt=0)
-    activation: Literal["tanh", "relu", "leaky_relu"] = "tanh"
+    activation: Literal["tanh", "relu", "leaky_relu", "sigmoid"] = "tanh"
     leaky_slope: float = Field(default=0.01, gt=0, lt=1)
 
     @model_validator(mode="after")

@@ -43,10 +43,15 @@ class DatasetConfig(StrictModel):
     #: Use only the first N training / test images (None: all).
     train_limit: int | None = Field(default=None, gt=0)
     test_limit: int | None = Field(default=None, gt=0)
+    #: Keep only the central crop x crop pixels of each image (MLP+NeuroSim uses 20x20).
+    crop: int | None = Field(default=None, ge=1, le=28)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return DATASET_INPUT_SHAPES[self.name]
+        channels, rows, cols = DATASET_INPUT_SHAPES[self.name]
+        if self.crop is None:
+            return channels, rows, cols
+        return channels, self.crop, self.crop
 
     @property
     def n_classes(self) -> int:

@@ -29,7 +29,7 @@ from ..config.workload import DatasetConfig
 from ..errors import DataError
 from .idx import read_idx
 
-__all__ = ["Dataset", "load_dataset", "download_dataset", "Opener", "FILES", "MIRRORS", "SHA256", "ENV_VAR"]
+__all__ = ["Dataset", "load_dataset", "center_crop", "download_dataset", "Opener", "FILES", "MIRRORS", "SHA256", "ENV_VAR"]
 
 #: Environment variable naming a folder with the four files.
 ENV_VAR = "NEUROSIM_DATA_DIR"
@@ -131,6 +131,8 @@ def load_dataset(
     folder, (train_images, train_labels, test_images, test_labels) = found
     x_train, y_train = _load_split(train_images, train_labels, cfg.train_limit)
     x_test, y_test = _load_split(test_images, test_labels, cfg.test_limit)
+    if cfg.crop is not None:
+        x_train, x_test = center_crop(x_train, cfg.crop), center_crop(x_test, cfg.crop)
     return Dataset(cfg.name, x_train, y_train, x_test, y_test, source_dir=str(folder))
 
 
@@ -241,6 +243,15 @@ def _not_found(name: str, searched: list[tuple[Path, str]]) -> str:
     if not os.environ.get(ENV_VAR):
         where += f", or a folder named by ${ENV_VAR} (not set)"
     return f"{name} data not found: put the four files {', '.join(FILES)} in one of: {where}"
+
+
+def center_crop(x: np.ndarray, side: int) -> np.ndarray:
+    """The central ``side`` x ``side`` pixels of each flattened 28x28 image (offset ``(28 - side) // 2``)."""
+    start = (IMAGE_SIDE - side) // 2
+    images = x.reshape(len(x), IMAGE_SIDE, IMAGE_SIDE)[:, start : start + side, start : start + side]
+    out = np.ascontiguousarray(images.reshape(len(x), side * side))
+    out.flags.writeable = False
+    return out
 
 
 def _load_split(images_path: Path, labels_path: Path, limit: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ products call BLAS through ``np.dot`` inside ``@njit``.
 
 Activations are selected by an integer code (numba cannot dispatch on
 strings cheaply): :data:`IDENTITY`, :data:`TANH`, :data:`RELU`,
-:data:`LEAKY_RELU` (slope ``slope`` for negative inputs).
+:data:`LEAKY_RELU` (slope ``slope`` for negative inputs), :data:`SIGMOID`
+(``1/(1 + e^{-a})``, MLP+NeuroSim's activation).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ __all__ = [
     "TANH",
     "RELU",
     "LEAKY_RELU",
+    "SIGMOID",
     "activation_code",
+    "activate",
     "dense_forward",
     "activation_backward",
     "backward_input",
@@ -32,8 +35,9 @@ IDENTITY = 0
 TANH = 1
 RELU = 2
 LEAKY_RELU = 3
+SIGMOID = 4
 
-_CODES = {"identity": IDENTITY, "tanh": TANH, "relu": RELU, "leaky_relu": LEAKY_RELU}
+_CODES = {"identity": IDENTITY, "tanh": TANH, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID}
 
 
 def activation_code(name: str) -> int:
@@ -86,18 +90,31 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
     for r in range(rows):
         for c in range(cols):
             a[r, c] += b[c]
+    return a, activate(a, act, slope)
+
+
+@njit(cache=True)
+def activate(a: np.ndarray, act: int, slope: float) -> np.ndarray:
+    """``f(a)`` (a new array; ``a`` itself for :data:`IDENTITY`)."""
     if act == IDENTITY:
-        return a, a
+        return a
+    rows, cols = a.shape
     h = np.empty_like(a)
     if act == TANH:
         _tanh_into(a, h)
-        return a, h
+        return h
+    if act == SIGMOID:
+        one = np.float32(1.0)
+        for r in range(rows):
+            for c in range(cols):
+                h[r, c] = one / (one + np.exp(-a[r, c]))
+        return h
     s = np.float32(0.0) if act == RELU else np.float32(slope)
     for r in range(rows):
         for c in range(cols):
             v = a[r, c]
             h[r, c] = v if v > np.float32(0.0) else s * v
-    return a, h
+    return h
 
 
 # --------------------------------------------------------------------------- backward
@@ -107,7 +124,8 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
 def activation_backward(g: np.ndarray, a: np.ndarray, h: np.ndarray, act: int, slope: float):
     """``δ = g ⊙ f'(a)``, in place on ``g`` (which is also returned).
 
-    ``f'`` is taken from the stored output for tanh (``1 - h²``) and from the
+    ``f'`` is taken from the stored output for tanh (``1 - h²``) and sigmoid
+    (``h (1 - h)``) and from the
     stored pre-activation for the rectifiers (``1`` if ``a > 0`` else ``0`` or
     ``slope``).
     """
@@ -120,6 +138,13 @@ def activation_backward(g: np.ndarray, a: np.ndarray, h: np.ndarray, act: int, s
             for c in range(cols):
                 hv = h[r, c]
                 g[r, c] *= one - hv * hv
+        return g
+    if act == SIGMOID:
+        one = np.float32(1.0)
+        for r in range(rows):
+            for c in range(cols):
+                hv = h[r, c]
+                g[r, c] *= hv * (one - hv)
         return g
     s = np.float32(0.0) if act == RELU else np.float32(slope)
     for r in range(rows):

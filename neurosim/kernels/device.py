@@ -12,8 +12,8 @@ ADC             ``y_q = clip(floor(y / lsb + ½), -2^(b-1), 2^(b-1) - 1) · lsb`
                 ``lsb = full_scale / 2^(b-1)``
 ==============  =====================================================
 
-Every kernel is ``@njit(cache=True)``; randomness (cycle-to-cycle variation)
-comes in as pre-drawn standard normals so that NumPy's generator fixes it.
+Every kernel is ``@njit(cache=True)``; the cycle-to-cycle draws come from a
+small xorshift64* + Box-Muller generator whose state the caller seeds from NumPy.
 """
 
 from __future__ import annotations
@@ -21,24 +21,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import IDENTITY, RELU, TANH, _tanh_into
+from .dense import activate
 
 __all__ = [
     "curve",
     "curve_inverse",
     "dac_quantise",
-    "adc_quantise_",
     "block_mvm",
+    "block_weights",
+    "plain_mvm",
+    "adc_sum",
     "bias_activation",
     "pulse_update",
-    "seed_device_rng",
+    "normal_draw",
 ]
 
 
 @njit(cache=True)
-def seed_device_rng(seed: int) -> None:
-    """Seed numba's generator (cycle-to-cycle draws of :func:`pulse_update`)."""
-    np.random.seed(seed)
+def normal_draw(state: np.ndarray) -> float:
+    """One N(0, 1) draw: xorshift64* uniforms (state ``state[0]``, nonzero) through Box-Muller."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    u1 = (float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) + 0.5) / 9007199254740992.0
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    u2 = float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) / 9007199254740992.0
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 @njit(cache=True)
@@ -75,39 +88,51 @@ def dac_quantise(x: np.ndarray, scale: np.ndarray, bits: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def adc_quantise_(y: np.ndarray, lsb: np.ndarray, bits: int) -> None:
-    """In place: ``y[r, c]`` to signed ``bits``-bit codes of step ``lsb[r]``, clipped to the range."""
-    top = np.float32(2 ** (bits - 1) - 1)
-    bottom = np.float32(-(2 ** (bits - 1)))
-    rows, cols = y.shape
-    for r in range(rows):
-        step = lsb[r]
-        if step <= 0:
-            for c in range(cols):
-                y[r, c] = np.float32(0.0)
-            continue
-        for c in range(cols):
-            code = np.floor(y[r, c] / step + np.float32(0.5))
-            y[r, c] = min(max(code, bottom), top) * step
+def plain_mvm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x wᵀ`` exactly as :func:`dense_forward` computes it."""
+    return np.dot(x, w.T)
 
 
 @njit(cache=True)
-def block_mvm(x: np.ndarray, w: np.ndarray, block_rows: int, lsb: np.ndarray, adc_bits: int) -> np.ndarray:
-    """``x wᵀ`` summed over blocks of ``block_rows`` inputs, each block's column sums ADC-quantised.
-
-    ``x`` (B, n_in), ``w`` (n_out, n_in); ``lsb[b]`` is sample ``b``'s ADC step.
-    ``adc_bits = 0``: no ADC, one product ``x wᵀ`` (as :func:`dense_forward`).
-    """
-    if adc_bits == 0:
-        return np.dot(x, w.T)
-    n_in = x.shape[1]
-    out = np.zeros((x.shape[0], w.shape[0]), dtype=np.float32)
-    for start in range(0, n_in, block_rows):
-        stop = min(start + block_rows, n_in)
-        part = np.dot(np.ascontiguousarray(x[:, start:stop]), np.ascontiguousarray(w[:, start:stop]).T)
-        adc_quantise_(part, lsb, adc_bits)
-        out += part
+def adc_sum(parts: np.ndarray, lsb: np.ndarray, bits: int) -> np.ndarray:
+    """Sum over blocks of the ADC-quantised partial sums ``parts`` (blocks, B, n_out)."""
+    blocks, rows, cols = parts.shape
+    out = np.zeros((rows, cols), dtype=np.float32)
+    top = np.float32(2 ** (bits - 1) - 1)
+    bottom = np.float32(-(2 ** (bits - 1)))
+    half = np.float32(0.5)
+    for blk in range(blocks):
+        for r in range(rows):
+            step = lsb[r]
+            inv = np.float32(1.0) / step if step > 0 else np.float32(0.0)
+            for c in range(cols):
+                code = np.floor(parts[blk, r, c] * inv + half)
+                out[r, c] += min(max(code, bottom), top) * step
     return out
+
+
+def block_weights(w: np.ndarray, block_rows: int) -> np.ndarray:
+    """``w`` (n_out, n_in) as contiguous blocks of ``block_rows`` inputs (blocks, n_out, block_rows), zero-padded."""
+    n_out, n_in = w.shape
+    blocks = -(-n_in // block_rows)
+    padded = np.zeros((n_out, blocks * block_rows), dtype=np.float32)
+    padded[:, :n_in] = w
+    return np.ascontiguousarray(padded.reshape(n_out, blocks, block_rows).transpose(1, 0, 2))
+
+
+def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: int) -> np.ndarray:
+    """``x wᵀ`` summed over the row blocks of ``w`` (:func:`block_weights`), each block's column sums ADC-quantised.
+
+    ``x`` (B, n_in); ``lsb[b]`` is sample ``b``'s ADC step. One BLAS product per
+    block (a contiguous ``w_blocks[i]``), then :func:`adc_sum`.
+    """
+    blocks, n_out, block_rows = w_blocks.shape
+    n_in = x.shape[1]
+    parts = np.empty((blocks, x.shape[0], n_out), dtype=np.float32)
+    for i in range(blocks):
+        start, stop = i * block_rows, min((i + 1) * block_rows, n_in)
+        np.dot(x[:, start:stop], w_blocks[i, :, : stop - start].T, out=parts[i])
+    return adc_sum(parts, lsb, adc_bits)
 
 
 @njit(cache=True)
@@ -117,24 +142,14 @@ def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
     for r in range(rows):
         for c in range(cols):
             a[r, c] += b[c]
-    if act == IDENTITY:
-        return a, a
-    h = np.empty_like(a)
-    if act == TANH:
-        _tanh_into(a, h)
-        return a, h
-    s = np.float32(0.0) if act == RELU else np.float32(slope)
-    for r in range(rows):
-        for c in range(cols):
-            v = a[r, c]
-            h[r, c] = v if v > np.float32(0.0) else s * v
-    return a, h
+    return a, activate(a, act, slope)
 
 
 @njit(cache=True)
 def pulse_update(
     w: np.ndarray,
     w_eff: np.ndarray,
+    w_blocks: np.ndarray,
     g: np.ndarray,
     a_ltp: np.ndarray,
     a_ltd: np.ndarray,
@@ -147,17 +162,18 @@ def pulse_update(
     differential: bool,
     endurance: int,
     row_max: np.ndarray,
+    rng_state: np.ndarray,
 ) -> tuple[int, int, int]:
     """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights.
 
     ``w`` (n_out, n_in) holds the weights the optimizer wants, ``w_eff`` the ones the
-    cells hold. Reference mapping: one cell per weight, ``g[0]`` (n_out, n_in),
+    cells hold and ``w_blocks`` the same in row blocks (:func:`block_weights`); all kept up to date. Reference mapping: one cell per weight, ``g[0]`` (n_out, n_in),
     ``w = w_max (2g - 1)``, ``n = round(Δw / 2w_max · levels)``, LTP on ``a_ltp``,
     LTD on ``a_ltd``. Differential: ``g[0] = G⁺``, ``g[1] = G⁻``, ``w = w_max (g⁺ - g⁻)``,
     ``n = round(|Δw| / w_max · levels_ltp)`` LTP pulses on ``G⁺`` (Δw > 0) or ``G⁻``.
     ``a_*`` and ``frozen`` are per cell (shape of ``g``) or of shape (1, 1, 1) (shared).
-    C2C adds ``c2c · √|n| · ξ``, ``ξ ~ N(0, 1)`` from numba's generator (seed it with
-    :func:`seed_device_rng`; drawn only for written cells, in cell order). A frozen cell (stuck, or worn out after
+    C2C adds ``c2c · √|n| · ξ``, ``ξ ~ N(0, 1)`` from :func:`normal_draw` on
+    ``rng_state`` (uint64[1]; drawn only for written cells, in cell order). A frozen cell (stuck, or worn out after
     ``endurance`` pulses when ``endurance > 0``) keeps its conductance.
     ``pulses`` counts every pulse sent per cell; ``row_max[k, 0/1]`` gets the largest
     LTP/LTD pulse count sent on input row ``k``. Returns (LTP pulses, LTD pulses, cells written).
@@ -168,22 +184,44 @@ def pulse_update(
     written = 0
     shared_a = a_ltp.size == 1
     shared_f = frozen.size == 1
+    a_shared_ltp = a_ltp[0, 0, 0]
+    a_shared_ltd = a_ltd[0, 0, 0]
+    norm_ltp = 1.0 - np.exp(-1.0 / a_shared_ltp) if a_shared_ltp != 0.0 else 1.0
+    norm_ltd = 1.0 - np.exp(-1.0 / a_shared_ltd) if a_shared_ltd != 0.0 else 1.0
+    block_rows = w_blocks.shape[2]
+    span = w_max if differential else 2.0 * w_max
+    inv_ltp = np.float32(levels_ltp / span)
+    inv_ltd = np.float32((levels_ltp if differential else levels_ltd) / span)
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    # fast path: safely below half a pulse either way nothing is sent (the rest is rounded below)
+    up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
+    down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
     for j in range(n_out):
+        big = 0
+        for k in range(n_in):  # branch-free pass: drop every change below half a pulse
+            dw = w[j, k] - w_eff[j, k]
+            keep = (dw >= up) | (-dw >= down)
+            big += keep
+            w[j, k] = w[j, k] if keep else w_eff[j, k]
+        if big == 0:
+            continue
         for k in range(n_in):
-            dw = np.float64(w[j, k]) - np.float64(w_eff[j, k])
-            if differential:
-                side = 0 if dw > 0 else 1
-                levels = levels_ltp
-                n = int(np.floor(abs(dw) / w_max * levels + 0.5))
-                ltp = True
-            else:
-                side = 0
-                levels = levels_ltp if dw > 0 else levels_ltd
-                n = int(np.floor(abs(dw) / (2.0 * w_max) * levels + 0.5))
-                ltp = dw > 0
+            dw = w[j, k] - w_eff[j, k]
+            if dw == zero:
+                continue
+            n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
             if n == 0:
                 w[j, k] = w_eff[j, k]
                 continue
+            if differential:
+                side = 0 if dw > zero else 1
+                levels = levels_ltp
+                ltp = True
+            else:
+                side = 0
+                levels = levels_ltp if dw > zero else levels_ltd
+                ltp = dw > zero
             written += 1
             if ltp:
                 ltp_total += n
@@ -197,14 +235,17 @@ def pulse_update(
             dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
             if not dead:
                 if shared_a:
-                    a = a_ltp[0, 0, 0] if ltp else a_ltd[0, 0, 0]
+                    a = a_shared_ltp if ltp else a_shared_ltd
+                    norm = norm_ltp if ltp else norm_ltd
                 else:
                     a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
-                p = curve_inverse(g[side, j, k], a) + (n if ltp else -n) / levels
+                    norm = 1.0 - np.exp(-1.0 / a) if a != 0.0 else 1.0
+                gv = g[side, j, k]
+                p = (-a * np.log(1.0 - gv * norm) if a != 0.0 else gv) + (n if ltp else -n) / levels
                 p = min(max(p, 0.0), 1.0)
-                gn = curve(p, a)
+                gn = (1.0 - np.exp(-p / a)) / norm if a != 0.0 else p
                 if c2c > 0.0:
-                    gn += c2c * np.sqrt(n) * np.random.standard_normal()
+                    gn += c2c * np.sqrt(n) * normal_draw(rng_state)
                 g[side, j, k] = min(max(gn, 0.0), 1.0)
                 if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
                     frozen[side, j, k] = True
@@ -214,4 +255,5 @@ def pulse_update(
                 value = w_max * (2.0 * g[0, j, k] - 1.0)
             w[j, k] = value
             w_eff[j, k] = value
+            w_blocks[k // block_rows, j, k % block_rows] = value
     return ltp_total, ltd_total, written

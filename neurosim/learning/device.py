@@ -14,9 +14,10 @@ places:
   optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
   and ``net.weights`` becomes what the cells reached.
 
-Fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
-``chip.feedback_storage`` is crossbar) are programmed once
-(:meth:`program_feedback`): level-quantised and stuck faults applied. Their
+The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
+fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
+``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
+level (:meth:`program_feedback`); stuck faults apply to both. Their
 reads in the error phase, and BP's transposed reads of ``W``, use the cells'
 weights without DAC/ADC quantisation or read noise (not modelled yet).
 
@@ -32,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import bias_activation, block_mvm, dac_quantise, pulse_update, seed_device_rng
+from neurosim.kernels.device import bias_activation, block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
 
 from .network import MLP, ForwardCache
 
-__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np"]
+__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np"]
 
 #: The curve's largest gap to the straight line per unit of NeuroSim's nonlinearity label.
 GAP_PER_LABEL = 0.0989949
@@ -72,6 +73,14 @@ def curve_np(p: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.where(a == 0.0, p, (1.0 - np.exp(-p / safe)) / (1.0 - np.exp(-1.0 / safe)))
 
 
+def curve_inverse_np(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`neurosim.kernels.device.curve_inverse` (elementwise; ``a == 0`` linear)."""
+    g = np.asarray(g, dtype=np.float64)
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), g.shape)
+    safe = np.where(a == 0.0, 1.0, a)
+    return np.where(a == 0.0, g, -safe * np.log(1.0 - g * (1.0 - np.exp(-1.0 / safe))))
+
+
 @dataclass(frozen=True)
 class LayerWriteStats:
     """Programming of one layer's cells over a run (per-step figures are run means)."""
@@ -98,7 +107,7 @@ class LayerWriteStats:
 class _Layer:
     """Cells of one crossbar-held matrix."""
 
-    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen):
+    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int):
         self.name = name
         self.g = np.zeros((sides,) + shape, dtype=np.float64)
         self.a_ltp = a_ltp
@@ -107,6 +116,8 @@ class _Layer:
         self.pulses = np.zeros((sides,) + shape, dtype=np.int64)
         self.row_max = np.zeros((shape[1], 2), dtype=np.int64)
         self.w_eff = np.zeros(shape, dtype=np.float32)
+        #: w_eff in the arrays' row blocks (kernels.device.block_weights), kept up to date.
+        self.w_blocks = block_weights(self.w_eff, block_rows)
         self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
 
 
@@ -127,7 +138,7 @@ class CrossbarDevice:
         cell_ss, read_ss, c2c_ss = seed.spawn(3)
         self.cell_rng = np.random.default_rng(cell_ss)
         self.read_rng = np.random.default_rng(read_ss)
-        seed_device_rng(int(c2c_ss.generate_state(1)[0] & 0x7FFFFFFF))
+        self.rng_state = c2c_ss.generate_state(1, dtype=np.uint64) | np.uint64(1)  # nonzero xorshift state
         self.layers: list[_Layer] = []
         self.steps = 0
 
@@ -142,18 +153,25 @@ class CrossbarDevice:
             shapes[i] = shape_from_label(labels) * (1.0 if i == 0 else -1.0)
         needs_frozen = self.dev.endurance_pulses is not None or self.dev.stuck_at_min_fraction > 0 or self.dev.stuck_at_max_fraction > 0
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
-        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen)
+        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows)
 
-    def _program(self, cells: _Layer, w: np.ndarray) -> None:
-        """Initial write from G_min along the LTP curve, then stuck faults; ``w`` becomes the cells' weights."""
-        a = cells.a_ltp
-        levels = self.dev.levels_ltp
+    def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
+        """Initial write, then stuck faults; ``w`` becomes the cells' weights.
+
+        ``exact``: the target conductance itself (an ideal, write-verified write, as
+        MLP+NeuroSim's WeightToConductance sets it, Array.cpp:179-187); otherwise the
+        nearest pulse level of the LTP curve from G_min.
+        """
         if self.differential:
             mag = np.clip(np.abs(w) / self.dev.weight_max, 0.0, 1.0)
             target = np.stack([np.where(w > 0, mag, 0.0), np.where(w > 0, 0.0, mag)])
         else:
             target = np.clip((w / self.dev.weight_max + 1.0) / 2.0, 0.0, 1.0)[None]
-        cells.g[:] = curve_np(np.floor(target * levels + 0.5) / levels, a)
+        if exact:
+            cells.g[:] = target
+        else:
+            levels = self.dev.levels_ltp
+            cells.g[:] = curve_np(np.floor(curve_inverse_np(target, cells.a_ltp) * levels + 0.5) / levels, cells.a_ltp)
         if cells.frozen.size > 1:
             u = self.cell_rng.random(cells.g.shape)
             low = u < self.dev.stuck_at_min_fraction
@@ -163,6 +181,7 @@ class CrossbarDevice:
             cells.frozen[:] = low | high
         w[:] = self._weights(cells.g)
         cells.w_eff[:] = w
+        cells.w_blocks[:] = block_weights(w, self.xbar.rows)
 
     def _weights(self, g: np.ndarray) -> np.ndarray:
         if self.differential:
@@ -174,9 +193,10 @@ class CrossbarDevice:
         for name, w in zip(net.names, net.weights):
             cells = self._cells(name, w.shape)
             if self.programmed:
-                self._program(cells, w)
+                self._program(cells, w, exact=True)
             else:
                 cells.w_eff[:] = w
+                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             self.layers.append(cells)
 
     def program_feedback(self, matrices: list[np.ndarray]) -> None:
@@ -184,7 +204,7 @@ class CrossbarDevice:
         if not self.programmed:
             return
         for i, b in enumerate(matrices):
-            self._program(self._cells(f"feedback{i + 1}", b.shape), b)
+            self._program(self._cells(f"feedback{i + 1}", b.shape), b, exact=False)
 
     # ----------------------------------------------------------------- read hook
 
@@ -206,12 +226,13 @@ class CrossbarDevice:
         cells = self.layers[index]
         w = self._read_weights(cells)
         if not self.quantised_reads:
-            return block_mvm(x, w, self.xbar.rows, np.ones(1, dtype=np.float32), 0)
+            return plain_mvm(x, w)
+        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
         ones = np.ones(x.shape[0], dtype=np.float32)
         xq = dac_quantise(x, ones, self.xbar.input_bits)
         full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * self.dev.weight_max
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
-        return block_mvm(xq, w, self.xbar.rows, lsb, self.xbar.adc_bits)
+        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
     def forward(self, net: MLP, x: np.ndarray) -> ForwardCache:
         """:meth:`MLP.forward` with every layer's MVM read through the device."""
@@ -238,14 +259,15 @@ class CrossbarDevice:
         if not self.programmed:
             for cells, w in zip(self.layers, weights):
                 cells.w_eff[:] = w
+                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
         endurance = self.dev.endurance_pulses or 0
         for cells, w in zip(self.layers, weights):
             cells.row_max[:] = 0
             ltp, ltd, written = pulse_update(
-                w, cells.w_eff, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
+                w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
                 self.dev.levels_ltp, self.dev.levels_ltd, self.dev.weight_max, self.dev.c2c,
-                self.differential, endurance, cells.row_max,
+                self.differential, endurance, cells.row_max, self.rng_state,
             )  # fmt: skip
             per_row = cells.row_max.sum(axis=1)
             blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))

@@ -1,0 +1,73 @@
+"""Wall time per epoch of device-model training against the ideal trainer.
+
+784-800-800-10 (tanh, batch 32, SGD), trained for one epoch on the first
+``--images`` mnist-10k training images with ``numerics: ideal`` (hwconfigs/rram_tile.yaml)
+and ``numerics: device`` (hwconfigs/rram_tile_device.yaml: the Ag:a-Si RealDevice with
+its nonlinearity and cycle-to-cycle variation, 8-bit DAC inputs, 8-bit ADC). Each
+figure is the median over ``--repeats`` runs (after one warm-up that compiles the
+kernels); the target is a ratio of at most 2.
+
+    NEUROSIM_DATA_DIR=../shared/data/mnist-10k python bench/bench_device.py [--images 8000] [--repeats 3] [--algorithm bp]
+
+(with neurosim installed, e.g. ``pip install -e .``, or ``PYTHONPATH=.`` from the repo root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.config.base import load_model
+from neurosim.config.hw import HwConfig
+from neurosim.config.workload import Workload
+from neurosim.data import load_dataset
+from neurosim.learning import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _seconds(wl: Workload, algo: str, data, hw: HwConfig) -> float:
+    start = time.perf_counter()
+    train(wl, wl.algorithm(algo), data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=8000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--algorithm", default="bp")
+    args = parser.parse_args()
+    wl = Workload.model_validate(
+        {
+            "name": "bench_device",
+            "seed": 0,
+            "dataset": {"name": "mnist", "train_limit": args.images, "test_limit": 500},
+            "network": {"layers": [784, 800, 800, 10], "activation": "tanh"},
+            "training": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.3}},
+            "algorithms": [args.algorithm],
+        }
+    )
+    data = load_dataset(wl.dataset)
+    ideal = load_model(REPO / "hwconfigs" / "rram_tile.yaml", HwConfig)
+    device = load_model(REPO / "hwconfigs" / "rram_tile_device.yaml", HwConfig)
+    small = wl.model_copy(update={"dataset": wl.dataset.model_copy(update={"train_limit": 64})})
+    for hw in (ideal, device):  # compile every kernel once
+        _seconds(small, args.algorithm, load_dataset(small.dataset), hw)
+    times: dict[str, list[float]] = {"ideal": [], "device": []}
+    for _ in range(args.repeats):
+        times["ideal"].append(_seconds(wl, args.algorithm, data, ideal))
+        times["device"].append(_seconds(wl, args.algorithm, data, device))
+    ideal_s = float(np.median(times["ideal"]))
+    device_s = float(np.median(times["device"]))
+    print(f"784-800-800-10, {args.algorithm}, batch 32, one epoch of {data.n_train} images (+ {data.n_test} test images)")
+    print(f"ideal numerics   {ideal_s:8.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times['ideal'])})")
+    print(f"device numerics  {device_s:8.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times['device'])})")
+    print(f"ratio device / ideal: {device_s / ideal_s:.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
