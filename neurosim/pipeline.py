@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import counts, ledger
 from .config.hw import HwConfig
+from .config.network import LayerShape
 from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
 from .learning import TrainResult, train
@@ -68,9 +69,9 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
     return out
 
 
-def step_ledger(hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
+def step_ledger(hw: HwConfig, shapes: list[LayerShape], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
     """The ledger of one step: network counts plus the chip's rows, energy applied."""
-    records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
+    records = counts.step_counts(shapes, batch, algo) + list(hwcost.records)
     return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
 
 
@@ -85,19 +86,19 @@ def run_algorithm(
     progress: Callable[[int, int], None] | None = None,
 ) -> AlgorithmRun:
     """Train ``algo`` and ledger one step of it, given its chip cost."""
-    layers = wl.widths
+    shapes = wl.shapes
     batch = wl.training.batch_size
     t0 = time.perf_counter()
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress)
     seconds = time.perf_counter() - t0
-    df = step_ledger(hw, layers, batch, algo, hwcost, hw_path)
+    df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path)
     return AlgorithmRun(
         name=algo.name,
         config=algo,
         training=result,
         hardware=hwcost,
         costs=df,
-        epoch_network=counts.epoch_counts(layers, data.n_train, batch, algo),
+        epoch_network=counts.epoch_counts(shapes, data.n_train, batch, algo),
         train_seconds=seconds,
     )
 
@@ -114,8 +115,8 @@ def run(
     """Cost every algorithm on the chip (fast, and fails early on a network that
     does not fit), then train each in turn."""
     steps = math.ceil(data.n_train / wl.training.batch_size)
-    layers = wl.widths
-    hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
+    shapes = wl.shapes
+    hwcosts = {a.name: cost_step(hw, shapes, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
     res = RunResult(
         workload=wl,
         hw=hw,

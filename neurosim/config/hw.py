@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..vocabulary import COMPONENTS as _COMPONENTS
 from .base import Sourced, StrictModel, load_model
 
 __all__ = [
@@ -29,8 +30,8 @@ __all__ = [
     "load",
 ]
 
-#: Component names used in the ledger (DESIGN.md vocabulary).
-COMPONENTS: tuple[str, ...] = ("crossbar", "dac", "adc", "core", "sram", "noc", "dram")
+#: Component names used in the ledger (one home: :mod:`neurosim.vocabulary`).
+COMPONENTS: tuple[str, ...] = _COMPONENTS
 
 
 class CrossbarConfig(StrictModel):

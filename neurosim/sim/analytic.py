@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import StepGraph
+from .ops import StepGraph
 
 __all__ = ["AnalyticResult", "longest_path"]
 

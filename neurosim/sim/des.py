@@ -28,7 +28,7 @@ import simpy
 
 from ..config.hw import HwConfig
 from ..hw.units import AdcBank, Core, CrossbarGroup, DramChannel, Link, SramPort, Unit
-from .graph import StepGraph
+from .ops import StepGraph
 
 __all__ = ["SimResult", "simulate", "unit_counts", "critical_path_share", "PHASE_PRIORITY"]
 
