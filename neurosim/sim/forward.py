@@ -113,16 +113,17 @@ def _home_forward(sb: StepBuilder, l: int, k: int, samples: int, parts: dict[int
         sb.fwd_home[l][k][h] = sb.add("fwd_act", layer.name, "forward", h, parts[h], w, chunk=k)
 
 
-def _batchnorm(sb: StepBuilder, l: int, k: int, samples: int) -> None:
-    """Batchnorm + activation + pooling of chunk k, after every chunk's reduction (batch statistics)."""
+def _batchnorm(sb: StepBuilder, l: int) -> None:
+    """Batchnorm + activation + pooling of every chunk, after every chunk's reduction (batch statistics)."""
     layer = sb.layers[l]
     reduced = {h: [(sb.fwd_home[l][j][h], -1) for j in range(sb.n_chunks)] for h in layer.homes}
-    for h in layer.homes:
-        values = layer.values_at(h)
-        w = Work()
-        sb.core(w, h, "forward", ew=6 * samples * values + pool_work(layer, h, samples))
-        sb.sram(w, h, "forward", rd=samples * values * sb.value_bytes, wr=samples * values * sb.value_bytes)
-        sb.fwd_home[l][k][h] = sb.add("bn", layer.stage.batchnorm.name, "forward", h, reduced[h], w, chunk=k)
+    for k, samples in enumerate(sb.sizes):
+        for h in layer.homes:
+            values = layer.values_at(h)
+            w = Work()
+            sb.core(w, h, "forward", ew=6 * samples * values + pool_work(layer, h, samples))
+            sb.sram(w, h, "forward", rd=samples * values * sb.value_bytes, wr=samples * values * sb.value_bytes)
+            sb.fwd_home[l][k][h] = sb.add("bn", layer.stage.batchnorm.name, "forward", h, reduced[h], w, chunk=k)
 
 
 def _inputs(sb: StepBuilder) -> list[dict[int, list]]:
@@ -176,8 +177,7 @@ def build_forward(sb: StepBuilder) -> None:
             sb.inbuf[l][k], parts[k] = layer_mvm(sb, l, k, samples, "forward", incoming[k])
             _home_forward(sb, l, k, samples, parts[k])
         if sb.layers[l].stage.batchnorm is not None:
-            for k, samples in enumerate(sb.sizes):
-                _batchnorm(sb, l, k, samples)
+            _batchnorm(sb, l)
         if l < sb.n_layers:
             incoming = [multicast_to_next(sb, l, k, samples, "forward", sb.fwd_home[l][k]) for k, samples in enumerate(sb.sizes)]
 
