@@ -31,7 +31,8 @@ feedback_learning  fdfa: tangent ``B P R K`` for every layer but the first, plus
 Neuron-level data movement (``deliver_error``, ``deliver_feedback``; bytes =
 count × 4): the error values and feedback weights delivered to a layer's
 output units so that each can form its error. Chain: ``B P' R' K'/g'`` values
-and ``R' K'/g'`` weights (a row of Wᵀ or Bᵀ per unit, reused over the batch);
+and ``P' R' K'/g'`` weights (a row of Wᵀ or Bᵀ per unit and window it falls in,
+reused over the batch);
 direct: ``B U_d f`` values and ``U_d f`` weights (DRTP, where the label picks
 one entry per unit and sample: ``B U_d``).
 
