@@ -122,3 +122,43 @@ def test_draw_writes_a_png(tmp_path):
     pl = place(tiny_hw(**{"chip.feedback_storage": "crossbar"}), mlp([7, 10, 6, 3]), rule("dfa"))
     out = draw_placement(pl, tmp_path / "sub" / "placement.png")
     assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _conv_net(channels: int = 16):
+    net = NetworkConfig(layers=[
+        {"kind": "conv2d", "channels": channels, "kernel": 5},
+        {"kind": "maxpool", "kernel": 2},
+        {"kind": "flatten"},
+        {"kind": "dense", "units": 10},
+    ])
+    return infer_shapes(net, (1, 28, 28))
+
+
+def test_a_conv_layer_is_its_unrolled_matrix():
+    # conv5x5-16 on 1x28x28: 25 rows (k*k*C_in) x 16 weights; on 128x128 arrays with 4 cells per weight
+    # that is one block of 25 rows x 16 weights (64 columns)
+    pl = place(hwcfg.load(HW_RRAM), _conv_net(), rule("dfa"))
+    m = pl.matrix("conv1", "W")
+    assert (m.n_rows, m.n_cols, m.row_blocks, m.col_blocks) == (25, 16, 1, 1)
+    assert m.blocks[0].cols_used == 64
+    fc = pl.matrix("fc1", "W")  # flatten of 16x12x12 = 2304 inputs: 18 row blocks of 128
+    assert (fc.n_rows, fc.n_cols, fc.row_blocks) == (2304, 10, 18)
+
+
+def test_feature_map_feedback_in_arrays():
+    # DFA's B of conv1 projects the 10 classes onto 16x24x24 = 9216 units; with feedback_dilation 3
+    # (hybrid DFA) onto 16 x 8 x 8 = 1024 units
+    hw = hwcfg.load(HW_RRAM)
+    hw = hw.model_copy(update={"chip": hw.chip.model_copy(update={"feedback_storage": "crossbar"})})
+    b = place(hw, _conv_net(), rule("dfa")).matrix("conv1", "B")
+    assert (b.n_rows, b.n_cols) == (10, 9216)
+    hyb = place(hw, _conv_net(), rule("hybrid_dfa", direct_to=["conv1"], feedback_dilation=3)).matrix("conv1", "B")
+    assert (hyb.n_rows, hyb.n_cols) == (10, 1024)
+    # sparse feedback stays in SRAM
+    assert place(hw, _conv_net(), rule("hybrid_dfa", direct_to=["conv1"], fanin=2)).matrix("conv1", "B") is None
+
+
+def test_a_conv_net_too_big_names_its_layers():
+    with pytest.raises(MappingError) as exc:
+        place(tiny_hw(), _conv_net(), rule("bp"))
+    assert "1x28x28:conv1-pool1-flatten1-fc1 (bp) needs" in str(exc.value)
