@@ -90,6 +90,12 @@ class StepBuilder:
         self.d_ready: list[list[Dep]] = [[] for _ in range(self.n_chunks)]
         self.input_msgs: list[int] = []
         self.label_deps: list[dict[int, list[Dep]]] = []
+        #: forward routing and reductions, planned once per step (see :mod:`.forward`)
+        self.fed_ids: dict[int, dict[int, frozenset]] = {}
+        self.fwd_routes: dict[int, dict[int, Route | None]] = {}
+        self.fwd_plans: dict[int, GatherPlan] = {}
+        #: the forward pass runs layer by layer (a batchnorm needs the whole batch) instead of chunk by chunk
+        self.layer_major = any(st.batchnorm is not None for st in self.stages)
 
     # ------------------------------------------------------------ primitives
     def add(self, name: str, layer: str, phase: str, tile, deps: Iterable[Dep], w: Work | None = None, *,

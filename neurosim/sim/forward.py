@@ -79,8 +79,6 @@ def multicast_to_next(sb: StepBuilder, l: int, k: int, samples: int, phase: str,
 
 def _plan_forward(sb: StepBuilder) -> None:
     """Static routes and reduction plans of the forward direction."""
-    sb.fed_ids = {}
-    sb.fwd_routes = {}
     for l in range(1, sb.n_layers):
         nxt = sb.layers[l + 1]
         per_id = nxt.input_values_per_id
@@ -90,10 +88,9 @@ def _plan_forward(sb: StepBuilder) -> None:
                         lambda n, per_id=per_id: n * sb.input_bytes * per_id)
             for h in sb.layers[l].homes
         }
-    sb.fwd_plans = {
-        l: sb.gather_plan(layer.weights, lambda b: [(b.weight_start, b.weight_start + b.weights_used)], layer.owner, layer.positions)
-        for l, layer in sb.layers.items()
-    }
+    for l, layer in sb.layers.items():
+        sb.fwd_plans[l] = sb.gather_plan(layer.weights, lambda b: [(b.weight_start, b.weight_start + b.weights_used)],
+                                         layer.owner, layer.positions)
 
 
 def _home_forward(sb: StepBuilder, l: int, k: int, samples: int, parts: dict[int, list[Dep]]) -> None:
@@ -167,7 +164,6 @@ def build_forward(sb: StepBuilder) -> None:
     """The forward pass: chunk-major (chunks pipeline through the layers), or layer-major
     when a batchnorm needs the whole batch before its layer's outputs move on."""
     _plan_forward(sb)
-    sb.layer_major = any(layer.stage.batchnorm is not None for layer in sb.layers.values())
     incoming = _inputs(sb)
     if not sb.layer_major:
         return
