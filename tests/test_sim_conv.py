@@ -164,3 +164,27 @@ def test_batchnorm_waits_for_the_whole_batch(chips):
     recs = g.records()
     # 4 batchnorm ops per value plus the activation and derivative after it: 6 x 4 x 144
     assert _sum(recs, layer="bn1", phase="forward", component="core", action="elementwise") == 6 * 4 * 144
+
+
+def test_dfa_projection_onto_feature_maps_by_hand(chips):
+    # rram_tile keeps DFA's B in SRAM: conv1's home (tile 0) projects e onto its 16 x 24 x 24 = 9,216
+    # units on its core, 10 MACs per unit and sample, reading B's 9,216 x 10 two-byte entries once per step
+    g = build_step_graph(chips["rram"], SHAPES, 32, algo("dfa"))
+    proj = [op for op in g.ops if op.name == "fb_proj" and op.layer == "conv1"]
+    assert sum(m for op in proj for _, _, m in op.macs) == 32 * 9216 * 10
+    first = [r for r in proj[0].records if r.component == "sram" and r.action == "read"]
+    later = [r for r in proj[1].records if r.component == "sram" and r.action == "read"]
+    chunk = 4  # 32 samples in 8 chunks
+    # B once, then per sample: f'(a) of every unit and the 10 two-byte components of e it receives
+    assert sum(r.count for r in first) == 9216 * 10 * 2 + chunk * 9216 * 2 + chunk * 10 * 2
+    assert sum(r.count for r in later) == chunk * 9216 * 2 + chunk * 10 * 2
+
+
+def test_conv1_on_the_digital_chip_by_hand(chips):
+    # sram_digital: conv1's 25 x 16 weights are read from SRAM once per step and phase (1-byte weights),
+    # the 32 x 576 windows multiply them on tile 0's core
+    g = build_step_graph(chips["digital"], SHAPES, 32, algo("bp"))
+    mvm = [op for op in g.ops if op.name == "mvm" and op.layer == "conv1"]
+    assert sum(m for op in mvm for _, where, m in op.macs if where == "core") == 32 * 576 * 25 * 16
+    reads = [sum(r.count for r in op.records if r.component == "sram" and r.action == "read") for op in mvm]
+    assert reads[0] == 25 * 16 and all(r == 0 for r in reads[1:])
