@@ -3,121 +3,173 @@ r"""Exact, analytic operation counts of one training step, per layer and phase.
 These are properties of the *algorithm*, independent of any chip: the ledger
 files them under component ``network``. The hardware model (``neurosim.sim``)
 says where each of these MACs executes (crossbar or core) and what moving the
-operands costs; its per-component MAC rows sum to these figures.
+operands costs; its per-component MAC rows sum to these figures. The closed
+forms, with a worked conv example, are in ``docs/counts.md``; the rule is asked
+through its :class:`~neurosim.config.dataflow.LayerPlan` (via
+:mod:`neurosim.stages`), never by name.
 
-Notation: layer widths :math:`n_0 \dots n_L` (``n_0`` inputs, ``n_L = C``
-classes), weight layer :math:`l` (named ``fc{l}``) maps :math:`n_{l-1} \to n_l`,
-batch :math:`B`, sparse-DFA fan-in :math:`s`.
+Notation per weight layer (``dense`` or ``conv2d``): batch ``B``, the unrolled
+matrix ``R × K`` (``R = k·k·C_in/groups`` or ``n_in``, ``K = C_out`` or ``n_out``)
+applied at ``P`` positions per sample (``H'·W'``, 1 for dense); ``'`` marks the
+next weight layer; ``C`` classes; ``U_d`` the units a direct projection reaches
+(``K·⌈H'/d⌉·⌈W'/d⌉``); ``f`` the plan's fan-in (C, s or 1); ``g'`` the next
+layer's ``error_groups``.
 
-=============  ===================================================================
-phase          MACs of weight layer l for one step
-=============  ===================================================================
-forward        :math:`B n_{l-1} n_l`
-error          output layer: 0 (:math:`e = \mathrm{softmax} - y`, elementwise);
-               hidden layer l < L:
-               bp, fa: :math:`B n_l n_{l+1}` (transposed chain);
-               dfa, sign_dfa, fdfa: :math:`B n_l C`;
-               sdfa: :math:`B n_l s`;
-               drtp: :math:`B n_l` (the one-hot target selects one column of B)
-weight_grad    :math:`B n_{l-1} n_l` (outer products summed over the batch)
-weight_update  0 MACs; :math:`n_{l-1} n_l + n_l` parameter updates
-feedback_      fdfa only: the tangent pass :math:`B n_{l-1} n_l` for l ≥ 2 (the
-learning       tangent starts as random :math:`u_1` at layer 1's output, so W_1
-               is not used; layer L yields the output derivative d), plus for
-               hidden l the moving-average update of :math:`B_l`, :math:`B n_l C`
-=============  ===================================================================
+=================  ===============================================================
+phase              MACs of a weight layer for one step
+=================  ===============================================================
+forward            ``B P R K``
+error              output layer: 0 (``e = softmax − y``); error source ``chain``:
+                   ``B P' R' K' / g'`` (transposed product of the layer above);
+                   ``direct``: ``B U_d f``; ``none``: 0
+weight_grad        ``B P R K`` if trainable (not frozen by transfer)
+weight_update      0 MACs; ``R K + K`` parameter updates (action ``update``) if trainable
+feedback_learning  fdfa: tangent ``B P R K`` for every layer but the first, plus
+                   ``B U C`` (moving-average update of B) for layers with a direct error
+=================  ===============================================================
 
-Neuron-level data movement (DESIGN.md; the figure the seed papers state): the
-values that must be delivered to the neurons of a hidden layer so that each can
-form its error, for one step.
+Neuron-level data movement (``deliver_error``, ``deliver_feedback``; bytes =
+count × 4): the error values and feedback weights delivered to a layer's
+output units so that each can form its error. Chain: ``B P' R' K'/g'`` values
+and ``P' R' K'/g'`` weights (a row of Wᵀ or Bᵀ per unit and window it falls in,
+reused over the batch);
+direct: ``B U_d f`` values and ``U_d f`` weights (DRTP, where the label picks
+one entry per unit and sample: ``B U_d``).
 
-=============  ==========================  =======================================
-rule           error signal values          feedback weight values
-=============  ==========================  =======================================
-bp, fa         :math:`B n_l n_{l+1}`        :math:`n_l n_{l+1}` (a row of Wᵀ or Bᵀ)
-dfa, sign_dfa, :math:`B n_l C`              :math:`n_l C` (a row of B)
-fdfa
-sdfa           :math:`B n_l s`              :math:`n_l s`
-drtp           :math:`B n_l` (the label)    :math:`B n_l` (one entry of B each)
-=============  ==========================  =======================================
+Non-weight layers (per sample ``N`` output values, pooled maps ``C·H_o·W_o``,
+window ``k×k``), action names of the ``network`` component:
 
-Error signals are delivered per sample; a neuron's feedback row is delivered
-once per step and reused across the batch.
+==============  ===================  ===========================  =================
+layer           forward              error (only if crossed)      weight_grad /
+                                                                  weight_update
+==============  ===================  ===========================  =================
+maxpool         ``compare``          ``elementwise`` ``B C H_o     —
+                ``B C H_o W_o (k²−1)``  W_o`` (δ to the argmax)
+avgpool         ``elementwise``      ``elementwise``               —
+                ``B C H_o W_o k²``   ``B C H_o W_o k²``
+batchnorm       ``elementwise``      ``elementwise`` ``3 B N``     ``elementwise``
+                ``4 B N``            (Σδ, Σδ·x̂, combine)           ``2 B N``; ``update``
+                (mean, variance,                                   ``2 C`` (γ, β) if
+                normalise, scale)                                  trainable
+flatten         —                    —                             —
+==============  ===================  ===========================  =================
+
+A pooling layer is *crossed* by the error when the weight layer below it gets
+its error by the chain; a batchnorm (which the activation follows) whenever the
+weight layer below it gets an error at all (a direct projection lands after it).
 """
 
 from __future__ import annotations
 
-from .config.workload import AlgorithmConfig
+from .config.network import LayerShape
 from .records import Record
+from .stages import WeightStage, lead_layers, stages
+from .vocabulary import NETWORK
 
-__all__ = ["VALUE_BYTES", "layer_names", "step_counts", "epoch_counts", "macs_by_phase"]
+__all__ = ["VALUE_BYTES", "layer_names", "step_counts", "epoch_counts", "macs_by_phase", "chain_macs"]
 
 #: Bytes of one value at the neuron level (float32, as trained).
 VALUE_BYTES = 4
 
 
-def layer_names(layers: list[int]) -> list[str]:
-    return [f"fc{l}" for l in range(1, len(layers))]
+def layer_names(shapes: list[LayerShape]) -> list[str]:
+    """Names of the weight layers, in order."""
+    return [s.name for s in shapes if s.has_weights]
 
 
-def _error_fanin(algo: AlgorithmConfig, layers: list[int], l: int) -> int:
-    """How many values of the error signal one neuron of hidden layer l combines."""
-    name = algo.name
-    if name in ("bp", "fa"):
-        return layers[l + 1]
-    if name in ("dfa", "sign_dfa", "fdfa"):
-        return layers[-1]
-    if name == "sdfa":
-        return algo.fanin
-    if name == "drtp":
-        return 1
-    raise ValueError(f"unknown algorithm {name!r}")
+def chain_macs(upper: WeightStage, batch: int) -> int:
+    """MACs of the transposed product of ``upper``'s weights that forms the error below it."""
+    s = upper.shape
+    return batch * s.positions * s.rows * s.cols // upper.plan.error_groups
 
 
-def step_counts(layers: list[int], batch: int, algo: AlgorithmConfig) -> list[Record]:
-    """Network-level records for one training step of ``algo``.
+def _pool_counts(layer: LayerShape, batch: int, crossed: bool, add) -> None:
+    outputs = batch * layer.out_units
+    window = layer.kernel * layer.kernel
+    if layer.kind == "maxpool":
+        add(layer.name, "forward", "compare", outputs * (window - 1))
+        if crossed:
+            add(layer.name, "error", "elementwise", outputs)
+    else:
+        add(layer.name, "forward", "elementwise", outputs * window)
+        if crossed:
+            add(layer.name, "error", "elementwise", outputs * window)
+
+
+def _batchnorm_counts(layer: LayerShape, batch: int, crossed: bool, trainable: bool, add) -> None:
+    values = batch * layer.out_units
+    add(layer.name, "forward", "elementwise", 4 * values)
+    if crossed:
+        add(layer.name, "error", "elementwise", 3 * values)
+        if trainable:
+            add(layer.name, "weight_grad", "elementwise", 2 * values)
+    if trainable:
+        add(layer.name, "weight_update", "update", layer.n_params)
+
+
+def step_counts(shapes: list[LayerShape], batch: int, algo) -> list[Record]:
+    """Network-level records for one training step of ``algo`` on the network ``shapes``.
 
     Actions: ``mac``; ``update`` (one parameter written by the optimizer);
     ``deliver_error`` and ``deliver_feedback`` (neuron-level values delivered,
-    with ``bytes = count * VALUE_BYTES``).
+    with ``bytes = count * VALUE_BYTES``); ``compare`` and ``elementwise`` of
+    pooling and batchnorm (see the module table).
     """
-    L = len(layers) - 1
-    C = layers[-1]
+    flow = type(algo).dataflow
     out: list[Record] = []
+    frozen = set(algo.transfer.layers) if getattr(algo, "transfer", None) is not None else set()
 
     def add(layer: str, phase: str, action: str, count: int, value_bytes: int = 0) -> None:
-        out.append(Record(layer, phase, "network", action, float(count), float(count * value_bytes)))
+        out.append(Record(layer, phase, NETWORK, action, float(count), float(count * value_bytes)))
 
-    for l in range(1, L + 1):
-        name = f"fc{l}"
-        n_in, n_out = layers[l - 1], layers[l]
-        add(name, "forward", "mac", batch * n_in * n_out)
-        hidden = l < L
-        if hidden:
-            k = _error_fanin(algo, layers, l)
-            add(name, "error", "mac", batch * n_out * k)
-            add(name, "error", "deliver_error", batch * n_out * k, VALUE_BYTES)
-            fb = batch * n_out if algo.name == "drtp" else n_out * k
-            add(name, "error", "deliver_feedback", fb, VALUE_BYTES)
+    for layer in lead_layers(shapes):
+        if layer.kind in ("maxpool", "avgpool"):
+            _pool_counts(layer, batch, False, add)
+        elif layer.kind == "batchnorm":
+            _batchnorm_counts(layer, batch, False, False, add)
+    chain = stages(shapes, algo)
+    for st in chain:
+        s, plan = st.shape, st.plan
+        macs = batch * s.positions * s.rows * s.cols
+        add(s.name, "forward", "mac", macs)
+        if plan.error == "chain":
+            upper = chain[st.index + 1]
+            values = chain_macs(upper, batch)
+            add(s.name, "error", "mac", values)
+            add(s.name, "error", "deliver_error", values, VALUE_BYTES)
+            add(s.name, "error", "deliver_feedback", chain_macs(upper, 1), VALUE_BYTES)
+        elif plan.error == "direct":
+            units = st.projected_units
+            add(s.name, "error", "mac", batch * units * plan.fanin)
+            add(s.name, "error", "deliver_error", batch * units * plan.fanin, VALUE_BYTES)
+            per_step = batch * units if flow.feedback == "column" else units * plan.fanin
+            add(s.name, "error", "deliver_feedback", per_step, VALUE_BYTES)
         else:
-            add(name, "error", "mac", 0)
-        add(name, "weight_grad", "mac", batch * n_in * n_out)
-        add(name, "weight_update", "update", n_in * n_out + n_out)
-        if algo.name == "fdfa":  # tangent through W_l (t_0 = 0, so not W_1), then B_l's update
-            tangent = batch * n_in * n_out if l > 1 else 0
-            add(name, "feedback_learning", "mac", tangent + (batch * n_out * C if hidden else 0))
+            add(s.name, "error", "mac", 0)
+        if plan.trainable:
+            add(s.name, "weight_grad", "mac", macs)
+            add(s.name, "weight_update", "update", s.n_params)
+        if flow.learns_feedback:
+            tangent = macs if st.index > 0 else 0  # t_0 = 0: no tangent through the first layer
+            b_update = batch * s.out_units * st.n_classes if plan.error == "direct" else 0
+            add(s.name, "feedback_learning", "mac", tangent + b_update)
+        for layer in st.after:
+            if layer.kind in ("maxpool", "avgpool"):
+                _pool_counts(layer, batch, plan.error == "chain", add)
+            elif layer.kind == "batchnorm":
+                _batchnorm_counts(layer, batch, plan.error in ("chain", "direct"), layer.name not in frozen, add)
     return out
 
 
-def epoch_counts(layers: list[int], n_train: int, batch: int, algo: AlgorithmConfig) -> list[Record]:
+def epoch_counts(shapes: list[LayerShape], n_train: int, batch: int, algo) -> list[Record]:
     """Network-level counts of one epoch: the full steps plus the partial last one."""
     full, rem = divmod(n_train, batch)
     recs = [
         Record(r.layer, r.phase, r.component, r.action, r.count * full, r.bytes * full)
-        for r in step_counts(layers, batch, algo)
+        for r in step_counts(shapes, batch, algo)
     ]
     if rem:
-        recs += step_counts(layers, rem, algo)
+        recs += step_counts(shapes, rem, algo)
     return recs
 
 

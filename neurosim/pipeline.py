@@ -15,8 +15,9 @@ from typing import Callable
 import pandas as pd
 
 from . import counts, ledger
-from .accounting import mlp_shapes, ssdfa
+from .accounting import ssdfa
 from .config.hw import HwConfig
+from .config.network import LayerShape
 from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
 from .learning import TrainResult, train
@@ -97,7 +98,7 @@ def device_write_records(hw: HwConfig, writes: tuple[LayerWriteStats, ...]) -> l
 
 def step_ledger(
     hw: HwConfig,
-    layers: list[int],
+    shapes: list[LayerShape],
     batch: int,
     algo: AlgorithmConfig,
     hwcost: HardwareCost,
@@ -115,8 +116,8 @@ def step_ledger(
         for r in hwcost.records
         if not (r.layer in measured and r.phase == "weight_update" and r.component == "crossbar" and r.action in _WRITE_ACTIONS)
     ]
-    records = counts.step_counts(layers, batch, algo) + chip + device_write_records(hw, writes)
-    records += ssdfa.step_records(mlp_shapes(layers), batch, algo)  # the authors' accounting view
+    records = counts.step_counts(shapes, batch, algo) + chip + device_write_records(hw, writes)
+    records += ssdfa.step_records(shapes, batch, algo)  # the authors' accounting view
     return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
 
 
@@ -131,19 +132,19 @@ def run_algorithm(
     progress: Callable[[int, int], None] | None = None,
 ) -> AlgorithmRun:
     """Train ``algo`` and ledger one step of it, given its chip cost."""
-    layers = wl.widths
+    shapes = wl.shapes
     batch = wl.training.batch_size
     t0 = time.perf_counter()
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress, hw=hw)
     seconds = time.perf_counter() - t0
-    df = step_ledger(hw, layers, batch, algo, hwcost, hw_path, result.device_writes)
+    df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path, result.device_writes)
     return AlgorithmRun(
         name=algo.name,
         config=algo,
         training=result,
         hardware=hwcost,
         costs=df,
-        epoch_network=counts.epoch_counts(layers, data.n_train, batch, algo),
+        epoch_network=counts.epoch_counts(shapes, data.n_train, batch, algo),
         train_seconds=seconds,
     )
 

@@ -53,7 +53,7 @@ class Plan:
 
 def cost_plan(hw: HwConfig, wl: Workload, algo: AlgorithmConfig, steps_per_epoch: int) -> HardwareCost:
     """The one place the run calls the chip model (its signature follows ``neurosim.sim``)."""
-    return cost_step(hw, wl.widths, wl.training.batch_size, algo, steps_per_epoch=steps_per_epoch)
+    return cost_step(hw, wl.shapes, wl.training.batch_size, algo, steps_per_epoch=steps_per_epoch)
 
 
 def check_energy_names(hw: HwConfig, hw_path: str) -> None:
@@ -153,7 +153,7 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
-        df = ledger.apply_energy(ledger.build(algo.name, counts.step_counts(wl.widths, batch, algo) + list(cost.records)), hw, hw_path)
+        df = ledger.apply_energy(ledger.build(algo.name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
         _check_cost(algo.name, cost, ledger.energy_by_component(df))
         hwcosts[algo.name] = cost
     for algo in algorithms:

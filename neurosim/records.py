@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PHASES", "Record"]
+from .vocabulary import PHASES
 
-#: Training phases, in DESIGN.md vocabulary (NeuroSim's FW / AG / WG / WU + feedback learning).
-PHASES: tuple[str, ...] = ("forward", "error", "weight_grad", "weight_update", "feedback_learning")
+__all__ = ["PHASES", "Record"]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import pytest
 from pydantic import TypeAdapter
 
 from neurosim import counts
+from neurosim.config.network import NetworkConfig, infer_shapes
 from neurosim.config.workload import AlgorithmConfig
 
-LAYERS = [784, 800, 800, 10]
+LAYERS = infer_shapes(NetworkConfig(layers=[784, 800, 800, 10]), (784,))
 B = 32
 _algo = TypeAdapter(AlgorithmConfig).validate_python
 

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from neurosim.accounting import VIEW_COMPONENTS
 from neurosim.config.hw import load as load_hw
+from neurosim.config.network import NetworkConfig, infer_shapes
 from neurosim.config.workload import AlgorithmConfig
 from neurosim.pipeline import step_ledger
 from neurosim.sim import cost_step
@@ -35,14 +36,16 @@ def _case(tag: str):
         hw = hw.model_copy(update={"chip": hw.chip.model_copy(update={"feedback_storage": "crossbar"})})
     name, fanin = (rule[:-1], int(rule[-1])) if rule[-1].isdigit() else (rule, None)
     algo = TypeAdapter(AlgorithmConfig).validate_python({"name": name, **({"fanin": fanin} if fanin else {})})
-    return hw, [int(v) for v in layers.split("-")], int(batch[1:]), algo, f"hwconfigs/{'rram_tile' if hwname == 'rram_fbxbar' else hwname}.yaml"
+    widths = [int(v) for v in layers.split("-")]
+    shapes = infer_shapes(NetworkConfig(layers=widths), (widths[0],))
+    return hw, shapes, int(batch[1:]), algo, f"hwconfigs/{'rram_tile' if hwname == 'rram_fbxbar' else hwname}.yaml"
 
 
 @pytest.mark.parametrize("tag", sorted(CYCLES))
 def test_ledger_and_cycles_unchanged(tag):
-    hw, layers, batch, algo, hw_path = _case(tag)
-    cost = cost_step(hw, layers, batch, algo, steps_per_epoch=250)
-    ledger = step_ledger(hw, layers, batch, algo, cost, hw_path)
+    hw, shapes, batch, algo, hw_path = _case(tag)
+    cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=250)
+    ledger = step_ledger(hw, shapes, batch, algo, cost, hw_path)
     today = ledger[~ledger["component"].isin(VIEW_COMPONENTS)]  # the accounting views are new rows
     text = today.to_csv(index=False, float_format="%.10g", lineterminator="\n")
     assert text == (GOLDEN / f"{tag}.csv").read_text()

@@ -20,14 +20,16 @@ from neurosim.sim import HardwareCost, build_step_graph, cost_step, longest_path
 from neurosim.sim.graph import Op, StepGraph
 
 from .conftest import HW_DIGITAL, HW_RRAM
-from .test_mapping import tiny_hw
+from .test_mapping import mlp, tiny_hw
 
 _algo = TypeAdapter(AlgorithmConfig).validate_python
-BIG = [784, 800, 800, 10]
+BIG = mlp([784, 800, 800, 10])
 HW_COMPONENTS = {"crossbar", "dac", "adc", "core", "sram", "noc", "dram"}
 
 
 def algo(name: str, **kw):
+    if name == "hybrid_dfa":  # fc1 ends a module (direct projection), the layers above it chain by BP
+        kw.setdefault("direct_to", ["fc1"])
     return _algo({"name": name, **kw})
 
 
@@ -81,7 +83,7 @@ def test_hand_counts_of_a_tiny_2x3_block_layer():
     # tiny_hw: 4x8 arrays, 2 cells/weight, 4-bit inputs on 2-bit DACs (2 slices), 4 ADCs per array.
     # fc1 7 -> 10 is 2 row blocks (4 + 3 rows) x 3 column blocks (4, 4, 2 weights = 8, 8, 4 columns).
     hw = tiny_hw()
-    g = build_step_graph(hw, [7, 10], 3, algo("bp"))
+    g = build_step_graph(hw, mlp([7, 10]), 3, algo("bp"))
     recs = g.records()
     fwd = dict(layer="fc1", phase="forward")
     assert _sum(recs, component="crossbar", action="read", **fwd) == 6 * 3 * 2  # blocks x samples x slices
@@ -101,7 +103,7 @@ def test_hand_counts_of_a_tiny_2x3_block_layer():
 
 def test_transposed_reads_of_bp_by_hand():
     # 7 -> 10 -> 6: BP's error of fc1 is a transposed read of W_2 (10 rows -> 3 row blocks, 6 weights -> 2 col blocks)
-    g = build_step_graph(tiny_hw(), [7, 10, 6], 2, algo("bp"))
+    g = build_step_graph(tiny_hw(), mlp([7, 10, 6]), 2, algo("bp"))
     recs = g.records()
     # 6 blocks x 2 samples x 2 slices x 2 cell significances; counted as fc1's error phase
     assert _sum(recs, layer="fc1", phase="error", component="crossbar", action="transposed_read") == 6 * 2 * 2 * 2
@@ -119,7 +121,7 @@ def test_graph_macs_equal_network_macs_for_every_algorithm(chip, name, rram, dig
         update={"chip": rram.chip.model_copy(update={"feedback_storage": "crossbar"})}
     )
     a = algo(name, fanin=3) if name == "sdfa" else algo(name)
-    for layers, batch in ((BIG, 32), ([30, 17, 9, 5], 1)):
+    for layers, batch in ((BIG, 32), (mlp([30, 17, 9, 5]), 1)):
         g = build_step_graph(hw, layers, batch, a)
         got = g.macs()
         for r in counts.step_counts(layers, batch, a):
@@ -137,7 +139,7 @@ def test_graph_macs_equal_network_macs_for_every_algorithm(chip, name, rram, dig
 def test_records_are_hardware_actions_with_energy_entries(rram, digital):
     for hw in (rram, digital):
         for name in ALGORITHMS:
-            recs = build_step_graph(hw, [30, 17, 9, 5], 4, algo(name)).records()
+            recs = build_step_graph(hw, mlp([30, 17, 9, 5]), 4, algo(name)).records()
             assert recs and all(isinstance(r, Record) for r in recs)
             for r in recs:
                 assert r.component in HW_COMPONENTS and r.action != "mac"
@@ -150,16 +152,16 @@ def test_records_do_not_depend_on_the_chunking(rram):
         return {(r.layer, r.phase, r.component, r.action): (r.count, r.bytes) for r in recs}
 
     for name in ("bp", "dfa", "sdfa", "fdfa"):
-        base = key(build_step_graph(rram, [100, 60, 40, 10], 8, algo(name), chunks=1).records())
+        base = key(build_step_graph(rram, mlp([100, 60, 40, 10]), 8, algo(name), chunks=1).records())
         for k in (2, 8):
-            other = key(build_step_graph(rram, [100, 60, 40, 10], 8, algo(name), chunks=k).records())
+            other = key(build_step_graph(rram, mlp([100, 60, 40, 10]), 8, algo(name), chunks=k).records())
             assert other.keys() == base.keys()
             for kk, v in base.items():
                 assert other[kk] == pytest.approx(v), (name, k, kk)
 
 
 def test_batch_of_one_updates_in_place(rram):
-    g = build_step_graph(rram, [100, 40, 10], 1, algo("dfa"))
+    g = build_step_graph(rram, mlp([100, 40, 10]), 1, algo("dfa"))
     macs = g.macs()
     assert macs[("fc1", "weight_grad")] == {"crossbar": 100 * 40, "core": 0.0}
     recs = g.records()
@@ -179,7 +181,7 @@ def test_sparse_dfa_sends_each_tile_only_its_components(rram):
 def test_des_matches_the_contention_free_longest_path(name):
     hw = hwcfg.load(HW_RRAM)
     # small enough that no two ops ever want the same unit at once
-    g = build_step_graph(hw, [100, 40, 10], 4, algo(name), chunks=4)
+    g = build_step_graph(hw, mlp([100, 40, 10]), 4, algo(name), chunks=4)
     des, bound = simulate(g).makespan, longest_path(g).makespan
     assert des >= bound - 1e-9
     assert des == pytest.approx(bound, rel=0.01)
@@ -187,12 +189,12 @@ def test_des_matches_the_contention_free_longest_path(name):
 
 def _two_transfers(hw, second_src: int, second_dst: int) -> StepGraph:
     mesh = Mesh(hw.noc)
-    pl = place(hw, [8, 4], "bp")
+    pl = place(hw, mlp([8, 4]), algo("bp"))
     ops = []
     for i, (s, d) in enumerate([(0, 7), (second_src, second_dst)]):
         rt = mesh.route(s, {d: frozenset(range(256))}, lambda n: 2.0 * n)  # 512 B = 16 flits per sample
         ops.append(Op(i, "noc", "fc1", "forward", 0, s, [], [], 0.0, 0.0, rt, 4, [], [], {}))
-    return StepGraph(hw, pl, [8, 4], 4, _algo({"name": "bp"}), [4], ops, [])
+    return StepGraph(hw, pl, mlp([8, 4]), 4, _algo({"name": "bp"}), [4], ops, [])
 
 
 def test_two_transfers_over_one_link_take_longer(rram):
@@ -216,7 +218,7 @@ def test_contention_shows_as_stall_on_the_big_network(headline):
 # ------------------------------------------------------------- epochs
 
 def test_epoch_extrapolation_matches_a_full_simulation(rram):
-    layers, batch, steps = [100, 40, 10], 4, 12
+    layers, batch, steps = mlp([100, 40, 10]), 4, 12
     for name in ("bp", "dfa"):
         g = build_step_graph(rram, layers, batch, algo(name))
         full = simulate(g, steps=steps).step_end[-1]
@@ -228,7 +230,7 @@ def test_epoch_extrapolation_matches_a_full_simulation(rram):
 
 
 def test_steps_overlap_but_never_exceed_serial(rram):
-    c = cost_step(rram, [100, 40, 10], 4, algo("dfa"), steps_per_epoch=10)
+    c = cost_step(rram, mlp([100, 40, 10]), 4, algo("dfa"), steps_per_epoch=10)
     assert c.cycles_per_step_steady <= c.cycles_per_step + 1e-9
     assert c.cycles_per_epoch <= 10 * c.cycles_per_step + 1e-6
 
@@ -265,8 +267,8 @@ def test_sparse_dfa_moves_fewer_error_bytes_than_dfa(headline):
 
 
 def test_cost_step_is_deterministic(rram):
-    a = cost_step(rram, [100, 40, 10], 8, algo("sdfa"), steps_per_epoch=20)
-    b = cost_step(rram, [100, 40, 10], 8, algo("sdfa"), steps_per_epoch=20)
+    a = cost_step(rram, mlp([100, 40, 10]), 8, algo("sdfa"), steps_per_epoch=20)
+    b = cost_step(rram, mlp([100, 40, 10]), 8, algo("sdfa"), steps_per_epoch=20)
     assert a.records == b.records
     assert (a.cycles_per_step, a.cycles_per_epoch, a.phase_cycles, a.utilisation, a.stall_cycles) == (
         b.cycles_per_step, b.cycles_per_epoch, b.phase_cycles, b.utilisation, b.stall_cycles)
@@ -274,7 +276,7 @@ def test_cost_step_is_deterministic(rram):
 
 
 def test_digital_chip_costs_without_crossbars(digital):
-    c = cost_step(digital, [100, 40, 10], 8, algo("dfa"), steps_per_epoch=5)
+    c = cost_step(digital, mlp([100, 40, 10]), 8, algo("dfa"), steps_per_epoch=5)
     assert {r.component for r in c.records} <= {"core", "sram", "noc", "dram"}
     assert c.rram_writes_per_cell_per_epoch == {"mean": 0.0, "max": 0.0}
     assert c.bytes_by_level["crossbar_io"] == 0
@@ -282,7 +284,7 @@ def test_digital_chip_costs_without_crossbars(digital):
 
 def test_a_working_set_that_does_not_fit_spills_to_dram():
     hw = tiny_hw(**{"sram.size_kib": 0.25})
-    c = cost_step(hw, [7, 10, 6], 32, algo("dfa"), steps_per_epoch=2)
+    c = cost_step(hw, mlp([7, 10, 6]), 32, algo("dfa"), steps_per_epoch=2)
     assert c.spills and all("spilled to DRAM" in s for s in c.spills)
     assert {s.split(":")[0] for s in c.spills} <= {"fc1", "fc2"}
     assert _sum(c.records, component="dram", action="write") > 0
@@ -290,6 +292,6 @@ def test_a_working_set_that_does_not_fit_spills_to_dram():
 
 
 def test_fdfa_has_a_feedback_learning_phase(rram):
-    c = cost_step(rram, [100, 40, 20, 10], 4, algo("fdfa"), steps_per_epoch=2)
+    c = cost_step(rram, mlp([100, 40, 20, 10]), 4, algo("fdfa"), steps_per_epoch=2)
     assert c.phase_cycles["feedback_learning"] > 0
     assert _sum(c.records, phase="feedback_learning", component="crossbar", action="read") > 0

@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
+from ..vocabulary import COMPONENTS as _COMPONENTS
 from .base import Sourced, StrictModel, load_model
 from .device import DeviceConfig
 
@@ -32,8 +33,8 @@ __all__ = [
     "load",
 ]
 
-#: Component names used in the ledger (DESIGN.md vocabulary).
-COMPONENTS: tuple[str, ...] = ("crossbar", "dac", "adc", "core", "sram", "noc", "dram")
+#: Component names used in the ledger (one home: :mod:`neurosim.vocabulary`).
+COMPONENTS: tuple[str, ...] = _COMPONENTS
 
 
 def _ranged(name: str, unit: str, *, low: float, high: float, zero_ok: bool = False) -> type[Sourced]:

@@ -5,13 +5,19 @@ chip a block is ``crossbar.rows`` inputs by ``crossbar.weights_per_row`` weights
 (a weight spans ``cells_per_weight`` columns); on an all-digital chip a block is
 ``sram_weights.block_rows x block_cols`` weights of tile SRAM. Matrices:
 
-- ``W`` of every layer ``fc{l}`` (``n_{l-1}`` rows x ``n_l`` weights);
-- ``B`` of ``fc{l}`` when the rule has a feedback matrix that lives in arrays
-  (``chip.feedback_storage: crossbar`` on a chip with crossbars): for FA the
-  matrix that replaces ``W_l``'s transpose (same shape as ``W_l``, l >= 2); for
-  dfa / sign_dfa / fdfa the projection ``B_l`` of hidden layer l (``C`` rows x
-  ``n_l`` weights). Sparse DFA and DRTP keep B in SRAM on every chip (a crossbar
-  would multiply all C components, zeros included, and DRTP selects one column).
+- ``W`` of every weight layer, unrolled: ``rows × cols`` with ``rows = n_in``
+  (dense) or ``k·k·C_in/groups`` (conv2d, as NeuroSim and ISAAC map it: one
+  array column per output channel, one MVM per output position), ``cols`` =
+  output units or channels;
+- ``B`` of a layer when the rule's feedback lives in arrays
+  (``chip.feedback_storage: crossbar`` on a chip with crossbars, and the rule's
+  ``dataflow.feedback_in_arrays_allowed``): for a chain rule that multiplies by
+  ``B`` (FA) the matrix that replaces ``W``'s transpose, same shape as ``W``, on
+  every layer whose error runs through it; for a direct projection with a dense
+  ``B`` the ``C`` rows × ``U_d`` projected units of the layer (a conv layer's
+  units are channel-major, ``U_d = C_out·⌈H'/d⌉·⌈W'/d⌉``). Sparse and
+  label-selected feedback stays in SRAM (a crossbar would multiply all C
+  components, zeros included).
 
 Placement is layer-contiguous: matrices in order (W_1, B_1, W_2, B_2, ...), each
 starting on a fresh tile, tiles taken along the mesh's serpentine order so
@@ -21,22 +27,23 @@ column blocks (``blocks_per_tile // row_blocks`` of them), so the partial sums o
 a column block reduce inside one tile. Otherwise blocks fill tiles in order.
 
 A column block's *home* is the tile holding most of its blocks (ties: lowest
-tile); the home reduces its partial sums, applies the activation and owns those
-neurons' derivatives and errors.
+tile); the home reduces its partial sums, applies the activation (and any
+pooling / batchnorm that follows) and owns those output units' (channels')
+derivatives and errors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..config.hw import HwConfig
-from ..config.workload import AlgorithmConfig
+from ..config.network import LayerShape
 from ..errors import MappingError
+from ..stages import WeightStage, stages
 
-__all__ = ["Block", "MatrixPlacement", "Placement", "place", "feedback_in_arrays", "FRAME_COLUMNS"]
+__all__ = ["Block", "MatrixPlacement", "Placement", "place", "feedback_in_arrays", "array_feedback", "describe", "FRAME_COLUMNS"]
 
 #: Columns of :meth:`Placement.frame` (placement.csv).
 FRAME_COLUMNS = [
@@ -95,33 +102,24 @@ class MatrixPlacement:
         return [b for b in self.blocks if b.tile == tile]
 
 
+@dataclass(frozen=True)
 class Placement:
     """Where every block of every array-resident matrix sits on the mesh."""
 
-    def __init__(
-        self,
-        matrices: list[MatrixPlacement],
-        *,
-        mesh_rows: int,
-        mesh_cols: int,
-        block_rows: int,
-        block_weights: int,
-        blocks_per_tile: int,
-        storage: str,
-        cells_per_weight: int,
-    ):
-        self.matrices = tuple(matrices)
-        self.mesh_rows = mesh_rows
-        self.mesh_cols = mesh_cols
-        self.block_rows = block_rows
-        self.block_weights = block_weights
-        self.blocks_per_tile = blocks_per_tile
-        #: "crossbar" or "sram": what a block is
-        self.storage = storage
-        self.cells_per_weight = cells_per_weight
-        self._by_key = {(m.layer, m.matrix): m for m in self.matrices}
+    matrices: tuple[MatrixPlacement, ...]
+    mesh_rows: int
+    mesh_cols: int
+    block_rows: int
+    block_weights: int
+    blocks_per_tile: int
+    #: "crossbar" or "sram": what a block is
+    storage: str
+    cells_per_weight: int
+    _by_key: dict = field(init=False, repr=False, compare=False)
 
-    # ---------------------------------------------------------------- queries
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {(m.layer, m.matrix): m for m in self.matrices})
+
     def matrix(self, layer: str, matrix: str = "W") -> MatrixPlacement | None:
         return self._by_key.get((layer, matrix))
 
@@ -161,26 +159,36 @@ class Placement:
                 )
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
-    def draw(self, path: str | Path, title: str | None = None) -> Path:
-        """Draw the mesh with each tile coloured by the matrix it holds (PNG, Agg)."""
-        from .draw import draw_placement
-
-        return draw_placement(self, path, title=title)
-
-    def __repr__(self) -> str:
+    def summary(self) -> str:
         return (
-            f"Placement({len(self.blocks)} blocks on {self.tiles_used}/{self.tiles_total} tiles, "
-            f"{self.block_rows}x{self.block_weights} {self.storage} blocks, {self.blocks_per_tile} per tile)"
+            f"{len(self.blocks)} blocks on {self.tiles_used}/{self.tiles_total} tiles, "
+            f"{self.block_rows}x{self.block_weights} {self.storage} blocks, {self.blocks_per_tile} per tile"
         )
 
 
-def feedback_in_arrays(hw: HwConfig, algo_name: str) -> bool:
-    """Whether the rule's feedback matrices live in crossbar arrays on this chip."""
-    return (
-        hw.crossbar is not None
-        and hw.chip.feedback_storage == "crossbar"
-        and algo_name in ("fa", "dfa", "sign_dfa", "fdfa")
-    )
+def feedback_in_arrays(hw: HwConfig, algo) -> bool:
+    """Whether the rule's dense feedback matrices live in crossbar arrays on this chip
+    (asked of the rule's ``dataflow``, see :mod:`neurosim.config.dataflow`)."""
+    return hw.crossbar is not None and hw.chip.feedback_storage == "crossbar" and type(algo).dataflow.feedback_in_arrays_allowed
+
+
+def array_feedback(stage: WeightStage, below: WeightStage | None, algo) -> tuple[int, int] | None:
+    """(rows, cols) of the feedback matrix of ``stage`` kept in arrays (when the chip
+    keeps feedback in arrays), or None: FA's ``B`` replacing ``W``'s transpose where
+    the chain runs through it, or a dense direct projection's ``C × U_d``."""
+    flow = type(algo).dataflow
+    if flow.chain_matrix == "B" and below is not None and below.plan.error == "chain":
+        return stage.shape.rows, stage.shape.cols
+    if stage.plan.error == "direct" and flow.feedback == "dense" and stage.plan.fanin == stage.n_classes:
+        return stage.n_classes, stage.projected_units
+    return None
+
+
+def describe(shapes: list[LayerShape]) -> str:
+    """A network in one token: ``784-800-800-10`` for an MLP, else the layer names."""
+    if all(s.kind == "dense" for s in shapes):
+        return "-".join(str(v) for v in [shapes[0].in_units] + [s.out_units for s in shapes])
+    return "x".join(map(str, shapes[0].in_shape)) + ":" + "-".join(s.name for s in shapes)
 
 
 def _block_geometry(hw: HwConfig) -> tuple[int, int, int, int, str]:
@@ -199,31 +207,26 @@ def _tile_xy(tile: int, cols: int) -> tuple[int, int]:
     return (r if y % 2 == 0 else cols - 1 - r), y
 
 
-def place(hw: HwConfig, layers: list[int], algo: AlgorithmConfig | str) -> Placement:
+def place(hw: HwConfig, shapes: list[LayerShape], algo) -> Placement:
     """Place every array-resident matrix of one training step of ``algo``.
 
     Raises :class:`~neurosim.errors.MappingError` when the blocks need more tiles
     than the mesh has.
     """
-    name = algo if isinstance(algo, str) else algo.name
-    if len(layers) < 2:
-        raise MappingError(f"network {layers} has no weight layer")
-    L = len(layers) - 1
-    C = layers[-1]
+    chain = stages(shapes, algo)
+    name = algo.name
     br, bw, per_tile, cpw, storage = _block_geometry(hw)
-    fb_arrays = feedback_in_arrays(hw, name)
+    fb_arrays = feedback_in_arrays(hw, algo)
     # feedback matrices in arrays are always crossbar-blocked (even next to SRAM weights)
     fb_geom = (hw.crossbar.rows, hw.crossbar.weights_per_row, hw.chip.crossbars_per_tile, hw.crossbar.cells_per_weight) if fb_arrays else None
 
     specs: list[tuple[str, int, str, int, int, tuple[int, int, int, int]]] = []
-    for l in range(1, L + 1):
-        specs.append((f"fc{l}", l, "W", layers[l - 1], layers[l], (br, bw, per_tile, cpw)))
-        if fb_arrays:
-            if name == "fa" and l >= 2:
-                specs.append((f"fc{l}", l, "B", layers[l - 1], layers[l], fb_geom))
-            elif name != "fa" and l < L:
-                specs.append((f"fc{l}", l, "B", C, layers[l], fb_geom))
-
+    for st in chain:
+        l = st.index + 1
+        specs.append((st.name, l, "W", st.shape.rows, st.shape.cols, (br, bw, per_tile, cpw)))
+        fb = array_feedback(st, chain[st.index - 1] if st.index > 0 else None, algo) if fb_arrays else None
+        if fb is not None:
+            specs.append((st.name, l, "B", fb[0], fb[1], fb_geom))
     # first pass: how many tiles each matrix needs
     plans = []
     total_tiles = 0
@@ -244,7 +247,7 @@ def place(hw: HwConfig, layers: list[int], algo: AlgorithmConfig | str) -> Place
     if total_tiles > mesh_tiles:
         what = "arrays" if storage == "crossbar" else "SRAM weight blocks"
         raise MappingError(
-            f"network {'-'.join(map(str, layers))} ({name}) needs {total_tiles} tiles "
+            f"network {describe(shapes)} ({name}) needs {total_tiles} tiles "
             f"({total_blocks} {what} of {br}x{bw} weights, {per_tile} per tile) "
             f"but the {hw.noc.mesh} mesh of {hw.name} has {mesh_tiles}"
         )
@@ -282,7 +285,7 @@ def place(hw: HwConfig, layers: list[int], algo: AlgorithmConfig | str) -> Place
         matrices.append(MatrixPlacement(layer, l, kind, n_rows, n_cols, R, Cb, tuple(blocks), tiles, tuple(home)))
         next_tile = tiles[-1] + 1
     return Placement(
-        matrices,
+        tuple(matrices),
         mesh_rows=hw.noc.mesh_rows,
         mesh_cols=hw.noc.mesh_cols,
         block_rows=br,

@@ -28,9 +28,9 @@ import simpy
 
 from ..config.hw import HwConfig
 from ..hw.units import AdcBank, Core, CrossbarGroup, DramChannel, Link, SramPort, Unit
-from .graph import StepGraph
+from .ops import StepGraph
 
-__all__ = ["SimResult", "simulate", "unit_counts", "critical_path_share", "PHASE_PRIORITY"]
+__all__ = ["SimResult", "simulate", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
 
 #: Scheduling priority of waiting requests (lower first): an earlier step first, then
 #: the forward pass, the error and feedback chains, weight gradients, updates.
@@ -56,7 +56,7 @@ class SimResult:
 
 
 #: Unit key kind -> (unit class, the hwconfig section that configures it).
-_UNIT_KINDS = {
+UNIT_KINDS = {
     "core": (Core, "core"),
     "sram": (SramPort, "sram"),
     "xbar": (CrossbarGroup, "crossbar"),
@@ -89,7 +89,7 @@ def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
     def unit(key: tuple) -> Unit:
         u = units.get(key)
         if u is None:
-            cls, section = _UNIT_KINDS[key[0]]
+            cls, section = UNIT_KINDS[key[0]]
             u = units[key] = cls(getattr(hw, section), env, "/".join(map(str, key)))
         return u
 

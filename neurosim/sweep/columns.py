@@ -12,7 +12,7 @@ ID_COLUMN = "point_id"
 #: Columns after the swept parameters and before the metrics.
 FIXED_COLUMNS: list[str] = ["algorithm", "status", "error"]
 
-#: Data-movement levels of ``HardwareCost.bytes_by_level`` (DESIGN.md).
+#: Data-movement levels of ``HardwareCost.bytes_by_level`` (docs/design.md).
 LEVELS: tuple[str, ...] = ("crossbar_io", "sram", "noc_byte_hops", "dram")
 
 #: Figures a training run contributes (cached per workload x algorithm).

@@ -120,10 +120,10 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
 
 
 def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: str) -> dict[str, float]:
-    layers = wl.widths
+    shapes = wl.shapes
     batch = wl.training.batch_size
-    cost = cost_step(hw, layers, batch, algo, steps_per_epoch=steps_per_epoch)
-    df = step_ledger(hw, layers, batch, algo, cost, hw_label)  # the ledger is the single source of energy
+    cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=steps_per_epoch)
+    df = step_ledger(hw, shapes, batch, algo, cost, hw_label)  # the ledger is the single source of energy
     macs = ledger.macs_by_phase(df)
     energy = ledger.energy_by_component(df)
     e_total = float(sum(energy.values()))

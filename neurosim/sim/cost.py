@@ -1,0 +1,170 @@
+"""Cost one training step of a learning rule on the simulated chip.
+
+:func:`cost_step` places the network (:mod:`neurosim.mapping`), builds the step's
+op graph (:mod:`neurosim.sim.graph`), runs it through the discrete-event
+simulator (:mod:`neurosim.sim.des`; or, where no unit contends, its exact
+result without it, :mod:`neurosim.sim.fastpath`) once alone (per-step figures) and as a window
+of back-to-back steps (the epoch extrapolation), and returns the hardware
+records (counts only; energy is the ledger's post-pass) with the timing figures.
+See docs/hardware.md for every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..config.hw import HwConfig
+from ..config.network import LayerShape
+from ..hw.noc import Mesh
+from ..mapping.placement import Placement, place
+from ..vocabulary import COMPONENT_LEVEL, LEVELS, PHASES
+from .analytic import longest_path
+from .des import SimResult, critical_path_share, simulate, unit_counts
+from .fastpath import fast_simulate
+from .graph import StepGraph, build_step_graph, default_chunks
+
+__all__ = ["HardwareCost", "cost_step", "epoch_cycles", "phase_cycles"]
+
+
+@dataclass(frozen=True)
+class HardwareCost:
+    #: hardware rows for ONE step (no energy): crossbar/dac/adc/core/sram/noc/dram
+    records: list[Record]
+    #: latency of one step run alone (DES)
+    cycles_per_step: float
+    #: one epoch of steps_per_epoch back-to-back steps (window simulation, extrapolated)
+    cycles_per_epoch: float
+    #: per phase: cycles from its first op's start to its last op's end, one step
+    phase_cycles: dict[str, float]
+    #: per component: busy unit-cycles / (cycles_per_step x units on the chip), one step
+    utilisation: dict[str, float]
+    #: cycles contention adds to one step: cycles_per_step - analytic_cycles_per_step
+    stall_cycles: float
+    #: crossbar_io, sram, noc_byte_hops, dram (bytes per step)
+    bytes_by_level: dict[str, float]
+    #: {"mean", "max"} programming writes per RRAM cell per epoch; zeros without crossbars
+    rram_writes_per_cell_per_epoch: dict[str, float]
+    placement: Placement
+    #: one line per layer that spilled to DRAM
+    spills: list[str]
+    # ---- extras ----
+    #: share of the step's critical path spent in each phase's ops ("stall": queued)
+    critical_path_share: dict[str, float] = field(default_factory=dict)
+    #: steady-state cycles per step when steps run back to back
+    cycles_per_step_steady: float = 0.0
+    #: contention-free bound on cycles_per_step (longest path of the op graph)
+    analytic_cycles_per_step: float = 0.0
+    #: cycles ops spent queued for busy units, summed over all ops of one step
+    queued_op_cycles: float = 0.0
+    #: per component: busy unit-cycles of one step (numerator of utilisation)
+    busy_cycles: dict[str, float] = field(default_factory=dict)
+    #: per component: instances on the chip (denominator of utilisation)
+    units: dict[str, float] = field(default_factory=dict)
+    #: batch chunks the step was streamed in, steps in the epoch window, ops per step
+    chunks: int = 1
+    window_steps: int = 1
+    ops_per_step: int = 0
+    steps_per_epoch: int = 1
+
+
+def phase_cycles(graph: StepGraph, res: SimResult) -> dict[str, float]:
+    """Per phase: last end minus first start over the phase's ops of the first step."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for op in graph.ops:
+        p = op.phase
+        s, e = float(res.start[op.id]), float(res.end[op.id])
+        first[p] = min(first.get(p, math.inf), s)
+        last[p] = max(last.get(p, 0.0), e)
+    return {p: last[p] - first[p] for p in PHASES if p in first}
+
+
+def epoch_cycles(step_end: list[float], steps_per_epoch: int) -> tuple[float, float]:
+    """(cycles of an epoch, steady cycles per step) from a window's cumulative step ends.
+
+    The window's last steps give the steady-state marginal cost of a step,
+    ``(T_k - T_{k-j}) / j`` with ``j = max(1, k // 2)``; the epoch is
+    ``T_k + (steps_per_epoch - k) x marginal``. A window as long as the epoch is exact.
+    """
+    k = len(step_end)
+    if steps_per_epoch <= k:
+        t = step_end[steps_per_epoch - 1]
+        return t, t / steps_per_epoch
+    if k == 1:
+        return step_end[0] * steps_per_epoch, step_end[0]
+    j = max(1, k // 2)
+    marginal = (step_end[-1] - step_end[-1 - j]) / j
+    return step_end[-1] + (steps_per_epoch - k) * marginal, marginal
+
+
+def cost_step(
+    hw: HwConfig,
+    shapes: list[LayerShape],
+    batch_size: int,
+    algo,
+    *,
+    steps_per_epoch: int,
+    window_steps: int = 4,
+    chunks: int | None = None,
+) -> HardwareCost:
+    """Simulate one training step of ``algo`` on ``hw`` (see module docstring).
+
+    ``chunks``: the batch is streamed in this many chunks (default
+    :func:`~neurosim.sim.graph.default_chunks`); counts do not depend on it.
+    Raises :class:`~neurosim.errors.MappingError` when the network does not fit.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if steps_per_epoch < 1:
+        raise ValueError("steps_per_epoch must be at least 1")
+    pl = place(hw, shapes, algo)
+    k_chunks = chunks if chunks is not None else default_chunks(batch_size)
+    graph = build_step_graph(hw, shapes, batch_size, algo, placement=pl, chunks=k_chunks)
+    fast = fast_simulate(graph, steps=1)
+    one = fast or simulate(graph, steps=1)
+    window = max(1, min(window_steps, steps_per_epoch))
+    # a window contends wherever its first step does, so only a contention-free step tries the fast path again
+    win = one if window == 1 else ((fast and fast_simulate(graph, steps=window)) or simulate(graph, steps=window))
+    epoch, steady = epoch_cycles(win.step_end, steps_per_epoch)
+    cycles = one.makespan
+    bound = longest_path(graph).makespan
+
+    records = graph.records()
+    levels = {lv: 0.0 for lv in LEVELS}
+    for r in records:
+        if r.component in COMPONENT_LEVEL:
+            levels[COMPONENT_LEVEL[r.component]] += r.bytes
+
+    counts = unit_counts(hw, Mesh(hw.noc).n_links)
+    util = {c: (one.busy.get(c, 0.0) / (cycles * n) if cycles > 0 and n > 0 else 0.0) for c, n in counts.items()}
+
+    if graph.cells_total > 0:
+        mean = graph.cells_written_per_step / graph.cells_total * steps_per_epoch
+        mx = float(steps_per_epoch) if graph.cells_written_per_step > 0 else 0.0
+        writes = {"mean": mean, "max": mx}
+    else:
+        writes = {"mean": 0.0, "max": 0.0}
+
+    return HardwareCost(
+        records=records,
+        cycles_per_step=cycles,
+        cycles_per_epoch=epoch,
+        phase_cycles=phase_cycles(graph, one),
+        utilisation=util,
+        stall_cycles=max(0.0, cycles - bound),
+        bytes_by_level=levels,
+        rram_writes_per_cell_per_epoch=writes,
+        placement=pl,
+        spills=list(graph.spills),
+        critical_path_share=critical_path_share(graph, one),
+        cycles_per_step_steady=steady,
+        analytic_cycles_per_step=bound,
+        queued_op_cycles=one.stall_cycles,
+        busy_cycles={c: float(one.busy.get(c, 0.0)) for c in counts},
+        units=dict(counts),
+        chunks=len(graph.chunk_sizes),
+        window_steps=window,
+        ops_per_step=len(graph.ops),
+        steps_per_epoch=steps_per_epoch,
+    )
