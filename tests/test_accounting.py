@@ -115,8 +115,9 @@ def test_conv_networks_are_not_counted_as_the_authors_code_stops():
 def test_ledger_carries_the_view_beside_todays_rows():
     hw = load_hw(HW_RRAM)
     layers = [784, 400, 10]
-    cost = cost_step(hw, layers, 32, DFA, steps_per_epoch=10)
-    df = step_ledger(hw, layers, 32, DFA, cost)
+    shapes = mlp_shapes(layers)
+    cost = cost_step(hw, shapes, 32, DFA, steps_per_epoch=10)
+    df = step_ledger(hw, shapes, 32, DFA, cost)
     view = df[df["component"].isin(VIEW_COMPONENTS)]
     assert view["count"].sum() == pytest.approx(sum(r.count for r in ssdfa.step_records(mlp_shapes(layers), 32, DFA)))
     assert (view["energy_pj"] == 0).all()
