@@ -17,6 +17,7 @@ Per sample (B = 1) for 784-400-10 (the authors' mnist_fc.py net), C = 10:
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
@@ -121,3 +122,14 @@ def test_ledger_carries_the_view_beside_todays_rows():
     assert view["count"].sum() == pytest.approx(sum(r.count for r in ssdfa.step_records(mlp_shapes(layers), 32, DFA)))
     assert (view["energy_pj"] == 0).all()
     assert set(view["action"]) <= set(ssdfa.ACTIONS)
+
+
+def test_validation_counts_section_is_current():
+    """docs/validation.md holds what bench/validation_counts.py generates today (regenerate it if this fails)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("validation_counts", root / "bench" / "validation_counts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "\n".join(module.section()) in (root / "docs" / "validation.md").read_text()
