@@ -9,8 +9,8 @@ and FA, sign-DFA and DRTP trained at their shipped defaults.
    --algorithms fa,sign_dfa,drtp`` resolves them), 20 epochs, seed 0, one at a time.
 
 The text between ``<!-- BEGIN rule-defaults -->`` and ``<!-- END rule-defaults -->``
-of docs/validation.md is replaced (appended if missing). Takes about 6 minutes
-alone on one core (three 20-epoch trainings of ~1 min and 16 one-epoch ones).
+of docs/validation.md is replaced (appended if missing). Took 396 s on the shared
+2-core machine under load (three 20-epoch trainings of 80-110 s each, eleven one-epoch ones).
 
     NEUROSIM_DATA_DIR=../shared/data/mnist-10k python bench/rule_defaults.py
 """
