@@ -16,6 +16,7 @@ Per sample (B = 1) for 784-400-10 (the authors' mnist_fc.py net), C = 10:
 
 from __future__ import annotations
 
+import inspect
 from fractions import Fraction
 from pathlib import Path
 
@@ -116,8 +117,10 @@ def test_conv_networks_are_not_counted_as_the_authors_code_stops():
 def test_ledger_carries_the_view_beside_todays_rows():
     hw = load_hw(HW_RRAM)
     layers = [784, 400, 10]
-    cost = cost_step(hw, layers, 32, DFA, steps_per_epoch=10)
-    df = step_ledger(hw, layers, 32, DFA, cost)
+    # the chip and the ledger take the network's shapes since the issue-8 redesign (widths before it)
+    network = mlp_shapes(layers) if list(inspect.signature(step_ledger).parameters)[1] == "shapes" else layers
+    cost = cost_step(hw, network, 32, DFA, steps_per_epoch=10)
+    df = step_ledger(hw, network, 32, DFA, cost)
     view = df[df["component"].isin(VIEW_COMPONENTS)]
     assert view["count"].sum() == pytest.approx(sum(r.count for r in ssdfa.step_records(mlp_shapes(layers), 32, DFA)))
     assert (view["energy_pj"] == 0).all()
