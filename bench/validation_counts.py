@@ -16,6 +16,7 @@ if the markers are missing).
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 from pathlib import Path
 
@@ -39,6 +40,13 @@ _algo = TypeAdapter(AlgorithmConfig).validate_python
 RULES = {"bp": _algo({"name": "bp"}), "dfa": _algo({"name": "dfa"}), "sdfa": _algo({"name": "sdfa", "fanin": 1})}
 
 
+def _network_as_taken(fn, position: int, widths: list[int]):
+    """The MLP as ``fn`` takes it at argument ``position``: shapes where that parameter is named
+    ``shapes`` (the issue-8 API on main), the widths before it."""
+    name = list(inspect.signature(fn).parameters)[position]
+    return mlp_shapes(widths) if name == "shapes" else widths
+
+
 def _sum(recs, phases=None, actions=()) -> float:
     return sum(r.count for r in recs if r.action in actions and (phases is None or r.phase in phases))
 
@@ -49,7 +57,7 @@ def figures(widths: list[int]) -> dict[str, dict[str, float]]:
     shapes = mlp_shapes(widths)
     for name, algo in [*RULES.items(), ("sdfa_fanin", RULES["sdfa"])]:
         view = ssdfa.step_records(shapes, BATCH, algo, rate="fanin" if name == "sdfa_fanin" else "code")
-        arch = counts.step_counts(widths, BATCH, algo)
+        arch = counts.step_counts(_network_as_taken(counts.step_counts, 0, widths), BATCH, algo)
         out[name] = {
             "view_fwd": _sum(view, {"forward"}, ("mac_count",)),
             "view_back": _sum(view, {"error", "weight_grad"}, ("mac_count",)),

@@ -16,7 +16,9 @@ Per sample (B = 1) for 784-400-10 (the authors' mnist_fc.py net), C = 10:
 
 from __future__ import annotations
 
+import inspect
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
@@ -115,10 +117,22 @@ def test_conv_networks_are_not_counted_as_the_authors_code_stops():
 def test_ledger_carries_the_view_beside_todays_rows():
     hw = load_hw(HW_RRAM)
     layers = [784, 400, 10]
-    shapes = mlp_shapes(layers)
-    cost = cost_step(hw, shapes, 32, DFA, steps_per_epoch=10)
-    df = step_ledger(hw, shapes, 32, DFA, cost)
+    # the chip and the ledger take the network's shapes since the issue-8 redesign (widths before it)
+    network = mlp_shapes(layers) if list(inspect.signature(step_ledger).parameters)[1] == "shapes" else layers
+    cost = cost_step(hw, network, 32, DFA, steps_per_epoch=10)
+    df = step_ledger(hw, network, 32, DFA, cost)
     view = df[df["component"].isin(VIEW_COMPONENTS)]
     assert view["count"].sum() == pytest.approx(sum(r.count for r in ssdfa.step_records(mlp_shapes(layers), 32, DFA)))
     assert (view["energy_pj"] == 0).all()
     assert set(view["action"]) <= set(ssdfa.ACTIONS)
+
+
+def test_validation_counts_section_is_current():
+    """docs/validation.md holds what bench/validation_counts.py generates today (regenerate it if this fails)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("validation_counts", root / "bench" / "validation_counts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "\n".join(module.section()) in (root / "docs" / "validation.md").read_text()
