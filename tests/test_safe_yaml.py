@@ -109,6 +109,7 @@ STRICT = [
     (HW_RRAM, "chip.clock_mhz.value", 1e9, "chip.clock_mhz.value"),
     (HW_RRAM, "dram.bandwidth_bytes_per_cycle.value", 0, "dram.bandwidth_bytes_per_cycle.value"),
     (HW_RRAM, "crossbar.rows", True, "crossbar.rows"),
+    (HW_RRAM, "noc.mesh", "1000x1000", "noc.mesh"),
     (HW_RRAM, "energy.adc.convert.energy_pj", float("inf"), "energy.adc.convert.energy_pj"),
     (HW_RRAM, "crossbar.adc_scaling.reference_bits", 0, "crossbar.adc_scaling.reference_bits"),
 ]
