@@ -136,3 +136,31 @@ def test_non_finite_cost_refused_before_training(tmp_path, mnist_dir, no_trainin
     monkeypatch.setattr(pf, "cost_step", lambda *a, **k: dataclasses.replace(real(*a, **k), cycles_per_step=float("inf")))
     line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), tmp_path / "o"))
     assert "cycles per step is inf (not finite)" in line, line
+
+
+def test_finished_rules_survive_an_interrupted_run(tmp_path, mnist_dir, monkeypatch):
+    """Ctrl-C while the 2nd rule trains: the 1st is kept; the rerun trains only the 2nd, then cleans up."""
+    real = neurosim.pipeline.run_algorithm
+    trained: list[str] = []
+
+    def interrupted(wl, hw, algo, *a, **k):
+        if algo.name == "sdfa":
+            raise KeyboardInterrupt
+        trained.append(algo.name)
+        return real(wl, hw, algo, *a, **k)
+
+    wl = _write(tmp_path, "wl.yaml", SMALL)
+    monkeypatch.setattr(neurosim.pipeline, "run_algorithm", interrupted)
+    assert _run(HW_RRAM, wl, tmp_path / "o").exit_code == 130
+    assert trained == ["bp"] and not (tmp_path / "o").exists()
+    assert [p.name.split("-")[0] for p in (tmp_path / ".o.rules").iterdir()] == ["bp"]
+
+    def counting(wl, hw, algo, *a, **k):
+        trained.append(algo.name)
+        return real(wl, hw, algo, *a, **k)
+
+    monkeypatch.setattr(neurosim.pipeline, "run_algorithm", counting)
+    result = _run(HW_RRAM, wl, tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert trained == ["bp", "sdfa"]  # bp was not trained again
+    assert "bp," in (tmp_path / "o" / "training.csv").read_text() and not (tmp_path / ".o.rules").exists()
