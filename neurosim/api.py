@@ -24,6 +24,7 @@ from .data import Dataset, load_dataset
 from .errors import NeurosimError
 from .pipeline import RunResult
 from .report import files as rfiles
+from .report.resume import RuleCache
 from .report.rundir import staged
 
 __all__ = [
@@ -177,9 +178,11 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
             bar.n = step
             bar.refresh()
 
+    data_id = {"source_dir": str(Path(job.data.source_dir).resolve()), "n_train": job.data.n_train, "n_test": job.data.n_test}
+    cache = RuleCache(job.out, hw=job.hw, workload=job.workload, dataset=data_id)  # rules finished before a crash
     try:
         res = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=progress,
-                           out_dir=job.out, wl_path=str(job.workload_path))
+                           out_dir=job.out, wl_path=str(job.workload_path), resume=cache)
     finally:
         if bar is not None:
             bar.close()
@@ -191,4 +194,5 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     except OSError as exc:  # e.g. the disk filled up during the run: nothing half-written is left
         raise NeurosimError(f"{job.out}: cannot write the run folder ({exc.strerror or exc}); "
                             "nothing was changed there") from None
+    cache.clear()
     return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))

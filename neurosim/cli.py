@@ -63,7 +63,7 @@ def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, 
     except NeurosimError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        click.echo("neurosim: interrupted; files already written are complete", err=True)
+        click.echo("neurosim: interrupted; rules that finished are kept: rerun the same command to resume", err=True)
         sys.exit(130)
     click.echo(result.table)
     click.echo(f"\nwrote {job.out}/ ({', '.join(result.files)})")

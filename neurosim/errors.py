@@ -34,13 +34,20 @@ class ConfigError(NeurosimError):
         #: Every problem found in the file (this one first), each a one-line ConfigError.
         self.problems: list[ConfigError] = [self]
 
+    #: Most problem lines printed for one file (the rest are counted on one more line).
+    MAX_LINES = 20
+
     @classmethod
     def many(cls, problems: "list[ConfigError]") -> "ConfigError":
-        """One error carrying every problem of a file; ``str`` is one line per problem."""
+        """One error carrying every problem of a file; ``str`` is one line per problem
+        (the first MAX_LINES, then how many more)."""
         first = problems[0]
         err = cls(first.path, first.field, first.expected, first.line)
         err.problems = list(problems)
-        err.args = ("\n".join(str(p.args[0]) for p in problems),)
+        lines = [str(p.args[0]) for p in problems[: cls.MAX_LINES]]
+        if len(problems) > cls.MAX_LINES:
+            lines.append(f"{first.path}: ... and {len(problems) - cls.MAX_LINES} more problems")
+        err.args = ("\n".join(lines),)
         return err
 
 

@@ -159,11 +159,13 @@ def run(
     progress: Callable[[str, int, int], None] | None = None,
     out_dir: str | Path | None = None,
     wl_path: str = "workload",
-    on_rule_done: Callable[[AlgorithmRun], None] | None = None,
+    resume=None,
 ) -> RunResult:
     """Check the whole plan first (:func:`neurosim.preflight.preflight`: chip model,
     energy table, every rule on this network, the dataset's identity, ``out_dir``),
-    then train each rule in turn; ``on_rule_done`` gets each rule as it finishes.
+    then train each rule in turn. ``resume`` (a :class:`neurosim.report.resume.RuleCache`)
+    keeps each rule's result as soon as it finishes and hands back those of an
+    earlier, interrupted run of the same plan instead of training them again.
     A rule whose loss turns non-finite stops at once and is marked diverged
     (``TrainResult.diverged``); the others still run."""
     plan = preflight(hw, wl, algorithms, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
@@ -180,9 +182,12 @@ def run(
     )
     for algo in algorithms:
         cb = (lambda s, t, _n=algo.name: progress(_n, s, t)) if progress else None
-        res.algorithms[algo.name] = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
-        if on_rule_done is not None:
-            on_rule_done(res.algorithms[algo.name])
+        done = resume.load(algo) if resume is not None else None
+        if done is None:
+            done = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
+            if resume is not None:
+                resume.save(done)
+        res.algorithms[algo.name] = done
     return res
 
 

@@ -169,4 +169,4 @@ def test_killed_run_force_never_leaves_a_mixed_folder(diverged_run, tmp_path):
             assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.stage-") and p != stage]
             raise RuntimeError("abort: keep the old run")
     assert (out / "summary.json").read_bytes() == before
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.stage-")]

@@ -83,8 +83,10 @@ def test_disk_full_while_writing_leaves_nothing_and_reruns(tmp_path, mnist_dir, 
     wl = _write(tmp_path, "wl.yaml", {**SMALL, "algorithms": ["bp"]})
     line = _one_line(_run(HW_RRAM, wl, tmp_path / "out"))
     assert "No space left on device" in line and "nothing was changed" in line
-    # nothing left behind, so the rerun needs no --force (only an existing folder is refused)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+    # no half folder, so the rerun needs no --force (only an existing folder is refused); the trained
+    # rule is kept for it (.out.rules), so it is not trained again
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.stage-*"))
+    assert [p.name.split("-")[0] for p in (tmp_path / ".out.rules").iterdir()] == ["bp"]
 
 
 def test_missing_energy_section_refused_before_training(tmp_path, mnist_dir, no_training):
@@ -114,10 +116,11 @@ def test_dataset_told_apart_by_statistics_when_no_hash_matches():
     from neurosim.data.identity import identify
 
     rng = np.random.default_rng(0)
-    digits = (rng.random((64, 784)) < 0.13).astype(np.float32)        # sparse strokes, mean 0.13
-    clothes = (rng.random((64, 784)) < 0.29).astype(np.float32)       # mean 0.29
+    digits = (rng.random((256, 784)) < 0.13).astype(np.float32)        # sparse strokes, mean 0.13
+    clothes = (rng.random((256, 784)) < 0.29).astype(np.float32)       # mean 0.29
     assert identify(digits)[0] == "mnist"
     assert identify(clothes)[0] == "fashion_mnist"
+    assert identify(clothes[:10])[0] is None  # too few images to tell
 
 
 def test_batch_larger_than_the_data_refused(tmp_path, mnist_dir, no_training):
@@ -136,3 +139,31 @@ def test_non_finite_cost_refused_before_training(tmp_path, mnist_dir, no_trainin
     monkeypatch.setattr(pf, "cost_step", lambda *a, **k: dataclasses.replace(real(*a, **k), cycles_per_step=float("inf")))
     line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), tmp_path / "o"))
     assert "cycles per step is inf (not finite)" in line, line
+
+
+def test_finished_rules_survive_an_interrupted_run(tmp_path, mnist_dir, monkeypatch):
+    """Ctrl-C while the 2nd rule trains: the 1st is kept; the rerun trains only the 2nd, then cleans up."""
+    real = neurosim.pipeline.run_algorithm
+    trained: list[str] = []
+
+    def interrupted(wl, hw, algo, *a, **k):
+        if algo.name == "sdfa":
+            raise KeyboardInterrupt
+        trained.append(algo.name)
+        return real(wl, hw, algo, *a, **k)
+
+    wl = _write(tmp_path, "wl.yaml", SMALL)
+    monkeypatch.setattr(neurosim.pipeline, "run_algorithm", interrupted)
+    assert _run(HW_RRAM, wl, tmp_path / "o").exit_code == 130
+    assert trained == ["bp"] and not (tmp_path / "o").exists()
+    assert [p.name.split("-")[0] for p in (tmp_path / ".o.rules").iterdir()] == ["bp"]
+
+    def counting(wl, hw, algo, *a, **k):
+        trained.append(algo.name)
+        return real(wl, hw, algo, *a, **k)
+
+    monkeypatch.setattr(neurosim.pipeline, "run_algorithm", counting)
+    result = _run(HW_RRAM, wl, tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert trained == ["bp", "sdfa"]  # bp was not trained again
+    assert "bp," in (tmp_path / "o" / "training.csv").read_text() and not (tmp_path / ".o.rules").exists()

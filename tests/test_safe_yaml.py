@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from neurosim.cli import cli
 from neurosim.config import hw as hwcfg
 from neurosim.config import workload as wlcfg
-from neurosim.config.safe_yaml import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from neurosim.config.safe_yaml import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_VALUES
 from neurosim.errors import ConfigError
 
 from .conftest import HW_RRAM, REPO, WORKLOADS
@@ -40,6 +40,7 @@ HOSTILE = {
     "billion_laughs": ("a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
         f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "network: *i\n", "alias bomb"),
     "many_aliases": ("a: &a 1\nlist: [" + ", ".join(["*a"] * (MAX_ALIASES + 1)) + "]\n", "aliases"),
+    "many_values": ("a: [" + "1, " * (MAX_VALUES + 1) + "1]\n", f"more than {MAX_VALUES} values"),
     "duplicate_key": ("name: x\nname: y\nnetwork: {layers: [784, 10]}\n", "duplicate key 'name' (first on line 1)"),
     "nul_bytes": ("name: x\x00\n", "NUL"),
     "not_utf8": (b"name: \xff\xfe\n", "UTF-8"),
@@ -109,6 +110,7 @@ STRICT = [
     (HW_RRAM, "chip.clock_mhz.value", 1e9, "chip.clock_mhz.value"),
     (HW_RRAM, "dram.bandwidth_bytes_per_cycle.value", 0, "dram.bandwidth_bytes_per_cycle.value"),
     (HW_RRAM, "crossbar.rows", True, "crossbar.rows"),
+    (HW_RRAM, "noc.mesh", "1000x1000", "noc.mesh"),
     (HW_RRAM, "energy.adc.convert.energy_pj", float("inf"), "energy.adc.convert.energy_pj"),
     (HW_RRAM, "crossbar.adc_scaling.reference_bits", 0, "crossbar.adc_scaling.reference_bits"),
 ]
@@ -143,6 +145,13 @@ def test_every_problem_reported_with_its_line(tmp_path):
     with pytest.raises(ConfigError) as exc:
         wlcfg.load(f)
     assert len(exc.value.problems) == 3
+
+
+def test_problem_lines_are_capped(tmp_path):
+    f = tmp_path / "many.yaml"
+    f.write_text(WL.read_text() + "".join(f"unknown_{i}: 1\n" for i in range(30)))
+    lines = _validate(f)
+    assert len(lines) == ConfigError.MAX_LINES + 1 and lines[-1].endswith("... and 10 more problems"), lines[-3:]
 
 
 def test_swapped_arguments_are_named(tmp_path):

@@ -99,3 +99,18 @@ def test_kill_9_of_the_driver_leaves_no_worker(tmp_path, tiny):  # noqa: F811
     finally:
         if _session_members(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_unreachable_scheduler_is_refused_before_anything_is_written(tmp_path, tiny, monkeypatch):  # noqa: F811
+    """The executor is made (and a remote scheduler reached) before the folder is touched (fault injected:
+    the real Dask client waits 20 s for a closed port, with the same SweepError)."""
+    import neurosim.sweep.runner as runner
+
+    def unreachable(kind, workers, scheduler=None, dask_processes=True):
+        raise SweepError(f"--scheduler: cannot connect to {scheduler}: Timed out")
+
+    monkeypatch.setattr(runner, "make_executor", unreachable)
+    args = ["sweep", str(HW_RRAM), str(tiny), "--set", "crossbar.rows=64", "--scheduler", "tcp://127.0.0.1:9",
+            "--out", str(tmp_path / "sw")]
+    assert "cannot connect to tcp://127.0.0.1:9" in _one_line(CliRunner().invoke(cli, args))
+    assert not (tmp_path / "sw").exists()

@@ -175,6 +175,17 @@ class NocConfig(StrictModel):
     router_cycles_per_hop: PathCycles
     link_cycles_per_hop: PathCycles
 
+    #: Largest mesh side: 64 x 64 = 4,096 tiles is beyond any built tiled accelerator (ISAAC: 168 tiles
+    #: per chip; Tesla Dojo D1: 354 cores), and beyond it the placement alone takes minutes to draw.
+    MAX_SIDE: ClassVar[int] = 64
+
+    @field_validator("mesh")
+    @classmethod
+    def _physical(cls, v: str) -> str:
+        if any(int(side) > cls.MAX_SIDE for side in v.split("x")):
+            raise ValueError(f"a mesh side is at most {cls.MAX_SIDE} tiles (got {v})")
+        return v
+
     @property
     def mesh_rows(self) -> int:
         return int(self.mesh.split("x")[0])

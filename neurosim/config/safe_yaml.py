@@ -6,6 +6,7 @@ one :class:`ConfigError` naming the file (and line) when the file
 ===============================  ==========================================================
 is not a regular readable file   a directory, missing, unreadable, not UTF-8, has NUL bytes
 is larger than ``MAX_BYTES``     read at most ``MAX_BYTES + 1`` bytes (``/dev/zero`` too)
+has over ``MAX_VALUES`` values   counted on the event stream, before anything is built
 nests deeper than ``MAX_DEPTH``  checked on the parser's event stream (no recursion)
 has more than ``MAX_ALIASES``    ``*alias`` uses, or expands (aliases followed) to more than
                                  ``MAX_NODES`` nodes: a "billion laughs" bomb is refused
@@ -28,16 +29,19 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_ALIASES", "MAX_NODES", "read_yaml", "parse_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "MAX_ALIASES", "MAX_NODES", "read_yaml", "parse_yaml"]
 
-#: Largest config file read (a shipped config is a few KiB).
-MAX_BYTES = 256 << 10
+#: Largest config file read (a shipped config is under 10 KiB).
+MAX_BYTES = 128 << 10
+#: Most values (scalars, mappings, sequences) written in one file (a shipped config has about 300):
+#: counted on the event stream, so a file of many small values is refused before it is built.
+MAX_VALUES = 10_000
 #: Deepest nesting of mappings and sequences (a config needs about 5).
 MAX_DEPTH = 32
 #: Most ``*alias`` references in one file.
 MAX_ALIASES = 256
-#: Most nodes once every alias is followed (a config has a few hundred).
-MAX_NODES = 100_000
+#: Most values once every alias is followed.
+MAX_NODES = 20_000
 
 
 def _read_text(p: Path) -> str:
@@ -84,9 +88,13 @@ class _Loader(_BaseLoader):
 
 
 def _check_events(text: str, path: str) -> None:
-    """Depth and alias count, from the parser's flat event stream."""
-    depth = aliases = 0
+    """Depth, value and alias counts, from the parser's flat event stream."""
+    depth = aliases = values = 0
     for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                raise ConfigError(path, "", f"more than {MAX_VALUES} values; a config has a few hundred", event.start_mark.line + 1)
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
