@@ -22,22 +22,33 @@ from .learning import TrainResult, train
 from .records import Record
 from .sim import HardwareCost, cost_step
 
-__all__ = ["AlgorithmRun", "RunResult", "resolve_algorithms", "step_ledger", "run_algorithm", "run"]
+__all__ = ["AlgorithmRun", "RunResult", "resolve_algorithms", "step_ledger", "run_algorithm", "cost_baseline", "run", "BASELINE"]
+
+#: The rule every run is compared against unless told otherwise (``--baseline``).
+BASELINE = "bp"
+
+#: ``progress(algorithm, step, total_steps, running_train_accuracy)``.
+Progress = Callable[[str, int, int, float], None]
 
 
 @dataclass(frozen=True)
 class AlgorithmRun:
-    """Everything measured for one algorithm in one run."""
+    """Everything measured for one algorithm in one run (``training`` is None for
+    a baseline that was costed but not trained)."""
 
     name: str
     config: AlgorithmConfig
-    training: TrainResult
+    training: TrainResult | None
     hardware: HardwareCost
     #: Ledger of ONE training step (network + hardware rows, energy applied).
     costs: pd.DataFrame
     #: Network-level records summed over one epoch (exact, partial last batch included).
     epoch_network: list[Record]
     train_seconds: float
+
+    @property
+    def trained(self) -> bool:
+        return self.training is not None
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class RunResult:
     n_test: int
     steps_per_epoch: int
     algorithms: dict[str, AlgorithmRun] = field(default_factory=dict)
+    #: the rule the others are compared against (None: no comparison)
+    baseline: str | None = None
 
 
 def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmConfig]:
@@ -82,7 +95,7 @@ def run_algorithm(
     hwcost: HardwareCost,
     *,
     hw_path: str = "hwconfig",
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> AlgorithmRun:
     """Train ``algo`` and ledger one step of it, given its chip cost."""
     layers = wl.widths
@@ -102,6 +115,31 @@ def run_algorithm(
     )
 
 
+def cost_baseline(wl: Workload, hw: HwConfig, algo: AlgorithmConfig, hwcost: HardwareCost, n_train: int, *, hw_path: str = "hwconfig") -> AlgorithmRun:
+    """The baseline rule costed on the same chip (counts, op graph, DES) without training it."""
+    layers = wl.widths
+    batch = wl.training.batch_size
+    return AlgorithmRun(
+        name=algo.name,
+        config=algo,
+        training=None,
+        hardware=hwcost,
+        costs=step_ledger(hw, layers, batch, algo, hwcost, hw_path),
+        epoch_network=counts.epoch_counts(layers, n_train, batch, algo),
+        train_seconds=0.0,
+    )
+
+
+def _with_baseline(wl: Workload, algorithms: list[AlgorithmConfig], baseline: str | None) -> list[AlgorithmConfig]:
+    """The rules to cost: the baseline first (the workload's settings for it, else
+    the rule's defaults), then the trained ones."""
+    if baseline is None:
+        return list(algorithms)
+    trained = [a for a in algorithms if a.name != baseline]
+    base = next((a for a in algorithms if a.name == baseline), None) or resolve_algorithms(wl, [baseline])[0]
+    return [base, *trained]
+
+
 def run(
     wl: Workload,
     hw: HwConfig,
@@ -109,13 +147,17 @@ def run(
     algorithms: list[AlgorithmConfig],
     *,
     hw_path: str = "hwconfig",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
+    baseline: str | None = BASELINE,
 ) -> RunResult:
-    """Cost every algorithm on the chip (fast, and fails early on a network that
-    does not fit), then train each in turn."""
+    """Cost every algorithm and the ``baseline`` on the chip (fast, and fails early
+    on a network that does not fit), then train each algorithm in turn. The
+    baseline is trained only if it is one of ``algorithms``."""
     steps = math.ceil(data.n_train / wl.training.batch_size)
     layers = wl.widths
-    hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
+    costed = _with_baseline(wl, algorithms, baseline)
+    trained = {a.name for a in algorithms}
+    hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in costed}
     res = RunResult(
         workload=wl,
         hw=hw,
@@ -123,8 +165,12 @@ def run(
         n_train=data.n_train,
         n_test=data.n_test,
         steps_per_epoch=steps,
+        baseline=baseline,
     )
-    for algo in algorithms:
-        cb = (lambda s, t, _n=algo.name: progress(_n, s, t)) if progress else None
+    for algo in costed:
+        if algo.name not in trained:
+            res.algorithms[algo.name] = cost_baseline(wl, hw, algo, hwcosts[algo.name], data.n_train, hw_path=hw_path)
+            continue
+        cb = (lambda *a, _n=algo.name: progress(_n, *a)) if progress else None
         res.algorithms[algo.name] = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
     return res
