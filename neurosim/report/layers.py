@@ -22,7 +22,11 @@ import pandas as pd
 from ..records import PHASES
 from ..sim import COMPONENT_LEVEL, LEVELS
 
-__all__ = ["LAYER_COLUMNS", "layer_frame", "layer_summary"]
+__all__ = ["HARDWARE", "LAYER_COLUMNS", "layer_frame", "layer_summary"]
+
+#: The chip's components: the ledger rows that carry energy and busy cycles (not
+#: ``network`` or any other algorithm-level accounting view).
+HARDWARE: tuple[str, ...] = ("crossbar", "dac", "adc", "core", "sram", "noc", "dram")
 
 LAYER_COLUMNS = ["macs", "energy_pj", "busy_cycles", *(f"bytes_{lv}" for lv in LEVELS)]
 
@@ -31,7 +35,7 @@ def layer_frame(costs: pd.DataFrame) -> pd.DataFrame:
     """One row per (algorithm, layer, phase) with any cost; columns :data:`LAYER_COLUMNS`."""
     key = ["algorithm", "layer", "phase"]
     net = costs[(costs["component"] == "network") & (costs["action"] == "mac")]
-    hw = costs[costs["component"] != "network"]
+    hw = costs[costs["component"].isin(HARDWARE)]
     parts = [
         net.groupby(key, sort=False)["count"].sum().rename("macs"),
         hw.groupby(key, sort=False)["energy_pj"].sum(),

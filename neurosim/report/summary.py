@@ -61,14 +61,18 @@ def _levels(per_step: dict[str, float], steps: int, epochs: int, per_epoch: dict
 def _training(run: AlgorithmRun) -> dict[str, Any]:
     if run.training is None:
         return {"trained": False, "test_accuracy": None, "train_accuracy": None, "final_loss": None,
-                "alignment_deg": {}, "train_seconds": 0.0}
-    last = run.training.history[-1]
+                "diverged": None, "alignment_deg": {}, "train_seconds": 0.0}
+    history = run.training.history
+    last = history[-1] if history else None
+    div = getattr(run.training, "diverged", None)  # a non-finite loss stopped the rule (reliability)
+    ok = div is None and last is not None
     return {
         "trained": True,
-        "test_accuracy": run.training.final_test_accuracy,
-        "train_accuracy": last.train_accuracy,
-        "final_loss": last.loss,
-        "alignment_deg": dict(last.alignment_deg),
+        "test_accuracy": run.training.final_test_accuracy if div is None else None,
+        "train_accuracy": last.train_accuracy if ok else None,
+        "final_loss": last.loss if ok else None,
+        "diverged": None if div is None else {"epoch": div.epoch, "step": div.step},
+        "alignment_deg": dict(last.alignment_deg) if last is not None else {},
         "train_seconds": round(run.train_seconds, 3),
     }
 

@@ -55,7 +55,7 @@ def text_table(summary: dict) -> str:
     head = ["per step unless said", *(f"{a} (baseline)" if a == base else a for a in algs)]
     rows = []
     for row in headline_rows(summary):
-        rows.append([row.label, *(c.text + (f" ({c.ratio_text})" if c.ratio_text else "") for c in row.cells.values())])
+        rows.append([row.label, *(c.text + (f" ({c.note.split(' = ')[-1]})" if c.note else "") for c in row.cells.values())])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
     def line(cells: list[str]) -> str:
@@ -63,5 +63,5 @@ def text_table(summary: dict) -> str:
 
     out = [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     if base:
-        out.append(f"(in brackets: {base} ÷ rule, above 1× the rule costs less)")
+        out.append(f"(in brackets: {base} ÷ rule, above 1× the rule costs less; accuracy: points vs {base})")
     return "\n".join(out)

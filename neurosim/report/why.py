@@ -20,6 +20,7 @@ import pandas as pd
 from ..records import PHASES
 from ..sim import COMPONENT_LEVEL, LEVELS
 from .fmt import count, energy, ratio, seconds
+from .layers import HARDWARE
 
 __all__ = ["why", "compare_word"]
 
@@ -58,7 +59,7 @@ def _moved(bv: float, xv: float, label: str) -> str:
 
 
 def _energy_cells(costs: pd.DataFrame, alg: str, by: list[str]) -> pd.Series:
-    hw = costs[(costs["algorithm"] == alg) & (costs["component"] != "network")]
+    hw = costs[(costs["algorithm"] == alg) & costs["component"].isin(HARDWARE)]
     return hw.groupby(by)["energy_pj"].sum()
 
 
