@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pandas as pd
 import pytest
@@ -22,7 +21,6 @@ from .conftest import HW_RRAM, WORKLOADS
 from .test_report import CHROMIUM, assert_first_screen
 
 B = 32
-HIDDEN = [800, 800]
 BP_ERROR_MACS = B * (800 * 800 + 800 * 10)
 SDFA_ERROR_MACS = B * 1 * (800 + 800)
 
@@ -222,3 +220,14 @@ def test_trace_holds_every_op_once_with_the_des_times(main_dir):
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
 def test_main_job_first_screen_shows_the_ratios_and_why(main_dir, tmp_path):
     assert_first_screen(main_dir, ["sdfa"], tmp_path)
+
+
+def test_report_refuses_a_summary_of_an_older_neurosim(main_dir, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(main_dir, copy)
+    s = _summary(copy)
+    for a in s["algorithms"].values():
+        del a["totals"]
+    (copy / "summary.json").write_text(json.dumps(s))
+    r = CliRunner().invoke(cli, ["report", str(copy)])
+    assert r.exit_code == 2 and "older neurosim" in r.stderr and len(r.stderr.strip().splitlines()) == 1

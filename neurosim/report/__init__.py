@@ -27,6 +27,10 @@ def build(run_dir: str | Path) -> list[str]:
 
         raise NeurosimError(f"{run_dir}: not a run directory (missing {', '.join(missing)})")
     summary = json.loads((run_dir / SUMMARY).read_text())
+    if any("totals" not in a or "per_layer" not in a for a in summary.get("algorithms", {}).values()):
+        from ..errors import NeurosimError
+
+        raise NeurosimError(f"{run_dir}/{SUMMARY}: written by an older neurosim (no totals/per_layer); rerun the run")
     comp = comparison_frame(pd.read_csv(run_dir / COSTS), summary)
     atomic_write_text(run_dir / COMPARISON, comp.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     return [COMPARISON, *plots.draw_all(run_dir), html.write_report(run_dir)]
