@@ -197,6 +197,8 @@ def test_trace_holds_every_op_once_with_the_des_times(main_dir):
         for e in xs:
             op = graph.ops[e["args"]["op"]]
             assert e["args"]["end_cycle"] == float(sim.end[op.id]) and e["args"]["phase"] == op.phase
+            assert e["args"]["queued_cycles"] == float(sim.start[op.id] - sim.ready[op.id]) >= 0
+            assert (e["args"]["released_by"] is None) == (not op.deps)
             assert (e["ts"] + e["dur"]) * clock_mhz == pytest.approx(float(sim.end[op.id]), abs=1e-6)
         # the step ends when cost_step's DES says, and each phase spans what summary.json says
         assert max(e["args"]["end_cycle"] for e in xs) == pytest.approx(s["algorithms"][alg]["totals"]["per_step"]["cycles"])

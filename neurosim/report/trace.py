@@ -14,7 +14,9 @@ thread        one unit: per tile its crossbar group(s), ADC bank, core and SRAM
 slice (X)     one op of the step graph: ``ts`` = DES start, ``dur`` = end − start,
               in µs (cycles ÷ clock MHz); name ``<layer> <op>``, category = phase;
               args: phase, layer, tile, chunk, bytes (sum of its records),
-              start/end cycle, the units it held and for how many cycles
+              start/end cycle, the units it held and for how many cycles,
+              ``queued_cycles`` (ready → start: waiting for busy units) and
+              ``released_by`` (the op whose completion or delivery made it ready)
 ============  ===================================================================
 
 An op sits on the unit it holds longest (ties: crossbar, ADC, core, SRAM, DRAM);
@@ -120,12 +122,15 @@ def trace_events(graph, sim, *, clock_mhz: float, pid: int, label: str) -> list[
         held = {_unit_name(k, mesh): c for k, c in op.holds}
         if op.route is not None:
             held = {_unit_name(("link", h[0]), mesh): op.samples * h[4] for h in op.route.hops}
+        pred = sim.critical_dep.get(op.id)
+        released_by = None if pred is None else f"#{pred[0]} {graph.ops[pred[0]].layer} {graph.ops[pred[0]].name}"
         events.append({
             "ph": "X", "pid": pid, "tid": tid_of[op.id], "name": f"{op.layer} {op.name}", "cat": op.phase,
             "ts": start / clock_mhz, "dur": (end - start) / clock_mhz,
             "args": {
                 "op": op.id, "phase": op.phase, "layer": op.layer, "tile": op.tile, "chunk": op.chunk,
                 "bytes": sum(r.bytes for r in op.records), "start_cycle": start, "end_cycle": end, "holds_cycles": held,
+                "queued_cycles": start - float(sim.ready[op.id]), "released_by": released_by,
             },
         })
     return events
