@@ -266,9 +266,10 @@ def _layers(costs: pd.DataFrame, path: Path) -> None:
             ticks += list(x)
             names += [alg] * len(layers)
         ax.set_xticks(ticks, names, fontsize=7, rotation=90 if len(ticks) > 12 else 0)
-        sec = ax.secondary_xaxis("bottom")
-        sec.set_xticks(x0, layers)
-        sec.tick_params(length=0, pad=14 if len(ticks) <= 12 else 40)
+        below = ax.get_xaxis_transform()  # x in data, y in axes fraction
+        for xi, layer in zip(x0, layers):
+            ax.text(xi, -0.1 if len(ticks) <= 12 else -0.24, layer, transform=below, ha="center", va="top", fontsize=9)
+        ax.margins(y=0.06)
         ax.yaxis.set_major_formatter(tick_formatter(unit))
         ax.set_title(label, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
