@@ -127,7 +127,7 @@ def _error_phase(costs: pd.DataFrame, base: str, alg: str) -> str | None:
     bm, xm = float(net.get((base, "mac"), 0.0)), float(net.get((alg, "mac"), 0.0))
     if be or xe:
         text += (
-            f", because its neurons receive {_moved(be, xe, 'error values')} per step "
+            f", because {alg}'s neurons receive {_moved(be, xe, 'error values')} per step "
             f"and the error phase computes {_moved(bm, xm, 'MACs')}"
         )
     return text + "."
