@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -161,8 +162,12 @@ def headline_html(summary: dict, costs: pd.DataFrame) -> str:
     page = _env().get_template("report.html.j2").render(
         **_context(summary, costs), fig=lambda name: "", comparison="", layer_table="", accuracy_table="",
         energy_table="", spills="", trace=False)
+    css = page[page.index("<style>") + len("<style>"):page.index("</style>")]
+    # scope every rule to the result's div, so the notebook's own style is untouched
+    css = re.sub(r"([^{}]+)\{", lambda m: ",".join(
+        ".neurosim-result" if sel.strip() == "body" else f".neurosim-result {sel.strip()}" for sel in m.group(1).split(",")) + "{", css)
     start, end = page.index("<h1>"), page.index("<h2>")
-    return page[start:end]
+    return f"<style>{css}</style><div class='neurosim-result'>{page[start:end]}</div>"
 
 
 def _fig(run_dir: Path):
