@@ -1,10 +1,10 @@
 """Python API for scripts and notebooks (and the engine behind ``neurosim run``).
 
 >>> import neurosim.api as ns
->>> hw = ns.load_hw("hwconfigs/rram_tile.yaml")
->>> wl = ns.load_workload("workloads/mnist_compare.yaml")
->>> res = ns.run(hw, wl, epochs=2)                     # doctest: +SKIP
->>> ns.costs(res).query("action == 'mac'")             # doctest: +SKIP
+>>> res = ns.run("hwconfigs/rram_tile.yaml", "workloads/mnist_sdfa.yaml", epochs=2, progress=True)  # doctest: +SKIP
+>>> res                                  # a short text (or, in a notebook, the headline table)  # doctest: +SKIP
+>>> res.costs().query("action == 'mac'")  # the ledger of one step, as costs.csv              # doctest: +SKIP
+>>> ns.write_report(res, "reports/mine")  # the whole output contract of ``neurosim run``     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from .config.hw import HwConfig
 from .config.workload import Workload
 from .data import Dataset, load_dataset
 from .errors import NeurosimError
-from .pipeline import RunResult
+from .pipeline import BASELINE, RunResult
 from .report import files as rfiles
 from .report.resume import RuleCache
 from .report.rundir import staged
+from .report.terminal import RuleBars, text_table
 
 __all__ = [
     "load_hw",
@@ -36,6 +37,9 @@ __all__ = [
     "costs",
     "training",
     "summary",
+    "layers",
+    "Result",
+    "write_report",
     "Job",
     "RunOutput",
     "prepare",
@@ -60,35 +64,140 @@ def load_data(wl: Workload, base_dir: str | Path | None = None) -> Dataset:
 
 
 def run(
-    hw: HwConfig,
-    wl: Workload,
+    hw: HwConfig | str | Path,
+    wl: Workload | str | Path,
     *,
     algorithms: list[str] | None = None,
     epochs: int | None = None,
     seed: int | None = None,
     data: Dataset | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> RunResult:
-    """Train and cost ``wl``'s algorithms (or the named ones) on ``hw``; nothing is written."""
+    progress: bool | Callable[[str, int, int, float], None] = False,
+    baseline: str | None = BASELINE,
+) -> Result:
+    """Train and cost ``wl``'s algorithms (or the named ones) on ``hw``; nothing is written.
+
+    ``hw``/``wl`` are configs or YAML paths. ``progress=True`` draws one bar per
+    rule (or pass a callable ``(rule, step, total, running_accuracy)``).
+    ``baseline`` is costed too (not trained unless listed) and every ratio is
+    against it; ``None`` turns it off."""
+    hw_path = str(hw) if isinstance(hw, (str, Path)) else ""
+    wl_path = str(wl) if isinstance(wl, (str, Path)) else ""
+    hw = hwcfg.load(hw) if isinstance(hw, (str, Path)) else hw
+    wl = wlcfg.load(wl) if isinstance(wl, (str, Path)) else wl
     wl = with_overrides(wl, epochs=epochs, seed=seed)
-    data = data if data is not None else load_data(wl)
+    data = data if data is not None else load_data(wl, base_dir=Path(wl_path).parent if wl_path else None)
     algos = pipeline.resolve_algorithms(wl, algorithms)
-    return pipeline.run(wl, hw, data, algos, progress=progress)
+    bars = RuleBars(wl.training.epochs) if progress is True else None
+    try:
+        raw = pipeline.run(wl, hw, data, algos, hw_path=hw_path or "hwconfig", progress=bars or (progress or None), baseline=baseline)
+    finally:
+        if bars is not None:
+            bars.close()
+    return Result(raw, hw_path=hw_path, workload_path=wl_path)
 
 
-def costs(res: RunResult) -> pd.DataFrame:
+class Result:
+    """What :func:`run` measured. ``repr`` is a few lines; in a notebook it shows
+    the headline table (a column per rule, the baseline's ratio under each figure)
+    and the generated "why" sentences."""
+
+    def __init__(self, raw: RunResult, *, hw_path: str = "", workload_path: str = ""):
+        self.raw = raw
+        self.hw_path = hw_path
+        self.workload_path = workload_path
+        self._summary: dict | None = None
+
+    @property
+    def algorithms(self) -> dict:
+        return self.raw.algorithms
+
+    def summary(self) -> dict:
+        """What summary.json holds."""
+        if self._summary is None:
+            self._summary = rfiles.summarize(self.raw, hw_path=self.hw_path, workload_path=self.workload_path)
+        return self._summary
+
+    def costs(self) -> pd.DataFrame:
+        """The ledger of one training step (the rows of costs.csv)."""
+        return rfiles.costs_frame(self.raw)
+
+    def training(self) -> pd.DataFrame:
+        """Per (algorithm, epoch) loss, accuracies and alignment (training.csv)."""
+        return rfiles.training_frame(self.raw)
+
+    def layers(self) -> pd.DataFrame:
+        """Per (algorithm, layer, phase): MACs, energy, busy cycles, bytes by level."""
+        from .report.layers import layer_frame
+
+        return layer_frame(self.costs())
+
+    def why(self) -> dict[str, list[str]]:
+        """Per rule: the generated sentences on where its saving over the baseline comes from."""
+        from .report.why import why
+
+        s = self.summary()
+        base = s["baseline"]
+        costs = self.costs()
+        return {a: why(costs, s, base, a) for a in s["algorithms"] if base and a != base}
+
+    def table(self) -> str:
+        return text_table(self.summary())
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        wl, hw = self.raw.workload, self.raw.hw
+        head = f"<neurosim Result: {wl.name} on {hw.name}, {s['epochs']} epochs, baseline {s['baseline'] or 'none'}>"
+        return head + "\n" + self.table()
+
+    def _repr_html_(self) -> str:
+        from .report.html import headline_html
+
+        return headline_html(self.summary(), self.costs())
+
+
+def _raw(res: Result | RunResult) -> RunResult:
+    return res.raw if isinstance(res, Result) else res
+
+
+def costs(res: Result | RunResult) -> pd.DataFrame:
     """The ledger of one training step (the rows of costs.csv)."""
-    return rfiles.costs_frame(res)
+    return rfiles.costs_frame(_raw(res))
 
 
-def training(res: RunResult) -> pd.DataFrame:
+def training(res: Result | RunResult) -> pd.DataFrame:
     """Per (algorithm, epoch) loss, accuracies and alignment (the rows of training.csv)."""
-    return rfiles.training_frame(res)
+    return rfiles.training_frame(_raw(res))
 
 
-def summary(res: RunResult) -> dict:
+def summary(res: Result | RunResult) -> dict:
     """What summary.json holds."""
-    return rfiles.summarize(res, hw_path="", workload_path="")
+    return res.summary() if isinstance(res, Result) else rfiles.summarize(res, hw_path="", workload_path="")
+
+
+def layers(res: Result | RunResult) -> pd.DataFrame:
+    """Per (algorithm, layer, phase): MACs, energy, busy cycles and bytes by level."""
+    from .report.layers import layer_frame
+
+    return layer_frame(costs(res))
+
+
+def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = False) -> list[str]:
+    """Write the output contract of ``neurosim run`` (data files, plots, report.html,
+    and trace.json with ``trace=True``) into the folder ``out``; return the names written."""
+    from .report import build
+
+    out = Path(out)
+    hw_path = res.hw_path if isinstance(res, Result) else ""
+    wl_path = res.workload_path if isinstance(res, Result) else ""
+    raw = _raw(res)
+    out.mkdir(parents=True, exist_ok=True)
+    rfiles.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
+    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+    if trace:
+        from .report.trace import write_trace
+
+        written.append(write_trace(raw, out))
+    return written + build(out)
 
 
 @dataclass(frozen=True)
@@ -102,6 +211,10 @@ class Job:
     algorithms: list
     data: Dataset
     out: Path
+    #: the rule every other is compared against (costed even when not trained); None: none
+    baseline: str | None = BASELINE
+    #: also write trace.json (one training step of each rule, trace-event format)
+    trace: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +238,8 @@ def prepare(
     seed: int | None = None,
     algorithms: list[str] | None = None,
     force: bool = False,
+    baseline: str | None = BASELINE,
+    trace: bool = False,
 ) -> Job:
     """Validate everything a run needs before anything is written (raises NeurosimError)."""
     hw_path, wl_path = Path(hw_path), Path(wl_path)
@@ -137,62 +252,29 @@ def prepare(
         raise NeurosimError(f"{out_dir}: run directory already exists; pass --force to overwrite it or --out to choose another")
     data = load_data(wl, base_dir=wl_path.parent)
     algos = pipeline.resolve_algorithms(wl, algorithms)
-    return Job(hw=hw, workload=wl, hw_path=hw_path, workload_path=wl_path, algorithms=algos, data=data, out=out_dir)
-
-
-def _table(summary_: dict) -> str:
-    head = ["algorithm", "test acc %", "MACs/step", "error bytes/step (neuron)", "NoC B·hop/step", "cycles/step",
-            "energy µJ/step", "chip s/epoch"]
-    rows = []
-    for name, a in summary_["algorithms"].items():
-        rows.append([
-            name,
-            f"diverged (epoch {a['diverged']['epoch']}, step {a['diverged']['step']})" if a.get("diverged") else f"{100 * a['test_accuracy']:.2f}",
-            f"{sum(a['macs']['per_step'].values()):.3e}",
-            f"{a['neuron_level_bytes_per_step']['deliver_error'] + a['neuron_level_bytes_per_step']['deliver_feedback']:.3e}",
-            f"{a['bytes']['per_step'].get('noc_byte_hops', 0.0):.3e}",
-            f"{a['cycles']['per_step']:.3e}",
-            f"{a['energy_pj']['per_step_total'] / 1e6:.2f}",
-            f"{a['latency_s']['per_epoch']:.4f}",
-        ])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+    if baseline is not None and baseline not in wlcfg.ALGORITHMS:
+        raise NeurosimError(f"--baseline: expected one of {', '.join(wlcfg.ALGORITHMS)}; got {baseline!r}")
+    return Job(hw=hw, workload=wl, hw_path=hw_path, workload_path=wl_path, algorithms=algos, data=data, out=out_dir,
+               baseline=baseline, trace=trace)
 
 
 def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     """Execute a prepared job and write the whole output contract into ``job.out``."""
-    from .report import build
-
-    bar = None
-    progress = None
-    if progress_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="step", leave=False, disable=None, dynamic_ncols=True)
-
-        def progress(name: str, step: int, total: int) -> None:
-            if bar.total != total or bar.desc != name:
-                bar.reset(total=total)
-                bar.set_description(name)
-            bar.n = step
-            bar.refresh()
-
+    bars = RuleBars(job.workload.training.epochs) if progress_bar else None
     data_id = {"source_dir": str(Path(job.data.source_dir).resolve()), "n_train": job.data.n_train, "n_test": job.data.n_test}
     cache = RuleCache(job.out, hw=job.hw, workload=job.workload, dataset=data_id)  # rules finished before a crash
     try:
-        res = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=progress,
-                           out_dir=job.out, wl_path=str(job.workload_path), resume=cache)
+        raw = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=bars,
+                           out_dir=job.out, wl_path=str(job.workload_path), resume=cache, baseline=job.baseline)
     finally:
-        if bar is not None:
-            bar.close()
+        if bars is not None:
+            bars.close()
+    res = Result(raw, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
     try:
         with staged(job.out) as stage:  # the whole folder, swapped in only once complete
-            summary_ = rfiles.write_run(res, stage, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
-            written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
-            written += build(stage)
+            written = write_report(res, stage, trace=job.trace)
     except OSError as exc:  # e.g. the disk filled up during the run: nothing half-written is left
         raise NeurosimError(f"{job.out}: cannot write the run folder ({exc.strerror or exc}); "
                             "nothing was changed there") from None
     cache.clear()
-    return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))
+    return RunOutput(result=raw, summary=res.summary(), files=written, table=res.table())

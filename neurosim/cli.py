@@ -44,7 +44,36 @@ def cli() -> None:
     training on a simulated tiled RRAM chip."""
 
 
-@cli.command()
+# ---- report options of `neurosim run` (baseline, trace, help example) ----
+
+RUN_EPILOG = (
+    "\b\nExample (the main job: sparse DFA, costed against BP on the RRAM chip):\n"
+    "  NEUROSIM_DATA_DIR=../shared/data/mnist-10k \\\n"
+    "    neurosim run hwconfigs/rram_tile.yaml workloads/mnist_sdfa.yaml --epochs 2 --trace\n"
+    "\b\nAlgorithms: " + ", ".join(wlcfg.ALGORITHMS) + ".\n"
+    "\b\nNEUROSIM_DATA_DIR: a folder with the four MNIST IDX files; without it the workload's\n"
+    "dataset.data_dir, then ~/.cache/neurosim is used (downloaded once)."
+)
+
+
+def _report_options(f):
+    """--baseline NAME / --no-baseline / --trace."""
+    f = click.option("--trace", is_flag=True, help="Also write trace.json: one training step of each rule on the chip (open in ui.perfetto.dev).")(f)
+    f = click.option("--no-baseline", is_flag=True, help="Cost only the workload's rules; no ratios.")(f)
+    f = click.option("--baseline", default="bp", show_default=True, metavar="NAME",
+                     help="Rule every other is compared against; costed on the chip even when not trained.")(f)
+    return f
+
+
+def _baseline(name: str, off: bool) -> str | None:
+    if off:
+        return None
+    if name not in wlcfg.ALGORITHMS:
+        _fail(f"--baseline: expected one of {', '.join(wlcfg.ALGORITHMS)}; got {name!r}")
+    return name
+
+
+@cli.command(epilog=RUN_EPILOG)
 @click.argument("hw_path", metavar="HW", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("wl_path", metavar="WL", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default reports/<workload>__<hw>/).")
@@ -52,13 +81,17 @@ def cli() -> None:
 @click.option("--algorithms", "algorithms", metavar="A,B,...", help="Subset/extra rules, e.g. bp,dfa,sdfa.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the workload seed.")
 @click.option("--force", is_flag=True, help="Overwrite an existing run directory.")
-def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, algorithms: str | None, seed: int | None, force: bool) -> None:
+@_report_options
+def run(hw_path: Path, wl_path: Path, out_dir: Path | None, epochs: int | None, algorithms: str | None, seed: int | None, force: bool,
+        baseline: str, no_baseline: bool, trace: bool) -> None:
     """Train every algorithm of WL and cost it on the chip HW; write the run directory."""
     from .api import prepare, run_and_write
 
     names = _parse_algorithms(algorithms)
+    base = _baseline(baseline, no_baseline)
     try:
-        job = prepare(hw_path, wl_path, out=out_dir, epochs=epochs, seed=seed, algorithms=names, force=force)
+        job = prepare(hw_path, wl_path, out=out_dir, epochs=epochs, seed=seed, algorithms=names, force=force,
+                      baseline=base, trace=trace)
         result = run_and_write(job, progress_bar=True)
     except NeurosimError as exc:
         _fail(str(exc))

@@ -27,23 +27,34 @@ from .data.identity import check_identity
 from .preflight import Plan, preflight
 from .sim import HardwareCost
 
-__all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm", "run",
-           "diverged"]
+__all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm",
+           "cost_baseline", "run", "diverged", "BASELINE"]
+
+#: The rule every run is compared against unless told otherwise (``--baseline``).
+BASELINE = "bp"
+
+#: ``progress(algorithm, step, total_steps, running_train_accuracy)``.
+Progress = Callable[[str, int, int, float], None]
 
 
 @dataclass(frozen=True)
 class AlgorithmRun:
-    """Everything measured for one algorithm in one run."""
+    """Everything measured for one algorithm in one run (``training`` is None for
+    a baseline that was costed but not trained)."""
 
     name: str
     config: AlgorithmConfig
-    training: TrainResult
+    training: TrainResult | None
     hardware: HardwareCost
     #: Ledger of ONE training step (network + hardware rows, energy applied).
     costs: pd.DataFrame
     #: Network-level records summed over one epoch (exact, partial last batch included).
     epoch_network: list[Record]
     train_seconds: float
+
+    @property
+    def trained(self) -> bool:
+        return self.training is not None
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class RunResult:
     n_test: int
     steps_per_epoch: int
     algorithms: dict[str, AlgorithmRun] = field(default_factory=dict)
+    #: the rule the others are compared against (None: no comparison)
+    baseline: str | None = None
 
 
 def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmConfig]:
@@ -129,7 +142,7 @@ def run_algorithm(
     hwcost: HardwareCost,
     *,
     hw_path: str = "hwconfig",
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> AlgorithmRun:
     """Train ``algo`` and ledger one step of it, given its chip cost."""
     shapes = wl.shapes
@@ -149,6 +162,31 @@ def run_algorithm(
     )
 
 
+def cost_baseline(wl: Workload, hw: HwConfig, algo: AlgorithmConfig, hwcost: HardwareCost, n_train: int, *, hw_path: str = "hwconfig") -> AlgorithmRun:
+    """The baseline rule costed on the same chip (counts, op graph, DES) without training it."""
+    shapes = wl.shapes
+    batch = wl.training.batch_size
+    return AlgorithmRun(
+        name=algo.name,
+        config=algo,
+        training=None,
+        hardware=hwcost,
+        costs=step_ledger(hw, shapes, batch, algo, hwcost, hw_path),
+        epoch_network=counts.epoch_counts(shapes, n_train, batch, algo),
+        train_seconds=0.0,
+    )
+
+
+def _with_baseline(wl: Workload, algorithms: list[AlgorithmConfig], baseline: str | None) -> list[AlgorithmConfig]:
+    """The rules to cost: the baseline first (the workload's settings for it, else
+    the rule's defaults), then the trained ones."""
+    if baseline is None:
+        return list(algorithms)
+    trained = [a for a in algorithms if a.name != baseline]
+    base = next((a for a in algorithms if a.name == baseline), None) or resolve_algorithms(wl, [baseline])[0]
+    return [base, *trained]
+
+
 def run(
     wl: Workload,
     hw: HwConfig,
@@ -156,19 +194,23 @@ def run(
     algorithms: list[AlgorithmConfig],
     *,
     hw_path: str = "hwconfig",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     out_dir: str | Path | None = None,
     wl_path: str = "workload",
     resume=None,
+    baseline: str | None = BASELINE,
 ) -> RunResult:
     """Check the whole plan first (:func:`neurosim.preflight.preflight`: chip model,
-    energy table, every rule on this network, the dataset's identity, ``out_dir``),
-    then train each rule in turn. ``resume`` (a :class:`neurosim.report.resume.RuleCache`)
-    keeps each rule's result as soon as it finishes and hands back those of an
-    earlier, interrupted run of the same plan instead of training them again.
-    A rule whose loss turns non-finite stops at once and is marked diverged
-    (``TrainResult.diverged``); the others still run."""
-    plan = preflight(hw, wl, algorithms, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
+    energy table, every rule and the ``baseline`` on this network, the dataset's
+    identity, ``out_dir``), then train each algorithm in turn; the baseline is costed
+    on the chip and trained only if it is one of ``algorithms``. ``resume`` (a
+    :class:`neurosim.report.resume.RuleCache`) keeps each rule's result as soon as it
+    finishes and hands back those of an earlier, interrupted run of the same plan
+    instead of training them again. A rule whose loss turns non-finite stops at once
+    and is marked diverged (``TrainResult.diverged``); the others still run."""
+    costed = _with_baseline(wl, algorithms, baseline)
+    trained = {a.name for a in algorithms}
+    plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
     check_identity(data, wl.dataset.name)
     steps = plan.steps_per_epoch
     hwcosts = plan.hwcosts
@@ -179,9 +221,13 @@ def run(
         n_train=data.n_train,
         n_test=data.n_test,
         steps_per_epoch=steps,
+        baseline=baseline,
     )
-    for algo in algorithms:
-        cb = (lambda s, t, _n=algo.name: progress(_n, s, t)) if progress else None
+    for algo in costed:
+        if algo.name not in trained:
+            res.algorithms[algo.name] = cost_baseline(wl, hw, algo, hwcosts[algo.name], data.n_train, hw_path=hw_path)
+            continue
+        cb = (lambda *a, _n=algo.name: progress(_n, *a)) if progress else None
         done = resume.load(algo) if resume is not None else None
         if done is None:
             done = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import neurosim.api as ns
 
-from .conftest import HW_DIGITAL, HW_RRAM, WORKLOADS
+from .conftest import HW_DIGITAL, HW_RRAM, REPO, WORKLOADS
 
 
 def _small(wl):
@@ -40,3 +40,45 @@ def test_digital_chip_has_no_crossbar_rows(mnist_dir):
     for phase, n in net.items():
         assert core.get(phase, 0) == n, phase
     assert ns.summary(res)["algorithms"]["dfa"]["rram_writes_per_cell_per_epoch"]["max"] == 0
+
+
+def test_result_repr_html_and_write_report(tmp_path, mnist_dir):
+    hw = ns.load_hw(HW_RRAM)
+    wl = _small(ns.load_workload(WORKLOADS / "mnist_sdfa.yaml"))
+    seen = []
+    res = ns.run(hw, wl, epochs=1, progress=lambda rule, step, total, acc: seen.append((rule, step, total, acc)))
+    assert [s[0] for s in seen] == ["sdfa"] * 8 and seen[-1][1:3] == (8, 8) and 0 <= seen[-1][3] <= 1
+    text = repr(res)
+    assert text.startswith("<neurosim Result: mnist_sdfa on rram_tile") and "not trained" in text and len(text.splitlines()) < 25
+    page = res._repr_html_()
+    assert "<table" in page and "bp/sdfa = 405×" in page and "Why sdfa costs less than bp" in page
+    assert list(res.layers()["algorithm"].unique()) == ["bp", "sdfa"]
+    names = ns.write_report(res, tmp_path / "out", trace=True)
+    for name in ("summary.json", "costs.csv", "trace.json", "report.html", "layers.png"):
+        assert name in names and (tmp_path / "out" / name).stat().st_size > 0, name
+
+
+def _readme_block(section: str) -> str:
+    import re
+
+    text = (REPO / "README.md").read_text()
+    return re.search(r"```python\n(.*?)```", text[text.index(section):], flags=re.S).group(1)
+
+
+def test_readme_python_example_runs_as_written(tmp_path, mnist_dir):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    for d in ("hwconfigs", "workloads"):
+        shutil.copytree(REPO / d, tmp_path / d)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.run([sys.executable, "-c", _readme_block("## Python API")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout
+    assert "sdfa" in out and "not trained" in out and "- Per training step sdfa uses" in out, out
+    assert "51200" in out  # sparse DFA's error-phase MACs, 32 x 1 x (800 + 800), in the groupby
+    for name in ("report.html", "trace.json", "summary.json"):
+        assert (tmp_path / "reports" / "notebook" / name).is_file(), name

@@ -286,10 +286,12 @@ def test_same_seed_is_bit_identical(name: str) -> None:
 def test_train_result_shape_and_progress() -> None:
     data = _random_data(n_train=100)
     wl = _workload(["bp", "dfa"], epochs=2, batch=32)
-    calls: list[tuple[int, int]] = []
-    result = train(wl, wl.algorithm("dfa"), *data, progress=lambda s, t: calls.append((s, t)))
+    calls: list[tuple[int, int, float]] = []
+    result = train(wl, wl.algorithm("dfa"), *data, progress=lambda s, t, acc: calls.append((s, t, acc)))
     assert isinstance(result, TrainResult) and result.algorithm == "dfa"
-    assert result.steps == 8 and calls == [(s, 8) for s in range(1, 9)]
+    assert result.steps == 8 and [c[:2] for c in calls] == [(s, 8) for s in range(1, 9)]
+    # the running accuracy at an epoch's last step is the epoch's train accuracy
+    assert [calls[3][2], calls[7][2]] == [r.train_accuracy for r in result.history]
     assert [r.epoch for r in result.history] == [1, 2]
     assert result.final_test_accuracy == result.history[-1].test_accuracy
     record = result.history[-1]

@@ -92,19 +92,19 @@ def test_comparison_leads_with_the_seed_papers_ratios(run_dir):
     assert view["bp"] == 32 * 3 * 1_275_200
     assert view["bp/dfa"] == pytest.approx(3 * 1_275_200 / (2 * 1_275_200 + 16_000))
     html = (run_dir / "report.html").read_text()
-    assert html.index("Comparison with BP") < html.index("Accuracy and alignment")
+    assert html.index("Why sdfa costs less than bp") < html.index("Comparison with bp") < html.index("Accuracy and alignment")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
-def _chromium(url: str, tmp_path) -> subprocess.CompletedProcess:
+def _chromium(url: str, tmp_path, extra: list[str] = ()) -> subprocess.CompletedProcess:
     cmd = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-        "--virtual-time-budget=5000", "--dump-dom", url,
+        "--virtual-time-budget=5000", *extra, "--dump-dom", url,
     ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
@@ -119,7 +119,7 @@ def _console(p: subprocess.CompletedProcess) -> list[str]:
 def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     p = _chromium((run_dir / "report.html").resolve().as_uri(), tmp_path)
     dom = p.stdout
-    assert "Comparison with BP" in dom and "</html>" in dom
+    assert "Comparison with bp" in dom and "</html>" in dom
     assert sorted(_images(dom)) == sorted(PLOTS)
     assert not _console(p), _console(p)
     # Chromium decodes every image the page references (a probe page logs each failure)
@@ -134,3 +134,32 @@ def test_report_opens_in_headless_chromium(run_dir, tmp_path):
     log = "\n".join(_console(_chromium(probe.as_uri(), tmp_path)))
     assert log.count("IMGOK") == len(srcs) - 1, log
     assert log.count("IMGFAIL") == 1 and "missing.png" in log  # the probe itself can fail
+
+
+def assert_first_screen(run_dir, rules: list[str], tmp_path) -> None:
+    """At 1280x900 the headline's energy, cycles and error-phase data-movement ratios
+    of each rule and the first "why" sentence are visible without scrolling (a probe
+    script in a copy of the page logs the bottom of each element)."""
+    import json
+
+    sels = [f"tr[data-row={row}] td[data-rule={r}] [data-ratio]" for r in rules for row in ("energy", "cycles", "error_noc", "error_neuron")]
+    sels.append("#why li")
+    js = "".join(
+        f"(function(){{var e=document.querySelector({json.dumps(sel)});"
+        f"console.log('RECT '+(e?Math.round(e.getBoundingClientRect().bottom):-1)+' '+window.innerHeight+' '+{json.dumps(sel)});}})();"
+        for sel in sels
+    )
+    page = tmp_path / "report.html"
+    page.write_text((run_dir / "report.html").read_text().replace("</body>", f"<script>{js}</script></body>"))
+    for f in run_dir.glob("*.png"):
+        shutil.copy(f, tmp_path / f.name)
+    lines = [l for l in _console(_chromium(page.as_uri(), tmp_path, extra=["--window-size=1280,900"])) if "RECT " in l]
+    assert len(lines) == len(sels), lines
+    for line in lines:
+        bottom, height = (int(v) for v in line.split("RECT ", 1)[1].split()[:2])
+        assert 0 < bottom <= height, line
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
+def test_compare_run_first_screen_shows_the_ratios_and_why(run_dir, tmp_path):
+    assert_first_screen(run_dir, ["dfa", "sdfa"], tmp_path)

@@ -115,13 +115,14 @@ def train(
     x_test: np.ndarray,
     y_test: np.ndarray,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
     hw: HwConfig | None = None,
 ) -> TrainResult:
     """Train ``workload.network`` with rule ``algo``; see the module docstring.
 
     ``x_*`` are (N, n_0) arrays (converted to float32 C-contiguous), ``y_*``
-    integer class labels. ``progress(step, total_steps)`` is called after every step.
+    integer class labels. ``progress(step, total_steps, running_train_accuracy)`` is
+    called after every step (the accuracy on the epoch's batches so far).
     BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the result
     does not depend on the machine's core count. With ``hw.numerics == "device"``
     the weights train through the crossbar cells (:class:`CrossbarDevice`).
@@ -194,7 +195,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device=No
                 device.write(net.weights)
             step += 1
             if progress is not None:
-                progress(step, total)
+                progress(step, total, correct / (start + len(idx)))
         if diverged is not None:
             break
         history.append(

@@ -24,6 +24,10 @@ def build(run_dir: str | Path) -> list[str]:
 
     run_dir = Path(run_dir)
     summary = read_run(run_dir)  # refuses a damaged or mixed folder with one line
+    if any("totals" not in a or "per_layer" not in a for a in summary.get("algorithms", {}).values()):
+        from ..errors import NeurosimError
+
+        raise NeurosimError(f"{run_dir}/{SUMMARY}: written by an older neurosim (no totals/per_layer); rerun the run")
     comp = comparison_frame(pd.read_csv(run_dir / COSTS), summary)
     atomic_write_text(run_dir / COMPARISON, comp.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     return [COMPARISON, *plots.draw_all(run_dir), html.write_report(run_dir)]

@@ -2,8 +2,8 @@
 
 Built from costs.csv and summary.json only, so it can be regenerated from a run
 directory. A row is one figure of one training step (``metric``, ``phase``,
-``level``); a column per algorithm holds the figure, and ``bp/X`` columns hold
-how many times less X costs than BP (above 1: cheaper).
+``level``); a column per algorithm holds the figure, and ``B/X`` columns hold
+how many times less X costs than the baseline B (BP unless ``--baseline``; above 1: cheaper).
 
 Besides neurosim's architectural figures, the ``ssdfa`` accounting view
 (:mod:`neurosim.accounting.ssdfa`, the sparse-DFA authors' metrics code) gives
@@ -54,17 +54,20 @@ def _long(costs: pd.DataFrame, summary: dict) -> pd.DataFrame:
     ]
     rows = []
     for alg, s in summary["algorithms"].items():
-        for p, v in s["cycles"]["phase_critical_path"].items():
+        for p, v in s["phase_cycles_per_step"].items():
             rows.append({"algorithm": alg, "phase": p, "level": "-", "metric": "critical-path cycles", "value": v})
-        rows.append({"algorithm": alg, "phase": "step", "level": "-", "metric": "cycles", "value": s["cycles"]["per_step"]})
+        rows.append({"algorithm": alg, "phase": "step", "level": "-", "metric": "cycles", "value": s["totals"]["per_step"]["cycles"]})
+        rows.append({"algorithm": alg, "phase": "step", "level": "-", "metric": "energy pJ", "value": s["totals"]["per_step"]["energy_pj"]})
         for lv, v in s["bytes"]["per_step"].items():
             rows.append({"algorithm": alg, "phase": "step", "level": lv, "metric": "chip bytes", "value": v})
     parts.append(pd.DataFrame(rows))
     return pd.concat(parts, ignore_index=True)
 
 
-def comparison_frame(costs: pd.DataFrame, summary: dict, reference: str = "bp") -> pd.DataFrame:
-    """One row per (metric, phase, level); one column per algorithm, then ``bp/X`` ratios."""
+def comparison_frame(costs: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """One row per (metric, phase, level); one column per algorithm, then ``B/X``
+    ratios against the run's baseline ``B`` (none without a baseline)."""
+    reference = summary.get("baseline")
     long = _long(costs, summary)
     algs = list(summary["algorithms"])
     wide = long.pivot_table(index=_KEY, columns="algorithm", values="value", aggfunc="sum").fillna(0.0)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import __version__, ledger
-from ..pipeline import AlgorithmRun, RunResult
-from ..records import PHASES
+from .. import ledger
+from ..pipeline import RunResult
+from .summary import summarize
 
 __all__ = [
     "SUMMARY",
@@ -87,93 +87,10 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(finite_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def _by_phase(records, action: str) -> dict[str, float]:
-    out = {p: 0.0 for p in PHASES}
-    for r in records:
-        if r.component == "network" and r.action == action:
-            out[r.phase] += r.count
-    return {p: v for p, v in out.items() if v or p != "feedback_learning"}
-
-
-def _algorithm_summary(run: AlgorithmRun, res: RunResult) -> dict[str, Any]:
-    hw = run.hardware
-    epochs = len(run.training.history)
-    steps_epoch = res.steps_per_epoch
-    clock_hz = res.hw.clock_hz
-    df = run.costs
-    energy_step = ledger.energy_by_component(df)
-    energy_step_total = sum(energy_step.values())
-    history = run.training.history
-    last = history[-1] if history else None
-    div = run.training.diverged
-    net = df[df["component"] == "network"]
-    neuron = {a: float(net.loc[net["action"] == a, "bytes"].sum()) for a in ("deliver_error", "deliver_feedback")}
-    macs_epoch = _by_phase(run.epoch_network, "mac")
-    return {
-        "config": run.config.model_dump(mode="json"),
-        "test_accuracy": None if div is not None else run.training.final_test_accuracy,
-        "train_accuracy": None if div is not None or last is None else last.train_accuracy,
-        "final_loss": None if div is not None or last is None else last.loss,
-        #: non-null when a non-finite loss stopped the rule: where (1-based epoch, step of the run)
-        "diverged": None if div is None else {"epoch": div.epoch, "step": div.step},
-        "alignment_deg": dict(last.alignment_deg) if last is not None else {},
-        "train_seconds": round(run.train_seconds, 3),
-        "macs": {
-            "per_step": ledger.macs_by_phase(df),
-            "per_epoch": macs_epoch,
-            "run": {p: v * epochs for p, v in macs_epoch.items()},
-        },
-        "neuron_level_bytes_per_step": neuron,
-        "bytes": {
-            "per_step": dict(hw.bytes_by_level),
-            "per_epoch": {k: v * steps_epoch for k, v in hw.bytes_by_level.items()},
-        },
-        "energy_pj": {
-            "per_step": energy_step,
-            "per_step_total": energy_step_total,
-            "per_epoch_total": energy_step_total * steps_epoch,
-            "run_total": energy_step_total * steps_epoch * epochs,
-        },
-        "cycles": {
-            "per_step": hw.cycles_per_step,
-            "per_epoch": hw.cycles_per_epoch,
-            "run": hw.cycles_per_epoch * epochs,
-            "phase_critical_path": dict(hw.phase_cycles),
-            "stall": hw.stall_cycles,
-        },
-        "latency_s": {
-            "per_step": hw.cycles_per_step / clock_hz,
-            "per_epoch": hw.cycles_per_epoch / clock_hz,
-            "run": hw.cycles_per_epoch * epochs / clock_hz,
-        },
-        "utilisation": dict(hw.utilisation),
-        "rram_writes_per_cell_per_epoch": dict(hw.rram_writes_per_cell_per_epoch),
-        "spills": list(hw.spills),
-    }
-
-
-def summarize(res: RunResult, *, hw_path: str, workload_path: str) -> dict[str, Any]:
-    return {
-        "neurosim_version": __version__,
-        "hwconfig_path": hw_path,
-        "workload_path": workload_path,
-        "dataset_dir": res.dataset_dir,
-        "n_train": res.n_train,
-        "n_test": res.n_test,
-        "batch_size": res.workload.training.batch_size,
-        "epochs": res.workload.training.epochs,
-        "steps_per_epoch": res.steps_per_epoch,
-        "clock_hz": res.hw.clock_hz,
-        "algorithms": {name: _algorithm_summary(r, res) for name, r in res.algorithms.items()},
-        "workload": res.workload.model_dump(mode="json"),
-        "hwconfig": res.hw.model_dump(mode="json"),
-    }
-
-
 def training_frame(res: RunResult) -> pd.DataFrame:
     rows = []
     for name, r in res.algorithms.items():
-        for h in r.training.history:
+        for h in r.training.history if r.training is not None else ():
             row = {
                 "algorithm": name,
                 "epoch": h.epoch,

@@ -1,45 +1,72 @@
-"""``report.html``: one page per run, built only from the run directory's files."""
+"""``report.html``: one page per run, built only from the run directory's files.
+
+The page is a Jinja2 template (``templates/report.html.j2``, autoescaped). Its
+first screen answers "how much cheaper, and why": the headline rows
+(:mod:`neurosim.report.headline`) with the baseline's ratio under each figure,
+then the generated sentences of :mod:`neurosim.report.why`.
+"""
 
 from __future__ import annotations
 
 import html
 import json
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from .compare import COMPARISON
-from .files import SUMMARY, TRAINING, atomic_write_text
+from .files import COSTS, SUMMARY, TRAINING, atomic_write_text
+from .fmt import count, energy, percent, ratio
+from .headline import KEY_ROWS, headline_rows
+from .layers import layer_frame
 from .plots import PLOTS
+from .why import why
 
-__all__ = ["REPORT", "render", "write_report", "format_cell"]
+__all__ = ["REPORT", "render", "write_report", "format_cell", "headline_html"]
 
 REPORT = "report.html"
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}figure{display:inline-block;margin:.5em}
-figcaption{font-size:.8em;color:#555;max-width:520px}img{max-width:520px}.note{color:#555;font-size:.9em}
-"""
+#: Headline rows of the first table (the rest follow under "All headline figures").
+_FIRST = (*KEY_ROWS, "error_macs", "latency", "accuracy")
 
 
 def format_cell(v) -> str:
-    """A table cell: NaN as a dash, large or small floats in e-notation, text escaped."""
-    if isinstance(v, float):
-        if v != v:  # NaN
+    """A table cell: NaN as a dash, whole numbers as integers (SI above 10^5), ratios-sized floats with 3 digits."""
+    if isinstance(v, bool) or v is None:
+        return html.escape(str(v))
+    if isinstance(v, (int, float)):
+        v = float(v)
+        if v != v:
             return "–"
-        if v == 0:
-            return "0"
-        if abs(v) >= 1e5 or abs(v) < 1e-2:
-            return f"{v:.3e}"
-        return f"{v:,.3f}".rstrip("0").rstrip(".")
+        if v.is_integer() or abs(v) >= 1e5:
+            return count(v)
+        return f"{v:.4g}"
     return html.escape(str(v))
 
 
+@lru_cache(maxsize=1)
+def _env():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(loader=PackageLoader("neurosim.report", "templates"), autoescape=select_autoescape(["j2", "html"]),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _table(df: pd.DataFrame, index: bool = True, ratio_cols: tuple[str, ...] = ()) -> str:
+    head = ([html.escape(str(df.index.name or ""))] if index else []) + [html.escape(str(c)) for c in df.columns]
+    out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for idx, row in df.iterrows():
+        cells = [f"<td>{html.escape(str(idx))}</td>"] if index else []
+        for c, v in zip(df.columns, row.tolist()):
+            cells.append(f"<td>{ratio(v) if c in ratio_cols and isinstance(v, float) else format_cell(v)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return "\n".join(out) + "</table>"
+
+
 def _rules(algorithms: list[dict]) -> str:
-    """``bp, sdfa (fanin 1, learning_rate 0.1)``: each rule with its settings."""
     out = []
     for a in algorithms:
         opts = ", ".join(f"{k} {v}" for k, v in a.items() if k != "name" and v is not None)
@@ -47,93 +74,140 @@ def _rules(algorithms: list[dict]) -> str:
     return ", ".join(out)
 
 
-def _table(df: pd.DataFrame, index: bool = True) -> str:
-    head = ([html.escape(str(df.index.name or ""))] if index else []) + [html.escape(str(c)) for c in df.columns]
-    out = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
-    for idx, row in df.iterrows():
-        cells = ([f"<td>{html.escape(str(idx))}</td>"] if index else []) + [f"<td>{format_cell(v)}</td>" for v in row.tolist()]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    return "\n".join(out) + "</table>"
+def _layer_label(v) -> str:
+    if not isinstance(v, dict):
+        return str(v)
+    kind = v.get("kind", "?")
+    size = v.get("units") or v.get("channels") or v.get("out_channels")
+    kernel = v.get("kernel")
+    text = v.get("name") or kind
+    if kernel:
+        text += f" {kernel}×{kernel}" if isinstance(kernel, int) else f" {kernel}"
+    return f"{text}-{size}" if size else text
 
 
-def _fig(name: str) -> str:
-    return f'<figure><img src="{name}" alt="{html.escape(PLOTS[name])}"><figcaption>{html.escape(PLOTS[name])}</figcaption></figure>'
+def _network(n: dict) -> str:
+    layers = n["layers"]
+    if all(isinstance(v, int) for v in layers):
+        return "-".join(map(str, layers))
+    return " → ".join(_layer_label(v) for v in layers)
+
+
+def _setup(s: dict) -> str:
+    wl, hw = s["workload"], s["hwconfig"]
+    n = wl["network"]
+    return (
+        f"network {_network(n)} {n.get('activation', '')}, batch {s['batch_size']}, "
+        f"{wl['training']['optimizer']['name']} lr {wl['training']['optimizer']['learning_rate']}, rules {_rules(wl['algorithms'])}; "
+        f"{s['epochs']} epochs of {s['steps_per_epoch']} steps on {s['n_train']:,} images (test {s['n_test']:,}); "
+        f"chip {hw['name']}: {hw['noc']['mesh']} mesh, weights in {hw['chip']['weight_storage']}, "
+        f"clock {hw['chip']['clock_mhz']['value']} MHz; neurosim {s['neurosim_version']}"
+    )
+
+
+def _docs_links() -> str:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    parts = []
+    for name in ("hardware.md", "counts.md"):
+        p = docs / name
+        parts.append(f"<a href='{p.as_uri()}'>docs/{name}</a>" if p.is_file() else f"docs/{name}")
+    return " and ".join(parts)
+
+
+def _layer_table(costs: pd.DataFrame) -> str:
+    lf = layer_frame(costs)
+    shown = pd.DataFrame({
+        "rule": lf["algorithm"], "layer": lf["layer"], "phase": lf["phase"], "MACs": lf["macs"].map(count),
+        "energy": lf["energy_pj"].map(energy), "busy unit-cycles": lf["busy_cycles"].map(count),
+        "crossbar I/O B": lf["bytes_crossbar_io"].map(count), "SRAM B": lf["bytes_sram"].map(count),
+        "NoC byte-hops": lf["bytes_noc_byte_hops"].map(count), "DRAM B": lf["bytes_dram"].map(count),
+    })
+    return _table(shown, index=False)
+
+
+def _why(costs: pd.DataFrame, s: dict) -> tuple[dict[str, list[str]], dict[str, bool]]:
+    base = s.get("baseline")
+    if not base:
+        return {}, {}
+    out = {a: why(costs, s, base, a) for a in s["algorithms"] if a != base}
+    verdict = {a: s["algorithms"][a]["totals"]["per_step"]["energy_pj"] <= s["algorithms"][base]["totals"]["per_step"]["energy_pj"]
+               for a in out}
+    return out, verdict
+
+
+def _context(s: dict, costs: pd.DataFrame) -> dict:
+    rows = headline_rows(s)
+    why_, verdict = _why(costs, s)
+    base = s.get("baseline")
+    rules = list(s["algorithms"])
+    title = f"{s['workload']['name']} on {s['hwconfig']['name']}"
+    if base and len(rules) > 1:
+        title += ": " + ", ".join(r for r in rules if r != base) + f" against {base}"
+    return {
+        "title": title,
+        "setup": _setup(s),
+        "baseline": base,
+        "rules": rules,
+        "trained": {a: v.get("trained", True) for a, v in s["algorithms"].items()},
+        "key_rows": [r for k in _FIRST for r in rows if r.key == k],
+        "other_rows": [r for r in rows if r.key not in _FIRST],
+        "why": why_,
+        "verdict": verdict,
+        "docs_links": _docs_links(),
+    }
+
+
+def headline_html(summary: dict, costs: pd.DataFrame) -> str:
+    """The first screen of report.html alone (the notebook repr of a result)."""
+    page = _env().get_template("report.html.j2").render(
+        **_context(summary, costs), fig=lambda name: "", comparison="", layer_table="", accuracy_table="",
+        energy_table="", spills="", trace=False)
+    css = page[page.index("<style>") + len("<style>"):page.index("</style>")]
+    # scope every rule to the result's div, so the notebook's own style is untouched
+    css = re.sub(r"([^{}]+)\{", lambda m: ",".join(
+        ".neurosim-result" if sel.strip() == "body" else f".neurosim-result {sel.strip()}" for sel in m.group(1).split(",")) + "{", css)
+    start, end = page.index("<h1>"), page.index("<h2>")
+    return f"<style>{css}</style><div class='neurosim-result'>{page[start:end]}</div>"
+
+
+def _fig(run_dir: Path):
+    def fig(name: str) -> Markup:
+        if not (run_dir / name).is_file():
+            return Markup("")
+        cap = html.escape(PLOTS.get(name, name))
+        return Markup(f'<figure><img src="{name}" alt="{cap}"><figcaption>{cap}</figcaption></figure>')
+
+    return fig
 
 
 def render(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     s = json.loads((run_dir / SUMMARY).read_text())
+    costs = pd.read_csv(run_dir / COSTS)
     comp = pd.read_csv(run_dir / COMPARISON)
     training = pd.read_csv(run_dir / TRAINING)
-    wl, hw = s["workload"], s["hwconfig"]
-    algs = s["algorithms"]
-
-    headline = pd.DataFrame(
-        {
-            a: {
-                "test accuracy %": (f"diverged (epoch {v['diverged']['epoch']}, step {v['diverged']['step']})"
-                                    if v.get("diverged") else 100 * v["test_accuracy"]),
-                "MACs / step": sum(v["macs"]["per_step"].values()),
-                "neuron-level error bytes / step": sum(v["neuron_level_bytes_per_step"].values()),
-                "NoC byte-hops / step": v["bytes"]["per_step"].get("noc_byte_hops", 0.0),
-                "cycles / step": v["cycles"]["per_step"],
-                "error-phase cycles": v["cycles"]["phase_critical_path"].get("error", 0.0),
-                "energy µJ / step": v["energy_pj"]["per_step_total"] / 1e6,
-                "latency s / epoch": v["latency_s"]["per_epoch"],
-                "RRAM writes / cell / epoch (max)": v["rram_writes_per_cell_per_epoch"].get("max", 0.0),
-            }
-            for a, v in algs.items()
-        }
-    )
-    headline.index.name = "per algorithm"
+    hw = s["hwconfig"]
     last = training.sort_values("epoch").groupby("algorithm", sort=False).tail(1).set_index("algorithm")
-    energy_rows = [
+    last = last[[c for c in last.columns if c != "epoch"]]
+    for c in ("train_accuracy", "test_accuracy"):
+        if c in last:
+            last[c] = last[c].map(percent)
+    energy_rows = pd.DataFrame([
         {"component": c, "action": a, "pJ": e["energy_pj"], "per": e["per"], "source": e["source"]}
-        for c, acts in hw["energy"].items()
-        for a, e in acts.items()
-    ]
-    spills = [f"{a}: {m}" for a, v in algs.items() for m in v["spills"]]
-    n = wl["network"]
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>neurosim: {html.escape(wl['name'])} on {html.escape(hw['name'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(wl['name'])} on {html.escape(hw['name'])}</h1>",
-        "<p class='note'>"
-        + html.escape(
-            f"network {'-'.join(map(str, n['layers']))} {n['activation']}, batch {wl['training']['batch_size']}, "
-            f"{wl['training']['optimizer']['name']} lr {wl['training']['optimizer']['learning_rate']}, "
-            f"rules {_rules(wl['algorithms'])}; "
-            f"{s['epochs']} epochs of {s['steps_per_epoch']} steps on {s['n_train']} images (test {s['n_test']}); "
-            f"chip: {hw['noc']['mesh']} mesh, weights in {hw['chip']['weight_storage']}, "
-            f"clock {hw['chip']['clock_mhz']['value']} MHz; neurosim {s['neurosim_version']}"
-        )
-        + "</p>",
-        "<h2>Headline</h2>",
-        _table(headline),
-        "<h2>Comparison with BP (the seed papers' figures)</h2>",
-        "<p class='note'>Per training step. Columns bp/X: how many times less X costs than BP (above 1: cheaper). "
-        "Neuron-level bytes are the values each neuron must receive to form its error; chip bytes are what the "
-        "mapped chip moves at each level (NoC in byte-hops).</p>",
-        _table(comp, index=False),
-        _fig("comparison.png"),
-        _fig("data_movement.png"),
-        _fig("macs_by_phase.png"),
-        "<h2>Accuracy and alignment</h2>",
-        _table(last[[c for c in last.columns if c != "epoch"]]),
-        _fig("accuracy.png"),
-        _fig("alignment.png"),
-        "<h2>Time and energy on the chip</h2>",
-        _fig("cycles_by_phase.png"),
-        _fig("energy_by_component.png"),
-        _fig("utilisation.png"),
-        "<h2>Placement</h2>",
-        _fig("placement.png"),
-        "<p class='note'>" + (html.escape("; ".join(spills)) if spills else "No layer spills to DRAM.") + "</p>",
-        "<h2>Energy reference table</h2>",
-        _table(pd.DataFrame(energy_rows), index=False),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+        for c, acts in hw["energy"].items() for a, e in acts.items()
+    ])
+    spills = [f"{a}: {m}" for a, v in s["algorithms"].items() for m in v["spills"]]
+    ratio_cols = tuple(c for c in comp.columns if "/" in c)
+    return _env().get_template("report.html.j2").render(
+        **_context(s, costs),
+        fig=_fig(run_dir),
+        comparison=_table(comp, index=False, ratio_cols=ratio_cols),
+        layer_table=_layer_table(costs),
+        accuracy_table=_table(last),
+        energy_table=_table(energy_rows, index=False),
+        spills="; ".join(spills) if spills else "No layer spills to DRAM.",
+        trace=(run_dir / "trace.json").is_file(),
+    )
 
 
 def write_report(run_dir: Path) -> str:

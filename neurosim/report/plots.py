@@ -1,4 +1,11 @@
-"""PNG plots of a run, drawn only from the run's data files (fixed names)."""
+"""PNG plots of a run, drawn only from the run's data files (fixed names).
+
+Readability rules: SI-prefixed tick labels (``102 M``, not ``1.02e+08``); a log
+axis only where values span decades, and then its label says "log scale"; the
+ratio plot is labelled with each bar's value; legends sit outside the axes;
+accuracy in %; epochs as integers. Each figure is drawn once, at 100 dpi, with
+fixed margins (no layout engine and no ``bbox_inches="tight"``: each would draw twice).
+"""
 
 from __future__ import annotations
 
@@ -12,75 +19,112 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from ..mapping.draw import draw_placement_frame  # noqa: E402
 from ..records import PHASES  # noqa: E402
 from .compare import COMPARISON  # noqa: E402
 from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
+from .fmt import ratio, tick_formatter  # noqa: E402
+from .layers import layer_frame  # noqa: E402
 
-__all__ = ["PLOTS", "draw_all"]
+__all__ = ["PLOTS", "DPI", "draw_all"]
+
+DPI = 100
 
 #: Plot file name -> what it shows.
 PLOTS = {
-    "accuracy.png": "test and train accuracy per epoch",
+    "comparison.png": "how many times less each rule costs than the baseline: whole step, error phase, chip bytes by level (log scale, value on each bar)",
+    "data_movement.png": "bytes moved per training step: neuron level in the error phase, chip by level (log scale)",
+    "macs_by_phase.png": "MACs per training step, by phase (log scale)",
+    "layers.png": "per layer and rule, stacked by phase: energy, busy unit-cycles, bytes and NoC byte-hops per step",
+    "accuracy.png": "test and train accuracy per epoch (trained rules)",
     "alignment.png": "angle between each rule's update and BP's gradient, per layer and epoch",
-    "macs_by_phase.png": "MACs per training step, by phase",
-    "data_movement.png": "bytes moved per training step: neuron level by phase, chip by level (log scale)",
+    "cycles_by_phase.png": "cycles per training step and each phase's critical path",
     "energy_by_component.png": "energy per training step, by component (stacked)",
-    "cycles_by_phase.png": "cycles per training step and per-phase critical path",
     "utilisation.png": "busy fraction of each component during a step",
     "placement.png": "crossbar blocks of each layer on the tile mesh",
-    "comparison.png": "how many times less each algorithm costs than BP, per phase and level (log scale)",
 }
+
+_PHASE_COLOURS = dict(zip(PHASES, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]))
+
+
+def _figure(w: float, h: float, ncols: int = 1, nrows: int = 1, *, left: float = 0.9, right: float = 1.5,
+            bottom: float = 0.55, top: float = 0.3, **space):
+    """A figure with fixed margins in inches (legend room on the right): one draw at save time."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w, h), squeeze=False)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h, **space)
+    return fig, axes
 
 
 def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _grouped_bars(ax, table: pd.DataFrame, *, log: bool = False, ylabel: str = "") -> None:
-    """Bars grouped by the table's index, one colour per column."""
+def _legend_right(ax, **kw) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, **kw)
+
+
+def _spans_decades(values) -> bool:
+    v = np.asarray([x for x in values if x > 0], dtype=float)
+    return len(v) > 1 and v.max() / v.min() > 30
+
+
+def _grouped_bars(ax, table: pd.DataFrame, *, ylabel: str, unit: str = "", log: bool | None = None, labels: bool = False) -> None:
+    """Bars grouped by the table's index, one colour per column; log axis when the
+    values span decades (said in the label)."""
     n = max(len(table.columns), 1)
     width = 0.8 / n
     x = np.arange(len(table.index))
+    vals = table.to_numpy(dtype=float)
+    use_log = _spans_decades(vals.ravel()) if log is None else log
     for i, col in enumerate(table.columns):
-        ax.bar(x + (i - (n - 1) / 2) * width, table[col].to_numpy(dtype=float), width, label=str(col))
-    ax.set_xticks(x, [str(i) for i in table.index], rotation=0)
-    if log:
+        bars = ax.bar(x + (i - (n - 1) / 2) * width, table[col].to_numpy(dtype=float), width, label=str(col))
+        if labels:
+            ax.bar_label(bars, labels=[ratio(v) for v in table[col].to_numpy(dtype=float)], fontsize=7, padding=1)
+    ax.set_xticks(x, [str(i) for i in table.index])
+    if use_log:
         ax.set_yscale("log")
+        ylabel += " (log scale)"
+    ax.yaxis.set_major_formatter(tick_formatter(unit))
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    _legend_right(ax)
+
+
+def _epochs_axis(ax) -> None:
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _accuracy(training: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ((ax,),) = _figure(7.5, 4)
     for name, g in training.groupby("algorithm", sort=False):
         line = ax.plot(g["epoch"], 100 * g["test_accuracy"], marker="o", ms=3, label=f"{name} test")[0]
         ax.plot(g["epoch"], 100 * g["train_accuracy"], ls="--", color=line.get_color(), alpha=0.6, label=f"{name} train")
-    ax.set_xlabel("epoch")
+    _epochs_axis(ax)
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    _legend_right(ax)
     _save(fig, path)
 
 
 def _alignment(training: pd.DataFrame, path: Path) -> None:
     cols = [c for c in training.columns if c.startswith("alignment_deg_")]
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ((ax,),) = _figure(7.5, 4)
     for name, g in training.groupby("algorithm", sort=False):
         for c in cols:
             if g[c].notna().any() and name != "bp":
                 ax.plot(g["epoch"], g[c], marker=".", label=f"{name} {c.removeprefix('alignment_deg_')}")
     ax.axhline(90, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("angle to BP gradient (deg)")
+    _epochs_axis(ax)
+    ax.set_ylabel("angle to BP's gradient (degrees)")
     ax.grid(alpha=0.3)
-    if ax.lines[1:]:
-        ax.legend(fontsize=7, ncol=2)
+    _legend_right(ax)
     _save(fig, path)
 
 
@@ -93,85 +137,144 @@ def _phase_table(costs: pd.DataFrame, component: str, action: str, value: str) -
 
 
 def _macs(costs: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ((ax,),) = _figure(7.5, 4)
     t = _phase_table(costs, "network", "mac", "count")
     t = t.loc[[p for p in t.index if t.loc[p].sum() > 0]]
-    _grouped_bars(ax, t, log=True, ylabel="MACs per step")
+    _grouped_bars(ax, t, ylabel="MACs per step")
     _save(fig, path)
 
 
 def _data_movement(costs: pd.DataFrame, summary: dict, path: Path) -> None:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, ((a1, a2),) = _figure(12, 4, ncols=2, wspace=0.55)
     net = costs[(costs["component"] == "network") & costs["action"].str.startswith("deliver_")]
     t = net.pivot_table(index="action", columns="algorithm", values="bytes", aggfunc="sum", sort=False).fillna(0.0)
-    _grouped_bars(a1, t.clip(lower=1.0), log=True, ylabel="bytes per step")
-    a1.set_title("neuron level, error phase")
+    t = t.reindex(columns=[a for a in summary["algorithms"] if a in t.columns])
+    _grouped_bars(a1, t, ylabel="bytes per step", unit="B", log=True)
+    a1.set_title("neuron level, error phase", fontsize=10)
     lv = pd.DataFrame({a: s["bytes"]["per_step"] for a, s in summary["algorithms"].items()})
-    _grouped_bars(a2, lv.clip(lower=1.0), log=True, ylabel="bytes per step")
-    a2.set_title("chip, by level")
+    _grouped_bars(a2, lv, ylabel="bytes per step (NoC: byte-hops)", unit="B", log=True)
+    a2.set_title("chip, by level", fontsize=10)
     _save(fig, path)
 
 
 def _energy(summary: dict, path: Path) -> None:
     algs = list(summary["algorithms"])
     e = pd.DataFrame({a: summary["algorithms"][a]["energy_pj"]["per_step"] for a in algs}).fillna(0.0)
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ((ax,),) = _figure(7, 4)
     bottom = np.zeros(len(algs))
     for comp in e.index:
-        vals = e.loc[comp, algs].to_numpy(dtype=float) / 1e6
+        vals = e.loc[comp, algs].to_numpy(dtype=float) * 1e-12
         ax.bar(algs, vals, bottom=bottom, label=comp)
         bottom += vals
-    ax.set_ylabel("energy per step (µJ)")
-    ax.legend(fontsize=8)
+    ax.yaxis.set_major_formatter(tick_formatter("J"))
+    ax.set_ylabel("energy per step")
     ax.grid(axis="y", alpha=0.3)
+    _legend_right(ax, reverse=True)
     _save(fig, path)
 
 
 def _cycles(summary: dict, path: Path) -> None:
     algs = summary["algorithms"]
-    t = pd.DataFrame({a: s["cycles"]["phase_critical_path"] for a, s in algs.items()}).fillna(0.0)
+    t = pd.DataFrame({a: s["phase_cycles_per_step"] for a, s in algs.items()}).fillna(0.0)
     t = t.reindex([p for p in PHASES if p in t.index])
-    t.loc["whole step"] = [s["cycles"]["per_step"] for s in algs.values()]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _grouped_bars(ax, t.clip(lower=1.0), log=True, ylabel="cycles")
+    t.loc["whole step"] = [s["totals"]["per_step"]["cycles"] for s in algs.values()]
+    fig, ((ax,),) = _figure(8, 4)
+    _grouped_bars(ax, t, ylabel="cycles", log=False)
     _save(fig, path)
 
 
 def _utilisation(summary: dict, path: Path) -> None:
     t = pd.DataFrame({a: s["utilisation"] for a, s in summary["algorithms"].items()}).fillna(0.0)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    _grouped_bars(ax, 100 * t, ylabel="busy (%)")
+    fig, ((ax,),) = _figure(8, 4)
+    _grouped_bars(ax, 100 * t, ylabel="busy (%)", log=False)
     _save(fig, path)
 
 
 def _placement(placement: pd.DataFrame, summary: dict, path: Path) -> None:
-    first = placement["algorithm"].iloc[0] if len(placement) else None
-    # the algorithm with the most blocks shows every matrix kind it places
-    if len(placement):
-        first = placement.groupby("algorithm").size().idxmax()
+    first = placement.groupby("algorithm").size().idxmax() if len(placement) else None
     p = placement[placement["algorithm"] == first]
-    mesh = summary["hwconfig"]["noc"]["mesh"]
-    rows, cols = (int(v) for v in mesh.split("x"))
-    fig, ax = plt.subplots(figsize=(6, 6))
+    rows, cols = (int(v) for v in summary["hwconfig"]["noc"]["mesh"].split("x"))
+    fig, ((ax,),) = _figure(6, 6, left=0.3, right=0.3, bottom=0.3, top=0.5)
     draw_placement_frame(ax, p, rows, cols, f"placement ({first}); number = blocks on the tile, outline = home tile")
     _save(fig, path)
 
 
+#: (metric, phase, level) rows of comparison.csv drawn in comparison.png, top to bottom.
+_COMPARED = [
+    ("energy pJ", "step", "-"), ("cycles", "step", "-"), ("energy pJ", "error", "-"), ("critical-path cycles", "error", "-"),
+    ("MACs", "error", "-"), ("neuron-level bytes", "error", "-"), ("chip bytes", "error", "noc_byte_hops"),
+    ("chip bytes", "error", "crossbar_io"), ("chip bytes", "error", "sram"), ("chip bytes", "step", "noc_byte_hops"),
+    ("chip bytes", "step", "crossbar_io"), ("chip bytes", "step", "sram"), ("chip bytes", "step", "dram"),
+]
+
+
 def _comparison(comp: pd.DataFrame, path: Path) -> None:
-    ratio_cols = [c for c in comp.columns if c.startswith("bp/")]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    if ratio_cols:
-        keep = comp[comp["metric"].isin(["MACs", "neuron-level bytes", "chip bytes", "cycles", "critical-path cycles"])]
-        keep = keep[keep["phase"].isin(["error", "step"]) | (keep["metric"] == "MACs")]
-        keep = keep.dropna(subset=ratio_cols)  # a figure an algorithm does not incur at all has no ratio
-        labels = [f"{m}\n{p}" + ("" if lv == "-" else f" {lv}") for m, p, lv in zip(keep["metric"], keep["phase"], keep["level"])]
-        table = keep[ratio_cols].set_axis(labels)
-        _grouped_bars(ax, table, log=True, ylabel="BP cost / algorithm cost")
-        ax.axhline(1.0, color="black", lw=0.8)
-        ax.tick_params(axis="x", labelsize=7, rotation=60)
-    else:
-        ax.text(0.5, 0.5, "no BP in this run: nothing to compare against", ha="center", va="center", transform=ax.transAxes)
+    ratio_cols = [c for c in comp.columns if "/" in c]
+    if not ratio_cols:
+        fig, ((ax,),) = _figure(9, 2, left=0.2, right=0.2)
+        ax.text(0.5, 0.5, "no baseline in this run: nothing to compare against", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
+        _save(fig, path)
+        return
+    idx = comp.set_index(["metric", "phase", "level"])
+    keys = [k for k in _COMPARED if k in idx.index and idx.loc[k, ratio_cols].notna().any()]
+    table = idx.loc[keys, ratio_cols]
+    labels = [f"{p if p != 'step' else 'whole step'}: {m.removesuffix(' pJ')}" + ("" if lv == "-" else f" ({lv})") for m, p, lv in keys]
+    n = len(ratio_cols)
+    fig, ((ax,),) = _figure(10, 1.2 + 0.26 * len(keys) * max(1, n), left=3.0, bottom=0.6, right=1.3)
+    height = 0.8 / n
+    y = np.arange(len(keys))
+    for i, col in enumerate(ratio_cols):
+        vals = table[col].to_numpy(dtype=float)
+        bars = ax.barh(y + (i - (n - 1) / 2) * height, vals, height, label=col)
+        ax.bar_label(bars, labels=[ratio(v) for v in vals], fontsize=7, padding=2)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}×"))
+    ax.set_xlabel(f"{ratio_cols[0].split('/')[0]} cost ÷ rule cost (log scale; right of 1×: the rule costs less)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlim(right=ax.get_xlim()[1] * 2.5)  # room for the value labels
+    _legend_right(ax)
+    _save(fig, path)
+
+
+def _layers(costs: pd.DataFrame, path: Path) -> None:
+    lf = layer_frame(costs)
+    lf = lf.assign(bytes_moved=lf["bytes_crossbar_io"] + lf["bytes_sram"] + lf["bytes_dram"])
+    panels = [("energy_pj", "energy per step", "J", 1e-12), ("busy_cycles", "busy unit-cycles per step", "", 1.0),
+              ("bytes_moved", "crossbar I/O + SRAM + DRAM bytes per step", "B", 1.0),
+              ("bytes_noc_byte_hops", "NoC byte-hops per step", "B", 1.0)]
+    algs = list(dict.fromkeys(lf["algorithm"]))
+    layers = list(dict.fromkeys(lf["layer"]))
+    fig, axes = _figure(12, 7.5, ncols=2, nrows=2, left=0.8, right=0.2, top=0.7, bottom=0.5, hspace=0.45, wspace=0.18)
+    width = 0.8 / max(len(algs), 1)
+    x0 = np.arange(len(layers))
+    for ax, (col, label, unit, scale) in zip(axes.flat, panels):
+        t = lf.pivot_table(index=["layer", "algorithm"], columns="phase", values=col, aggfunc="sum").fillna(0.0) * scale
+        ticks, names = [], []
+        for i, alg in enumerate(algs):
+            x = x0 + (i - (len(algs) - 1) / 2) * width
+            bottom = np.zeros(len(layers))
+            for phase in PHASES:
+                if phase not in t.columns:
+                    continue
+                vals = np.array([t[phase].get((layer, alg), 0.0) for layer in layers])
+                ax.bar(x, vals, width * 0.92, bottom=bottom, color=_PHASE_COLOURS[phase], label=phase if i == 0 else None)
+                bottom += vals
+            ticks += list(x)
+            names += [alg] * len(layers)
+        ax.set_xticks(ticks, names, fontsize=7, rotation=90 if len(ticks) > 12 else 0)
+        below = ax.get_xaxis_transform()  # x in data, y in axes fraction
+        for xi, layer in zip(x0, layers):
+            ax.text(xi, -0.1 if len(ticks) <= 12 else -0.24, layer, transform=below, ha="center", va="top", fontsize=9)
+        ax.margins(y=0.06)
+        ax.yaxis.set_major_formatter(tick_formatter(unit))
+        ax.set_title(label, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(handles), fontsize=9, frameon=False)
     _save(fig, path)
 
 
@@ -183,13 +286,14 @@ def draw_all(run_dir: Path) -> list[str]:
     training = pd.read_csv(run_dir / TRAINING)
     placement = pd.read_csv(run_dir / PLACEMENT)
     comparison = pd.read_csv(run_dir / COMPARISON)
+    _comparison(comparison, run_dir / "comparison.png")
+    _data_movement(costs, summary, run_dir / "data_movement.png")
+    _macs(costs, run_dir / "macs_by_phase.png")
+    _layers(costs, run_dir / "layers.png")
     _accuracy(training, run_dir / "accuracy.png")
     _alignment(training, run_dir / "alignment.png")
-    _macs(costs, run_dir / "macs_by_phase.png")
-    _data_movement(costs, summary, run_dir / "data_movement.png")
-    _energy(summary, run_dir / "energy_by_component.png")
     _cycles(summary, run_dir / "cycles_by_phase.png")
+    _energy(summary, run_dir / "energy_by_component.png")
     _utilisation(summary, run_dir / "utilisation.png")
     _placement(placement, summary, run_dir / "placement.png")
-    _comparison(comparison, run_dir / "comparison.png")
     return list(PLOTS)

@@ -78,7 +78,7 @@ def render(sweep_dir: Path) -> str:
             cap = f"headline metrics against {p}, one line per algorithm (mean over the other parameters, band min..max)"
             figures.append((name, cap))
     if (sweep_dir / SCATTER).is_file():
-        figures.append((SCATTER, "energy per step against latency per epoch, every successful point"))
+        figures.append((SCATTER, "energy per step against latency per epoch, every successful point, labelled with its swept values"))
 
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>neurosim {html.escape(title)}</title>",

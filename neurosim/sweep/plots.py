@@ -4,7 +4,11 @@
   metric against that parameter, one line per algorithm. Where other parameters
   vary too, the line is the mean over them and the band their min..max.
 - ``sweep_energy_latency.png``: energy per step against latency per epoch, every
-  successful (point, algorithm), one colour per algorithm.
+  successful (point, algorithm), one colour per algorithm, each point labelled
+  with its swept values (in the order the title names them).
+
+Every panel has both axis labels; ticks use SI prefixes (:mod:`neurosim.report.fmt`);
+a log axis says so in its label; accuracy is in %.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pandas as pd  # noqa: E402
 
 from .columns import FIXED_COLUMNS, ID_COLUMN, METRIC_COLUMNS  # noqa: E402
 from ..report.files import atomic_write_bytes  # noqa: E402
+from ..report.fmt import tick_formatter  # noqa: E402
 from .store import RESULTS  # noqa: E402
 
 __all__ = ["PLOT_METRICS", "SCATTER", "parameters", "plot_name", "draw_all"]
@@ -32,8 +37,8 @@ PLOT_METRICS: dict[str, tuple[str, float]] = {
     "macs_per_step": ("MACs / step", 1.0),
     "cycles_per_step": ("cycles / step", 1.0),
     "error_phase_cycles": ("error-phase cycles / step", 1.0),
-    "latency_s_per_epoch": ("latency s / epoch", 1.0),
-    "energy_pj_per_step": ("energy µJ / step", 1e-6),
+    "latency_s_per_epoch": ("chip latency / epoch", 1.0),
+    "energy_pj_per_step": ("energy / step", 1e-12),
     "bytes_per_step_crossbar_io": ("crossbar I/O bytes / step", 1.0),
     "bytes_per_step_sram": ("SRAM bytes / step", 1.0),
     "bytes_per_step_noc_byte_hops": ("NoC byte-hops / step", 1.0),
@@ -43,6 +48,9 @@ PLOT_METRICS: dict[str, tuple[str, float]] = {
 }
 
 SCATTER = "sweep_energy_latency.png"
+
+#: Tick unit of a metric whose label leaves it to the ticks (SI prefix + unit).
+_UNITS = {"latency_s_per_epoch": "s", "energy_pj_per_step": "J"}
 
 _NON_PARAM = {ID_COLUMN, *FIXED_COLUMNS, *METRIC_COLUMNS}
 
@@ -75,7 +83,7 @@ def _param_figure(ok: pd.DataFrame, param: str, algorithms: list[str], path: Pat
     pos = {x: (float(x) if numeric else i) for i, x in enumerate(xs)}
     ncols = 4
     nrows = -(-len(PLOT_METRICS) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 2.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.1 * nrows), squeeze=False)
     cmap = plt.get_cmap("tab10")
     for ax, (metric, (label, scale)) in zip(axes.flat, PLOT_METRICS.items()):
         drawn = False
@@ -93,15 +101,22 @@ def _param_figure(ok: pd.DataFrame, param: str, algorithms: list[str], path: Pat
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
+        xlabel, ylabel = param, label
         if not drawn:
             ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="#888")
+            ax.set_xlabel(xlabel, fontsize=8)
             continue
         ys = ok[metric].dropna() * scale
         if (ys > 0).all() and ys.max() / ys.min() > 50:
             ax.set_yscale("log")
+            ylabel += " (log scale)"
+        ax.yaxis.set_major_formatter(tick_formatter(_UNITS.get(metric, "")))
         if numeric and xs and min(xs) > 0 and max(xs) / min(xs) >= 4:
             ax.set_xscale("log", base=2)
             ax.minorticks_off()
+            xlabel += " (log₂ scale)"
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         if not numeric or len(xs) <= 12:
             ax.set_xticks(list(pos.values()), [str(x) for x in xs])
     for ax in list(axes.flat)[len(PLOT_METRICS):]:
@@ -114,32 +129,47 @@ def _param_figure(ok: pd.DataFrame, param: str, algorithms: list[str], path: Pat
     if handles:
         fig.legend(handles, labels, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 0.965), frameon=False)
     fig.suptitle(f"headline metrics against {param} (line: mean over the other parameters; band: min..max)", fontsize=10, y=0.995)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.88, hspace=0.42, wspace=0.28)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.06, top=0.88, hspace=0.55, wspace=0.34)
     _save(fig, path, tight=False)
 
 
-def _scatter(ok: pd.DataFrame, algorithms: list[str], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+def _point_label(row: pd.Series, params: list[str]) -> str:
+    return "/".join(str(row[p]) for p in params)
+
+
+def _scatter(ok: pd.DataFrame, algorithms: list[str], params: list[str], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 6))
     cmap = plt.get_cmap("tab10")
     for i, alg in enumerate(algorithms):
         g = ok[(ok["algorithm"] == alg) & ok["latency_s_per_epoch"].notna() & ok["energy_pj_per_step"].notna()]
         if len(g):
-            ax.scatter(g["latency_s_per_epoch"], g["energy_pj_per_step"] / 1e6, s=14, color=cmap(i % 10), label=alg, alpha=0.8)
+            xs, ys = g["latency_s_per_epoch"].to_numpy(float), g["energy_pj_per_step"].to_numpy(float) * 1e-12
+            ax.scatter(xs, ys, s=16, color=cmap(i % 10), label=alg, alpha=0.85)
+            for (_, row), x, y in zip(g.iterrows(), xs, ys):
+                ax.annotate(_point_label(row, params), (x, y), xytext=(3, 2), textcoords="offset points", fontsize=6,
+                            color=cmap(i % 10))
+    xlabel, ylabel = "chip latency per epoch", "energy per step"
     if ax.collections:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         xs = ok["latency_s_per_epoch"].dropna()
         ys = ok["energy_pj_per_step"].dropna()
         if (xs > 0).all() and xs.max() / xs.min() > 20:
             ax.set_xscale("log")
+            xlabel += " (log scale)"
         if (ys > 0).all() and ys.max() / ys.min() > 20:
             ax.set_yscale("log")
+            ylabel += " (log scale)"
     else:
         ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes, color="#888")
-    ax.set_xlabel("latency s / epoch")
-    ax.set_ylabel("energy µJ / step")
-    ax.set_title("every point: energy against latency", fontsize=10)
+    ax.xaxis.set_major_formatter(tick_formatter("s"))
+    ax.yaxis.set_major_formatter(tick_formatter("J"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    names = " / ".join(params) if params else "point"
+    ax.set_title(f"every point: energy against latency (label: {names})", fontsize=10)
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    fig.subplots_adjust(left=0.1, right=0.85, bottom=0.1, top=0.93)
+    _save(fig, path, tight=False)
 
 
 def draw_all(sweep_dir: Path) -> list[str]:
@@ -156,7 +186,7 @@ def draw_all(sweep_dir: Path) -> list[str]:
             name = name[:-4] + "_.png"
         _param_figure(ok, param, algorithms, sweep_dir / name)
         names.append(name)
-    _scatter(ok, algorithms, sweep_dir / SCATTER)
+    _scatter(ok, algorithms, parameters(df), sweep_dir / SCATTER)
     names.append(SCATTER)
     for old in sweep_dir.glob("sweep_*.png"):
         if old.name not in names:
