@@ -12,6 +12,7 @@ from neurosim.config.hw import HwConfig
 from neurosim.config.workload import Workload
 from neurosim.errors import NeurosimError
 from neurosim.hw.crossbar import CrossbarModel
+from neurosim.accounting import mlp_shapes
 from neurosim.pipeline import step_ledger
 from neurosim.sim import cost_step
 
@@ -35,8 +36,8 @@ def test_adc_bits_4_vs_8_follow_the_documented_law():
     algo = WL.algorithms[0]
     runs = {}
     for bits, hw in ((8, hw8), (4, hw4)):
-        cost = cost_step(hw, WL.widths, 16, algo, steps_per_epoch=10)
-        df = step_ledger(hw, WL.widths, 16, algo, cost)
+        cost = cost_step(hw, WL.shapes, 16, algo, steps_per_epoch=10)
+        df = step_ledger(hw, WL.shapes, 16, algo, cost)
         adc = df[(df["component"] == "adc") & (df["action"] == "convert")]
         runs[bits] = (float(adc["count"].sum()), float(adc["energy_pj"].sum()), cost.cycles_per_step)
     (n8, e8, c8), (n4, e4, c4) = runs[8], runs[4]
@@ -71,8 +72,9 @@ def _outputs(hwd: dict, batch: int, layers: list[int]) -> list:
     hw = HwConfig.model_validate(hwd)
     out = []
     for algo in WL.algorithms:
-        cost = cost_step(hw, layers, batch, algo, steps_per_epoch=10)
-        df = step_ledger(hw, layers, batch, algo, cost)
+        shapes = mlp_shapes(layers)
+        cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=10)
+        df = step_ledger(hw, shapes, batch, algo, cost)
         out.append((df.to_csv(), cost.cycles_per_step / hw.clock_hz, cost.cycles_per_epoch, sorted(cost.utilisation.items()),
                     cost.placement.frame().to_csv(), tuple(cost.spills)))
     return out

@@ -64,4 +64,8 @@ def text_table(summary: dict) -> str:
     out = [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     if base:
         out.append(f"(in brackets: {base} ÷ rule, above 1× the rule costs less; accuracy: points vs {base})")
+    for name, alg in summary.get("algorithms", {}).items():
+        div = alg.get("diverged")
+        if div:
+            out.append(f"{name} diverged (epoch {div['epoch']}, step {div['step']}): a non-finite loss stopped it; its accuracy is no result")
     return "\n".join(out)
