@@ -126,7 +126,7 @@ def test_pulse_update_against_numpy(differential: bool) -> None:
     row_max = np.zeros((shape[1], 2), dtype=np.int64)
     ltp, ltd, written = pulse_update(wk, effk, tk, gk, a_ltp, a_ltd, frozen.copy(), pulses, 50, 60, w_max, 0.0, differential, 0, row_max, np.ones(1, np.uint64))
     np.testing.assert_array_equal(pulses, ref_pulses)
-    np.testing.assert_allclose(gk, ref_g, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gk, ref_g, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(wk, ref_w, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(wk, effk)
     np.testing.assert_array_equal(tk, block_weights(effk, 4))

@@ -7,6 +7,8 @@ run's data; plots and ``report.html`` are drawn from these files only
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import json
 import os
 import tempfile
@@ -117,6 +119,8 @@ def _algorithm_summary(run: AlgorithmRun, res: RunResult) -> dict[str, Any]:
         "utilisation": dict(hw.utilisation),
         "rram_writes_per_cell_per_epoch": dict(hw.rram_writes_per_cell_per_epoch),
         "spills": list(hw.spills),
+        # numerics: device only: the cells' programming per weight layer (docs/device.md)
+        "device_writes": {w.layer: asdict(w) for w in run.training.device_writes},
     }
 
 

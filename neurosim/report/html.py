@@ -60,6 +60,17 @@ def _fig(name: str) -> str:
     return f'<figure><img src="{name}" alt="{html.escape(PLOTS[name])}"><figcaption>{html.escape(PLOTS[name])}</figcaption></figure>'
 
 
+def _device_rows(v: dict) -> dict[str, float]:
+    """Measured programming (numerics: device): pulses per step and per cell over the run."""
+    writes = v.get("device_writes") or {}
+    if not writes:
+        return {}
+    return {
+        "programming pulses / step (measured)": sum(w["ltp_pulses_per_step"] + w["ltd_pulses_per_step"] for w in writes.values()),
+        "pulses / cell over the run (max)": max(w["pulses_per_cell_max"] for w in writes.values()),
+    }
+
+
 def render(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     s = json.loads((run_dir / SUMMARY).read_text())
@@ -80,6 +91,7 @@ def render(run_dir: Path) -> str:
                 "energy µJ / step": v["energy_pj"]["per_step_total"] / 1e6,
                 "latency s / epoch": v["latency_s"]["per_epoch"],
                 "RRAM writes / cell / epoch (max)": v["rram_writes_per_cell_per_epoch"].get("max", 0.0),
+                **_device_rows(v),
             }
             for a, v in algs.items()
         }
