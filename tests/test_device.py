@@ -261,5 +261,7 @@ def test_pulse_records_replace_one_write_per_cell(mnist_dir) -> None:
         assert sum(s.pulses_per_cell_counts) == s.cells
     recs = device_write_records(hw, res.device_writes)
     pulse = [r for r in recs if r.action == "pulse"]
+    writes = [r for r in recs if r.action == "cell_write"]
     assert [r.count for r in pulse] == [s.pulses_per_step for s in res.device_writes]
-    assert pulse[0].cycles == res.device_writes[0].pulse_slots_per_step * hw.crossbar.write_pulse_cycles.value
+    assert [r.count for r in writes] == [s.cells_written_per_step for s in res.device_writes]
+    assert writes[0].cycles == res.device_writes[0].pulse_slots_per_step * hw.crossbar.write_pulse_cycles.value
