@@ -53,7 +53,7 @@ MUTATIONS = [
     (WL, "training.optimizer.learning_rate", -1.0, "training.optimizer.learning_rate"),
     (WL, "training.optimizer.lr", 0.1, "training.optimizer.lr"),
     (WL, "training.optimizer.name", "rmsprop", "training.optimizer.name"),
-    (WL, "network.activation", "sigmoid", "network.activation"),
+    (WL, "network.activation", "softplus", "network.activation"),
     (WL, "network.layers[1]", 0, "network.layers[1]"),
     (WL, "network.layers", ..., "network.layers"),
     (WL, "dataset.name", "cifar10", "dataset.name"),
