@@ -265,3 +265,20 @@ def test_pulse_records_replace_one_write_per_cell(mnist_dir) -> None:
     assert [r.count for r in pulse] == [s.pulses_per_step for s in res.device_writes]
     assert [r.count for r in writes] == [s.cells_written_per_step for s in res.device_writes]
     assert writes[0].cycles == res.device_writes[0].pulse_slots_per_step * hw.crossbar.write_pulse_cycles.value
+
+
+def test_sweep_numerics_key_follows_the_device() -> None:
+    from neurosim.sweep.runner import numerics_key
+
+    wl = _workload()
+    algo = wl.algorithm("bp")
+    did = {"n_train": 1000, "source_dir": "x"}
+    base = _hw()
+    fewer = _hw(levels_ltp=16)
+    ideal = load_model(REPO / "hwconfigs" / "rram_tile.yaml", HwConfig)
+    assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, fewer)
+    narrow_adc = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={"adc_bits": 4})})
+    assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, narrow_adc)
+    assert numerics_key(wl, algo, did, ideal) == numerics_key(wl, algo, did)
+    other_ideal = ideal.model_copy(update={"crossbar": ideal.crossbar.model_copy(update={"adc_bits": 4})})
+    assert numerics_key(wl, algo, did, other_ideal) == numerics_key(wl, algo, did, ideal)
