@@ -94,18 +94,18 @@ _WRITE_ACTIONS = ("pulse", "cell_write")
 def device_write_records(hw: HwConfig, writes: tuple[LayerWriteStats, ...]) -> list[Record]:
     """Measured programming of one mean step per layer (``numerics: device``).
 
-    ``crossbar/pulse``: the pulses the quantised ΔW needed (LTP + LTD), with the
-    write latency as cycles: the slowest array's row-serial pulse slots times
-    ``crossbar.write_pulse_cycles``; ``crossbar/cell_write``: the cells that got
-    at least one pulse.
+    ``crossbar/pulse``: the pulses the quantised ΔW needed (LTP + LTD);
+    ``crossbar/cell_write``: the cells that got at least one pulse, with the write
+    latency as cycles (where the op graph puts the programming time): the slowest
+    array's row-serial pulse slots times ``crossbar.write_pulse_cycles``.
     """
     if not writes or hw.crossbar is None:
         return []
     pulse_cycles = hw.crossbar.write_pulse_cycles.value
     out = []
     for s in writes:
-        out.append(Record(s.layer, "weight_update", "crossbar", "pulse", s.pulses_per_step, 0.0, s.pulse_slots_per_step * pulse_cycles))
-        out.append(Record(s.layer, "weight_update", "crossbar", "cell_write", s.cells_written_per_step))
+        out.append(Record(s.layer, "weight_update", "crossbar", "pulse", s.pulses_per_step))
+        out.append(Record(s.layer, "weight_update", "crossbar", "cell_write", s.cells_written_per_step, 0.0, s.pulse_slots_per_step * pulse_cycles))
     return out
 
 

@@ -240,12 +240,16 @@ def pulse_update(
                 else:
                     a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
                     norm = 1.0 - np.exp(-1.0 / a) if a != 0.0 else 1.0
-                gv = g[side, j, k]
-                p = (-a * np.log(1.0 - gv * norm) if a != 0.0 else gv) + (n if ltp else -n) / levels
-                p = min(max(p, 0.0), 1.0)
-                gn = (1.0 - np.exp(-p / a)) / norm if a != 0.0 else p
+                gv = np.float32(g[side, j, k])  # float32 math: the pulse step is far above its rounding
+                af = np.float32(a)
+                nf = np.float32(norm)
+                one = np.float32(1.0)
+                step = np.float32(n if ltp else -n) / np.float32(levels)
+                p = (-af * np.log(one - gv * nf) if af != 0.0 else gv) + step
+                p = min(max(p, np.float32(0.0)), one)
+                gn = (one - np.exp(-p / af)) / nf if af != 0.0 else p
                 if c2c > 0.0:
-                    gn += c2c * np.sqrt(n) * normal_draw(rng_state)
+                    gn += np.float32(c2c * np.sqrt(n) * normal_draw(rng_state))
                 g[side, j, k] = min(max(gn, 0.0), 1.0)
                 if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
                     frozen[side, j, k] = True

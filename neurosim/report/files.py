@@ -7,6 +7,8 @@ run's data; plots and ``report.html`` are drawn from these files only
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import json
 import math
 import os

@@ -59,7 +59,17 @@ def _figures() -> list[tuple[str, str, Callable[[dict], float | None], Callable[
         rows.append((f"bytes_{lv}", f"{_LEVEL_LABEL[lv]} / step", lambda a, lv=lv: a["bytes"]["per_step"].get(lv, 0), count, True))
     rows.append(("rram_writes", "RRAM writes / cell / epoch (max)",
                  lambda a: a["rram_writes_per_cell_per_epoch"].get("max", 0.0), lambda v: f"{v:,.0f}", True))
+    # numerics: device: what the cells' programming measured (docs/device.md)
+    rows.append(("device_pulses", "programming pulses / step (measured)",
+                 lambda a: _device(a, lambda w: w["ltp_pulses_per_step"] + w["ltd_pulses_per_step"], sum), count, True))
+    rows.append(("device_pulses_cell", "pulses / cell over the run (max, measured)",
+                 lambda a: _device(a, lambda w: w["pulses_per_cell_max"], max), lambda v: f"{v:,.0f}", True))
     return rows
+
+
+def _device(a: dict, field: Callable[[dict], float], combine) -> float | None:
+    writes = (a.get("device_writes") or {}).values()
+    return float(combine(field(w) for w in writes)) if writes else None
 
 
 def rules_of(summary: dict) -> list[str]:
@@ -70,7 +80,10 @@ def headline_rows(summary: dict) -> list[Row]:
     algs = summary["algorithms"]
     base = summary.get("baseline")
     out = []
+    measured = any(a.get("device_writes") for a in algs.values())
     for key, label, value, fmt, cost in _figures():
+        if key.startswith("device_") and not measured:
+            continue
         cells = {}
         for name, a in algs.items():
             v = value(a)

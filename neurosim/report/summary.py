@@ -19,6 +19,7 @@ costed but not trained has ``"trained": false`` and ``null`` accuracies.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,8 @@ def _algorithm_summary(run: AlgorithmRun, res: RunResult) -> dict[str, Any]:
         "utilisation": dict(hw.utilisation),
         "rram_writes_per_cell_per_epoch": dict(hw.rram_writes_per_cell_per_epoch),
         "spills": list(hw.spills),
+        # numerics: device only: the cells' programming per weight layer (docs/device.md)
+        "device_writes": {w.layer: asdict(w) for w in run.training.device_writes} if run.training is not None else {},
     }
 
 

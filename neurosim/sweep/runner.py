@@ -31,7 +31,7 @@ from .columns import FIXED_COLUMNS, ID_COLUMN, METRIC_COLUMNS, TRAIN_COLUMNS, re
 from .executors import make_executor
 from .spec import Key, Point, SweepSpec, apply_overrides, format_value
 from .store import HTML, SweepDir
-from .tasks import cost_task, one_line, train_task
+from .tasks import cost_task, device_numerics, one_line, train_task
 
 __all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns", "results_frame"]
 
@@ -41,19 +41,6 @@ MERGE_INTERVAL_S = 2.0
 
 def _hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:n]
-
-
-def device_numerics(hw: HwConfig | None) -> dict | None:
-    """The part of a hwconfig training depends on: none for ``numerics: ideal``; for
-    ``device`` the device section, the crossbar's read path and where feedback lives."""
-    if hw is None or hw.numerics != "device" or hw.crossbar is None or hw.device is None:
-        return None
-    xbar = hw.crossbar
-    return {
-        "device": hw.device.model_dump(mode="json"),
-        "crossbar": {"rows": xbar.rows, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits},
-        "feedback_storage": hw.chip.feedback_storage,
-    }
 
 
 def numerics_key(wl: Workload, algo: Any, data_id: dict, hw: HwConfig | None = None) -> str:

@@ -32,7 +32,7 @@ from ..records import PHASES
 from ..sim import cost_step
 from .columns import LEVELS
 
-__all__ = ["train_task", "cost_task", "one_line", "worker_init"]
+__all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics"]
 
 _ALGO = TypeAdapter(AlgorithmConfig)
 _DATA: dict[tuple, Dataset] = {}
@@ -93,6 +93,19 @@ def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Data
         if key not in _DATA:
             _DATA[key] = load_dataset(cfg, base_dir=base_dir)
         return _DATA[key]
+
+
+def device_numerics(hw: HwConfig | None) -> dict | None:
+    """The part of a hwconfig training depends on: none for ``numerics: ideal``; for
+    ``device`` the device section, the crossbar's read path and where feedback lives."""
+    if hw is None or hw.numerics != "device" or hw.crossbar is None or hw.device is None:
+        return None
+    xbar = hw.crossbar
+    return {
+        "device": hw.device.model_dump(mode="json"),
+        "crossbar": {"rows": xbar.rows, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits},
+        "feedback_storage": hw.chip.feedback_storage,
+    }
 
 
 def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir: str | None, hw_dict: dict | None = None) -> dict[str, Any]:
