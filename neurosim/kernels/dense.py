@@ -22,6 +22,7 @@ __all__ = [
     "LEAKY_RELU",
     "activation_code",
     "dense_forward",
+    "activation_forward",
     "activation_backward",
     "backward_input",
     "dense_jvp",
@@ -98,6 +99,24 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
             v = a[r, c]
             h[r, c] = v if v > np.float32(0.0) else s * v
     return a, h
+
+
+@njit(cache=True)
+def activation_forward(a: np.ndarray, act: int, slope: float) -> np.ndarray:
+    """``h = f(a)`` for a 2-D ``a`` (a new array; ``a`` itself for :data:`IDENTITY`), as in :func:`dense_forward`."""
+    if act == IDENTITY:
+        return a
+    h = np.empty_like(a)
+    if act == TANH:
+        _tanh_into(a, h)
+        return h
+    rows, cols = a.shape
+    s = np.float32(0.0) if act == RELU else np.float32(slope)
+    for r in range(rows):
+        for c in range(cols):
+            v = a[r, c]
+            h[r, c] = v if v > np.float32(0.0) else s * v
+    return h
 
 
 # --------------------------------------------------------------------------- backward

@@ -1,15 +1,22 @@
-"""Mini-batch training of an :class:`MLP` with one learning rule.
+"""Mini-batch training of a :class:`Network` with one learning rule.
 
 Randomness: ``SeedSequence(workload.seed)`` is split into independent streams
 for the weight init, the rule (its feedback and its own sampling, see
-:func:`make_rule`) and the epoch shuffles. So every rule of one workload starts from the same
-weights and sees the same batches, and the same seed gives bit-identical results, on any machine (one BLAS thread).
+:func:`make_rule`), the epoch shuffles and the BP pre-training of a transfer. So every
+rule of one workload starts from the same weights and sees the same batches, and the
+same seed gives bit-identical results, on any machine (one BLAS thread).
 
 Per epoch the record holds the mean training loss and the accuracy on the
 training batches as they were seen (before each batch's update), the test
-accuracy after the epoch, and per hidden layer the alignment angle
-``∠(ΔW_l^rule, ΔW_l^BP)`` in degrees, measured after the epoch on a fixed probe
-batch (the first :data:`PROBE_SIZE` training samples).
+accuracy after the epoch (batchnorm in eval mode), and per trainable hidden weight
+layer the alignment angle ``∠(ΔW_l^rule, ΔW_l^BP)`` in degrees, measured after the
+epoch on a fixed probe batch (the first :data:`PROBE_SIZE` training samples).
+
+Transfer (:class:`~neurosim.config.workload.TransferConfig`): the listed layers are
+loaded from the checkpoint, or taken from the same network trained by BP for
+``bp_epochs`` first (from the same initial weights), and frozen: the optimizer does not
+see them and a frozen batchnorm runs in eval mode. The other layers start from their
+initial weights.
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.config.workload import AlgorithmConfig, Workload
-from neurosim.kernels import single_threaded_blas, softmax_cross_entropy, weight_grad
+from neurosim.config.workload import AlgorithmConfig, BPConfig, Workload
+from neurosim.errors import ConfigError
+from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
 
-from .network import MLP, ForwardCache
+from .checkpoint import load_checkpoint
+from .network import Network
 from .optim import make_optimizer
-from .rules import BP, Rule, make_rule
+from .rules import Rule, bp_rule, make_rule
 
 __all__ = ["EpochRecord", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
@@ -53,15 +62,8 @@ class TrainResult:
     steps: int
     weights: dict[str, np.ndarray]
     biases: dict[str, np.ndarray]
-
-
-def _gradients(cache: ForwardCache, deltas: list[np.ndarray]) -> list[np.ndarray]:
-    """``[ΔW_1, Δb_1, ..., ΔW_L, Δb_L]`` with ``ΔW_l = δ_lᵀ h_{l-1} / B``."""
-    grads: list[np.ndarray] = []
-    for delta, h_in in zip(deltas, cache.h):
-        dw, db = weight_grad(delta, h_in)
-        grads += [dw, db]
-    return grads
+    #: Every named array (``<layer>.weight``, ``.bias``, batchnorm's), as a checkpoint holds them.
+    state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -74,22 +76,24 @@ def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(a @ b / norm, -1.0, 1.0))))
 
 
-def alignment_deg(net: MLP, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Per hidden layer ``fc1..fc{L-1}``: angle between the rule's ``ΔW_l`` and BP's on ``(x, y)``.
+def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Per trainable hidden weight layer: angle between the rule's ``ΔW_l`` and BP's on ``(x, y)``.
 
-    Empty for BP itself. A zero update (e.g. FDFA before any feedback is learned)
-    counts as 90°.
+    Empty for a rule whose every error comes by the BP chain. A zero update (e.g. FDFA
+    before any feedback is learned) counts as 90°. Batchnorm running statistics are not moved.
     """
-    if type(rule) is BP:
+    if rule.flow.path == "chain" and rule.flow.chain_matrix == "W":
         return {}
-    cache = net.forward(x)
+    cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
-    true = BP().hidden_errors(net, cache, e, y)
-    est = rule.hidden_errors(net, cache, e, y)
-    return {
-        name: _angle_deg(weight_grad(d_rule, h_in)[0], weight_grad(d_bp, h_in)[0])
-        for name, d_rule, d_bp, h_in in zip(net.names, est, true, cache.h)
-    }
+    true = bp_rule(net).backward(net, cache, e.copy(), y)
+    est = rule.backward(net, cache, e.copy(), y)
+    out = {}
+    for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
+        if plan.trainable and est.deltas[i] is not None:
+            layer, c = net.layers[j], cache.layers[j]
+            out[layer.name] = _angle_deg(layer.param_grads(est.deltas[i], c)[0], layer.param_grads(true.deltas[i], c)[0])
+    return out
 
 
 def train(
@@ -104,10 +108,10 @@ def train(
 ) -> TrainResult:
     """Train ``workload.network`` with rule ``algo``; see the module docstring.
 
-    ``x_*`` are (N, n_0) arrays (converted to float32 C-contiguous), ``y_*``
-    integer class labels. ``progress(step, total_steps)`` is called after every step.
-    BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the result
-    does not depend on the machine's core count.
+    ``x_*`` are (N, n_0) arrays of flattened samples (converted to float32
+    C-contiguous), ``y_*`` integer class labels. ``progress(step, total_steps)`` is
+    called after every step (BP pre-training steps included). BLAS runs on one thread
+    (see :mod:`neurosim.kernels.blas`), so the result does not depend on the machine.
     """
     with single_threaded_blas():
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress)
@@ -118,26 +122,78 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)
     y_test = np.ascontiguousarray(y_test, dtype=np.int64)
+    init_ss, rule_ss, shuffle_ss, pretrain_ss = np.random.SeedSequence(workload.seed).spawn(4)
+    data = (x_train, y_train, x_test, y_test)
+    per_epoch = -(-x_train.shape[0] // workload.training.batch_size)
+    transfer = algo.transfer
+    pre_epochs = transfer.bp_epochs if transfer is not None and transfer.bp_epochs else 0
+    counter = _Progress(progress, per_epoch * (pre_epochs + workload.training.epochs))
 
-    init_ss, rule_ss, shuffle_ss = np.random.SeedSequence(workload.seed).spawn(3)
-    net = MLP(workload.network, np.random.default_rng(init_ss), workload.widths[0])
+    net = Network(workload.network, workload.dataset.input_shape, np.random.default_rng(init_ss))
+    if transfer is not None:
+        if transfer.checkpoint is not None:
+            source = load_checkpoint(transfer.checkpoint)
+        else:
+            teacher = Network(workload.network, workload.dataset.input_shape, np.random.default_rng(init_ss))
+            bp = BPConfig(name="bp", learning_rate=transfer.learning_rate or algo.learning_rate)
+            _fit(workload, bp, teacher, make_rule(bp, teacher, pretrain_ss), np.random.default_rng(pretrain_ss),
+                 data, pre_epochs, counter, record=False)
+            source = teacher.state()
+        _freeze(net, transfer.layers, source, transfer.checkpoint or f"{algo.name} BP pre-training")
     rule = make_rule(algo, net, rule_ss)
-    params = [p for pair in zip(net.weights, net.biases) for p in pair]
+    history = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
+                   workload.training.epochs, counter, record=True)
+    names = net.names
+    return TrainResult(
+        algorithm=algo.name,
+        history=history,
+        final_test_accuracy=history[-1].test_accuracy,
+        steps=per_epoch * workload.training.epochs,
+        weights={n: layer.weight for n, layer in zip(names, net.weight_layers)},
+        biases={n: layer.bias for n, layer in zip(names, net.weight_layers)},
+        state=net.state(),
+    )
+
+
+class _Progress:
+    def __init__(self, callback: Callable[[int, int], None] | None, total: int):
+        self.callback, self.total, self.step = callback, total, 0
+
+    def tick(self) -> None:
+        self.step += 1
+        if self.callback is not None:
+            self.callback(self.step, self.total)
+
+
+def _freeze(net: Network, names: list[str], source: dict[str, np.ndarray], where: str) -> None:
+    """Copy the listed layers' arrays from ``source`` into ``net`` and freeze them (ConfigError on a mismatch)."""
+    for layer in net.layers:
+        if layer.name not in names:
+            continue
+        for key, arr in layer.state().items():
+            if key not in source:
+                raise ConfigError(where, "transfer.layers", f"the checkpoint has no array {key!r}")
+            if source[key].shape != arr.shape:
+                raise ConfigError(where, "transfer.layers", f"{key!r} has shape {source[key].shape}, the network needs {arr.shape}")
+            arr[...] = source[key]
+        if hasattr(layer, "frozen"):
+            layer.frozen = True
+
+
+def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator, data, epochs: int,
+         counter: _Progress, record: bool) -> list[EpochRecord]:
+    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history only if ``record``)."""
+    x_train, y_train, x_test, y_test = data
+    trainable = [j for j, layer in enumerate(net.layers) if layer.params and _trains(rule, net, j)]
+    params = [p for j in trainable for p in net.layers[j].params]
     opt_cfg = workload.training.optimizer
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
     optimizer = make_optimizer(opt_cfg, params)
-    shuffle = np.random.default_rng(shuffle_ss)
-
     n = x_train.shape[0]
     batch = workload.training.batch_size
-    epochs = workload.training.epochs
-    per_epoch = -(-n // batch)
-    total = per_epoch * epochs
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
-
     history: list[EpochRecord] = []
-    step = 0
     for epoch in range(1, epochs + 1):
         order = shuffle.permutation(n)
         loss_sum = 0.0
@@ -149,26 +205,30 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
             loss, e = softmax_cross_entropy(cache.logits, yb)
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(cache.logits.argmax(axis=1) == yb))
-            deltas = rule.errors(net, cache, e, yb)
+            result = rule.backward(net, cache, e, yb)
             rule.learn_feedback(net, cache)
-            optimizer.step(_gradients(cache, deltas))
-            step += 1
-            if progress is not None:
-                progress(step, total)
-        history.append(
-            EpochRecord(
-                epoch=epoch,
-                loss=loss_sum / n,
-                train_accuracy=correct / n,
-                test_accuracy=float(np.mean(net.predict(x_test) == y_test)),
-                alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
+            optimizer.step([g for j in trainable for g in result.grads[j]])
+            counter.tick()
+        if record:
+            history.append(
+                EpochRecord(
+                    epoch=epoch,
+                    loss=loss_sum / n,
+                    train_accuracy=correct / n,
+                    test_accuracy=float(np.mean(net.predict(x_test) == y_test)),
+                    alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
+                )
             )
-        )
-    return TrainResult(
-        algorithm=algo.name,
-        history=history,
-        final_test_accuracy=history[-1].test_accuracy,
-        steps=step,
-        weights=dict(zip(net.names, net.weights)),
-        biases=dict(zip(net.names, net.biases)),
-    )
+    return history
+
+
+def _trains(rule: Rule, net: Network, j: int) -> bool:
+    """Layer ``j`` is updated: a weight layer its plan trains; a batchnorm not frozen that the error reaches."""
+    if j in net.weight_positions:
+        return rule.plan[net.weight_positions.index(j)].trainable
+    before = [i for i, p in enumerate(net.weight_positions) if p < j]
+    if not before or net.layers[j].name in rule.frozen:
+        return False
+    owner = before[-1]
+    needed = ("output", "chain", "direct") if net.output_of.get(j) == owner else ("chain",)
+    return rule.plan[owner].error in needed
