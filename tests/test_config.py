@@ -56,7 +56,7 @@ MUTATIONS = [
     (WL, "network.activation", "sigmoid", "network.activation"),
     (WL, "network.layers[1]", 0, "network.layers[1]"),
     (WL, "network.layers", ..., "network.layers"),
-    (WL, "dataset.name", "cifar10", "dataset.name"),
+    (WL, "dataset.name", "imagenet", "dataset.name"),
     (WL, "algorithms[0]", "backprop", "algorithms[0]"),
     (WL, "seed", -3, "seed"),
     (WL, "algorithms[2].fanin", 11, "exceeds the 10 output classes"),
