@@ -22,6 +22,7 @@ from .config.hw import HwConfig
 from .config.workload import Workload
 from .data import Dataset, load_dataset
 from .errors import NeurosimError
+from .learning import save_checkpoint
 from .pipeline import RunResult
 from .report import files as rfiles
 
@@ -184,5 +185,6 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     job.out.mkdir(parents=True, exist_ok=True)
     summary_ = rfiles.write_run(res, job.out, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
     written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+    written += [save_checkpoint(a.training.state, job.out / f"checkpoint_{name}.npz").name for name, a in res.algorithms.items()]
     written += build(job.out)
     return RunOutput(result=res, summary=summary_, files=written, table=_table(summary_))
