@@ -71,7 +71,7 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
 def step_ledger(hw: HwConfig, layers: list[int], batch: int, algo: AlgorithmConfig, hwcost: HardwareCost, hw_path: str = "hwconfig") -> pd.DataFrame:
     """The ledger of one step: network counts plus the chip's rows, energy applied."""
     records = counts.step_counts(layers, batch, algo) + list(hwcost.records)
-    return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
+    return ledger.apply_energy(ledger.build(algo.run_name, records), hw, hw_path)
 
 
 def run_algorithm(
@@ -92,7 +92,7 @@ def run_algorithm(
     seconds = time.perf_counter() - t0
     df = step_ledger(hw, layers, batch, algo, hwcost, hw_path)
     return AlgorithmRun(
-        name=algo.name,
+        name=algo.run_name,
         config=algo,
         training=result,
         hardware=hwcost,
@@ -115,7 +115,7 @@ def run(
     does not fit), then train each in turn."""
     steps = math.ceil(data.n_train / wl.training.batch_size)
     layers = wl.widths
-    hwcosts = {a.name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
+    hwcosts = {a.run_name: cost_step(hw, layers, wl.training.batch_size, a, steps_per_epoch=steps) for a in algorithms}
     res = RunResult(
         workload=wl,
         hw=hw,
@@ -125,6 +125,6 @@ def run(
         steps_per_epoch=steps,
     )
     for algo in algorithms:
-        cb = (lambda s, t, _n=algo.name: progress(_n, s, t)) if progress else None
-        res.algorithms[algo.name] = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
+        cb = (lambda s, t, _n=algo.run_name: progress(_n, s, t)) if progress else None
+        res.algorithms[algo.run_name] = run_algorithm(wl, hw, algo, data, hwcosts[algo.run_name], hw_path=hw_path, progress=cb)
     return res

@@ -90,11 +90,19 @@ class TransferConfig(StrictModel):
 
 class _Algorithm(StrictModel):
     dataflow: ClassVar[RuleDataflow]
+    #: Name of this entry in every output (default: the rule's name); lets a workload list
+    #: one rule twice, e.g. sparse DFA from scratch and on transferred layers.
+    label: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
     #: Overrides training.optimizer.learning_rate for this rule only (None: use it).
     #: Rules differ in the gradient scale they produce, so a fair comparison tunes each.
     learning_rate: float | None = Field(default=None, gt=0, le=10)
     #: Layers loaded and frozen before training (None: train every layer).
     transfer: TransferConfig | None = None
+
+    @property
+    def run_name(self) -> str:
+        """The entry's name in outputs: ``label``, else the rule's name."""
+        return self.label or self.name  # type: ignore[attr-defined]
 
 
 class _Rule(_Algorithm):
@@ -194,10 +202,10 @@ class Workload(StrictModel):
     @field_validator("algorithms")
     @classmethod
     def _unique_and_consistent(cls, algs: list, info: ValidationInfo) -> list:
-        names = [a.name for a in algs]
+        names = [a.run_name for a in algs]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"algorithm listed twice: {', '.join(dup)}")
+            raise ValueError(f"algorithm listed twice: {', '.join(dup)} (give one a label)")
         net = info.data.get("network")
         ds = info.data.get("dataset")
         if net is None or ds is None:
@@ -235,8 +243,9 @@ class Workload(StrictModel):
         return [shapes[0].in_units] + [s.out_units for s in shapes]
 
     def algorithm(self, name: str) -> AlgorithmConfig:
+        """The entry whose :attr:`run_name` (label, else rule name) is ``name``."""
         for a in self.algorithms:
-            if a.name == name:
+            if a.run_name == name:
                 return a
         raise KeyError(name)
 

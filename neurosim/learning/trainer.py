@@ -145,7 +145,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress) -> TrainR
                    workload.training.epochs, counter, record=True)
     names = net.names
     return TrainResult(
-        algorithm=algo.name,
+        algorithm=algo.run_name,
         history=history,
         final_test_accuracy=history[-1].test_accuracy,
         steps=per_epoch * workload.training.epochs,
