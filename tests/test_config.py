@@ -139,7 +139,7 @@ def test_run_with_bad_hwconfig_writes_nothing(tmp_path, mnist_dir):
 
 
 def test_shipped_configs_validate():
-    files = [str(p) for p in sorted(WORKLOADS.glob("mnist_*.yaml"))] + [str(HW_RRAM), str(HW_DIGITAL)]
+    files = [str(p) for p in sorted(WORKLOADS.glob("mnist_*.yaml")) + [WORKLOADS / "cifar10_conv_compare.yaml"]] + [str(HW_RRAM), str(HW_DIGITAL)]
     result = CliRunner().invoke(cli, ["validate", *files])
     assert result.exit_code == 0, result.stderr
     assert result.output.count(": ok") == len(files)
