@@ -94,6 +94,15 @@ def col2im(cols: np.ndarray, batch: int, channels: int, height: int, width: int,
 
 
 @njit(cache=True)
+def _put_rows(dst: np.ndarray, row0: int, src: np.ndarray) -> None:
+    """``dst[row0 : row0 + len(src)] = src`` by explicit loops (numba's slice assignment is slow here)."""
+    rows, cols = src.shape
+    for r in range(rows):
+        for c in range(cols):
+            dst[row0 + r, c] = src[r, c]
+
+
+@njit(cache=True)
 def _to_channel_major(g: np.ndarray) -> np.ndarray:
     """``(N, C, H', W')`` → ``(C, N·H'W')``."""
     batch, channels, out_h, out_w = g.shape
@@ -139,10 +148,13 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, height: int, width: int, str
     o_group = c_out // groups
     w3 = np.ascontiguousarray(w).reshape(groups, o_group, k_group)
     g3 = _to_channel_major(g).reshape(groups, o_group, batch * out_h * out_w)
-    dcols = np.empty((groups, k_group, batch * out_h * out_w), dtype=g.dtype)
-    for q in range(groups):
-        dcols[q] = np.dot(w3[q].T, g3[q])
-    return col2im(dcols.reshape(groups * k_group, batch * out_h * out_w), batch, channels, height, width, kernel, stride, padding)
+    if groups == 1:
+        dcols = np.dot(w3[0].T, g3[0])
+    else:
+        dcols = np.empty((groups * k_group, batch * out_h * out_w), dtype=g.dtype)
+        for q in range(groups):
+            _put_rows(dcols, q * k_group, np.dot(w3[q].T, g3[q]))
+    return col2im(dcols, batch, channels, height, width, kernel, stride, padding)
 
 
 @njit(cache=True)
@@ -155,11 +167,10 @@ def conv2d_weight_grad(g: np.ndarray, cols: np.ndarray, kernel: int, groups: int
     gc = _to_channel_major(g)
     g3 = gc.reshape(groups, o_group, gc.shape[1])
     c3 = cols.reshape(groups, k_group, cols.shape[1])
-    dw = np.empty((groups, o_group, k_group), dtype=g.dtype)
+    dw = np.empty((c_out, k_group), dtype=g.dtype)
     db = np.empty(c_out, dtype=g.dtype)
     for q in range(groups):
-        dw[q] = np.dot(g3[q], c3[q].T)
-    dw = dw.reshape(c_out, k_group)
+        _put_rows(dw, q * o_group, np.dot(g3[q], c3[q].T))
     for o in range(c_out):
         acc = gc[o, 0] * 0
         for p in range(gc.shape[1]):
