@@ -134,7 +134,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad
         for o in range(o_group):
             bias = b[q * o_group + o]
             for n in range(batch):
-                y[n, q * o_group + o] = prod[o, n * positions : (n + 1) * positions] + bias
+                base = n * positions
+                for p in range(positions):
+                    y[n, q * o_group + o, p] = prod[o, base + p] + bias
     return y.reshape(batch, c_out, out_h, out_w), cols
 
 
