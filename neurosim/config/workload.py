@@ -61,6 +61,9 @@ class OptimizerConfig(StrictModel):
     beta1: float = Field(default=0.9, ge=0, lt=1)
     beta2: float = Field(default=0.999, ge=0, lt=1)
     eps: float = Field(default=1e-8, gt=0)
+    #: Per-epoch factor on the learning rate: epoch k (1-based) uses learning_rate · lr_decay^(k-1)
+    #: (the sparse-DFA authors' ``--decay``; 1: constant).
+    lr_decay: float = Field(default=1.0, gt=0, le=1)
 
 
 class TrainingConfig(StrictModel):

@@ -195,6 +195,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
     history: list[EpochRecord] = []
     for epoch in range(1, epochs + 1):
+        optimizer.lr = opt_cfg.learning_rate * opt_cfg.lr_decay ** (epoch - 1)
         order = shuffle.permutation(n)
         loss_sum = 0.0
         correct = 0
