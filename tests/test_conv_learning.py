@@ -276,3 +276,23 @@ def test_frozen_layers_below_every_direct_layer_get_no_error() -> None:
     out = rule.backward(net, cache, e, y)
     assert out.deltas[0] is None and out.grads[0] is None and out.grads[2] is not None
     assert [p.error for p in rule.plan] == ["none", "direct", "direct", "output"]
+
+
+def test_learning_rate_decays_per_epoch(monkeypatch) -> None:
+    import neurosim.learning.trainer as trainer
+
+    seen: list[float] = []
+    real = trainer.make_optimizer
+
+    def recording(cfg, params):
+        opt = real(cfg, params)
+        step = opt.step
+        opt.step = lambda grads: (seen.append(opt.lr), step(grads))[1]
+        return opt
+
+    monkeypatch.setattr(trainer, "make_optimizer", recording)
+    wl = Workload(name="t", network={"layers": [784, 8, 10]},
+                  training={"epochs": 3, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.2, "lr_decay": 0.5}},
+                  algorithms=["dfa"])
+    train(wl, wl.algorithms[0], *_data(64))
+    assert seen == [0.2, 0.2, 0.1, 0.1, 0.05, 0.05]
