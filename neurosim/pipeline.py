@@ -131,7 +131,7 @@ def step_ledger(
     ]
     records = counts.step_counts(shapes, batch, algo) + chip + device_write_records(hw, writes)
     records += ssdfa.step_records(shapes, batch, algo)  # the authors' accounting view
-    return ledger.apply_energy(ledger.build(algo.name, records), hw, hw_path)
+    return ledger.apply_energy(ledger.build(algo.run_name, records), hw, hw_path)
 
 
 def run_algorithm(
@@ -152,7 +152,7 @@ def run_algorithm(
     seconds = time.perf_counter() - t0
     df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path, result.device_writes)
     return AlgorithmRun(
-        name=algo.name,
+        name=algo.run_name,
         config=algo,
         training=result,
         hardware=hwcost,
@@ -167,7 +167,7 @@ def cost_baseline(wl: Workload, hw: HwConfig, algo: AlgorithmConfig, hwcost: Har
     shapes = wl.shapes
     batch = wl.training.batch_size
     return AlgorithmRun(
-        name=algo.name,
+        name=algo.run_name,
         config=algo,
         training=None,
         hardware=hwcost,
@@ -182,8 +182,8 @@ def _with_baseline(wl: Workload, algorithms: list[AlgorithmConfig], baseline: st
     the rule's defaults), then the trained ones."""
     if baseline is None:
         return list(algorithms)
-    trained = [a for a in algorithms if a.name != baseline]
-    base = next((a for a in algorithms if a.name == baseline), None) or resolve_algorithms(wl, [baseline])[0]
+    trained = [a for a in algorithms if a.run_name != baseline]
+    base = next((a for a in algorithms if a.run_name == baseline), None) or resolve_algorithms(wl, [baseline])[0]
     return [base, *trained]
 
 
@@ -209,7 +209,7 @@ def run(
     instead of training them again. A rule whose loss turns non-finite stops at once
     and is marked diverged (``TrainResult.diverged``); the others still run."""
     costed = _with_baseline(wl, algorithms, baseline)
-    trained = {a.name for a in algorithms}
+    trained = {a.run_name for a in algorithms}
     plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
     check_identity(data, wl.dataset.name)
     steps = plan.steps_per_epoch
@@ -224,16 +224,16 @@ def run(
         baseline=baseline,
     )
     for algo in costed:
-        if algo.name not in trained:
-            res.algorithms[algo.name] = cost_baseline(wl, hw, algo, hwcosts[algo.name], data.n_train, hw_path=hw_path)
+        if algo.run_name not in trained:
+            res.algorithms[algo.run_name] = cost_baseline(wl, hw, algo, hwcosts[algo.run_name], data.n_train, hw_path=hw_path)
             continue
-        cb = (lambda *a, _n=algo.name: progress(_n, *a)) if progress else None
+        cb = (lambda *a, _n=algo.run_name: progress(_n, *a)) if progress else None
         done = resume.load(algo) if resume is not None else None
         if done is None:
-            done = run_algorithm(wl, hw, algo, data, hwcosts[algo.name], hw_path=hw_path, progress=cb)
+            done = run_algorithm(wl, hw, algo, data, hwcosts[algo.run_name], hw_path=hw_path, progress=cb)
             if resume is not None:
                 resume.save(done)
-        res.algorithms[algo.name] = done
+        res.algorithms[algo.run_name] = done
     return res
 
 

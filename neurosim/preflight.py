@@ -153,9 +153,9 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
-        df = ledger.apply_energy(ledger.build(algo.name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
-        _check_cost(algo.name, cost, ledger.energy_by_component(df))
-        hwcosts[algo.name] = cost
+        df = ledger.apply_energy(ledger.build(algo.run_name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
+        _check_cost(algo.run_name, cost, ledger.energy_by_component(df))
+        hwcosts[algo.run_name] = cost
     for algo in algorithms:
         _dry_step(wl, algo)
     return Plan(steps_per_epoch=steps, hwcosts=hwcosts)

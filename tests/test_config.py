@@ -56,7 +56,7 @@ MUTATIONS = [
     (WL, "network.activation", "softplus", "network.activation"),
     (WL, "network.layers[1]", 0, "network.layers[1]"),
     (WL, "network.layers", ..., "network.layers"),
-    (WL, "dataset.name", "cifar10", "dataset.name"),
+    (WL, "dataset.name", "imagenet", "dataset.name"),
     (WL, "algorithms[0]", "backprop", "algorithms[0]"),
     (WL, "seed", -3, "seed"),
     (WL, "algorithms[2].fanin", 11, "exceeds the 10 output classes"),
@@ -139,7 +139,7 @@ def test_run_with_bad_hwconfig_writes_nothing(tmp_path, mnist_dir):
 
 
 def test_shipped_configs_validate():
-    files = [str(p) for p in sorted(WORKLOADS.glob("mnist_*.yaml"))] + [str(HW_RRAM), str(HW_DIGITAL)]
+    files = [str(p) for p in sorted(WORKLOADS.glob("mnist_*.yaml")) + [WORKLOADS / "cifar10_conv_compare.yaml"]] + [str(HW_RRAM), str(HW_DIGITAL)]
     result = CliRunner().invoke(cli, ["validate", *files])
     assert result.exit_code == 0, result.stderr
     assert result.output.count(": ok") == len(files)

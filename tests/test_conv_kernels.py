@@ -56,7 +56,7 @@ def test_conv2d_forward_matches_einsum(case) -> None:
     ref = _conv_ref(x, w, b, stride, padding, groups)
     assert y.shape == ref.shape and y.dtype == np.float32
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
-    assert cols.shape == (x.shape[0], x.shape[1] * w.shape[2] ** 2, y.shape[2] * y.shape[3])
+    assert cols.shape == (x.shape[1] * w.shape[2] ** 2, x.shape[0] * y.shape[2] * y.shape[3])
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
@@ -116,7 +116,7 @@ def test_im2col_col2im_are_adjoint() -> None:
     x = rng.standard_normal((2, 3, 7, 6))
     cols = K.im2col(x, 3, 2, 1)
     c = rng.standard_normal(cols.shape)
-    assert np.isclose(np.sum(cols * c), np.sum(x * K.col2im(c, 3, 7, 6, 3, 2, 1)))
+    assert np.isclose(np.sum(cols * c), np.sum(x * K.col2im(c, 2, 3, 7, 6, 3, 2, 1)))
 
 
 # --------------------------------------------------------------------------- pooling

@@ -13,8 +13,8 @@ import pytest
 
 from neurosim.config.workload import NetworkConfig, OptimizerConfig, Workload
 from neurosim.kernels import softmax_cross_entropy
-from neurosim.learning import MLP, EpochRecord, TrainResult, make_optimizer, make_rule, train
-from neurosim.learning.rules import BP, sparse_connectivity
+from neurosim.learning import EpochRecord, Network, TrainResult, make_optimizer, make_rule, train
+from neurosim.learning.rules import bp_rule, sparse_connectivity
 
 TINY = [6, 5, 4, 3]
 ACTIVATIONS = ["tanh", "relu", "leaky_relu"]
@@ -23,8 +23,21 @@ ACTIVATIONS = ["tanh", "relu", "leaky_relu"]
 # --------------------------------------------------------------------------- helpers
 
 
-def _net(activation: str = "tanh", layers: list[int] = TINY, seed: int = 0) -> MLP:
-    return MLP(NetworkConfig(layers=layers, activation=activation, leaky_slope=0.1), np.random.default_rng(seed))
+def _net(activation: str = "tanh", layers: list[int] = TINY, seed: int = 0) -> Network:
+    cfg = NetworkConfig(layers=layers, activation=activation, leaky_slope=0.1)
+    return Network(cfg, (layers[0],), np.random.default_rng(seed))
+
+
+def _weights(net: Network) -> list[np.ndarray]:
+    return [layer.weight for layer in net.weight_layers]
+
+
+def _biases(net: Network) -> list[np.ndarray]:
+    return [layer.bias for layer in net.weight_layers]
+
+
+def _inputs(net: Network, cache) -> list[np.ndarray]:
+    return [c.x for c in cache.layers]
 
 
 def _batch(seed: int = 1, n: int = 4, dims: tuple[int, int] = (TINY[0], TINY[-1])) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +81,7 @@ def _rule_deltas(name: str, net: MLP, x: np.ndarray, y: np.ndarray, **cfg):
     rule = make_rule(_algo(name, **cfg), net, 7)
     cache = net.forward(x)
     _, e = softmax_cross_entropy(cache.logits, y)
-    return rule, cache, e, rule.errors(net, cache, e, y)
+    return rule, cache, e, rule.backward(net, cache, e.copy(), y).deltas
 
 
 def _algo(name: str, **cfg):
@@ -113,10 +126,10 @@ def test_bp_gradient_matches_finite_differences(activation: str) -> None:
     net = _net(activation)
     x, y = _batch()
     _, cache, _, deltas = _rule_deltas("bp", net, x, y)
-    ws = [w.astype(np.float64) for w in net.weights]
-    bs = [b.astype(np.float64) for b in net.biases]
+    ws = [w.astype(np.float64) for w in _weights(net)]
+    bs = [b.astype(np.float64) for b in _biases(net)]
     eps = 1e-6
-    for layer, (delta, h_in) in enumerate(zip(deltas, cache.h)):
+    for layer, (delta, h_in) in enumerate(zip(deltas, _inputs(net, cache))):
         for params, analytic in ((ws[layer], delta.T @ h_in / len(y)), (bs[layer], delta.mean(axis=0))):
             numeric = np.zeros_like(params)
             for i in np.ndindex(params.shape):
@@ -130,11 +143,11 @@ def test_bp_gradient_matches_finite_differences(activation: str) -> None:
             np.testing.assert_allclose(analytic, numeric, rtol=1e-3, atol=1e-5)
 
 
-def _reference_deltas(net: MLP, x: np.ndarray, e: np.ndarray, signal: np.ndarray, feedback, chain: bool):
+def _reference_deltas(net: Network, x: np.ndarray, e: np.ndarray, signal: np.ndarray, feedback, chain: bool):
     """Hand-written δ_1..δ_{L-1}: chain (BP/FA) through ``feedback[l]`` or direct ``signal feedback[l]ᵀ``."""
-    a, _ = _forward64(net.weights, net.biases, x, "tanh")
+    a, _ = _forward64(_weights(net), _biases(net), x, "tanh")
     deltas = [e.astype(np.float64)]
-    for layer in range(net.n_layers - 1, 0, -1):
+    for layer in range(len(net.weight_layers) - 1, 0, -1):
         g = deltas[0] @ feedback[layer] if chain else signal @ feedback[layer - 1].T
         deltas.insert(0, g * _df64(a[layer - 1], "tanh"))
     return deltas[:-1]
@@ -147,20 +160,20 @@ def test_rule_deltas_match_numpy(name: str) -> None:
     rule, _, e, deltas = _rule_deltas(name, net, x, y)
     onehot = np.eye(TINY[-1])[y]
     if name == "bp":
-        ref = _reference_deltas(net, x, e, e, [None] + net.weights[1:], chain=True)
+        ref = _reference_deltas(net, x, e, e, [None] + _weights(net)[1:], chain=True)
     elif name == "fa":
-        ref = _reference_deltas(net, x, e, e, [None] + rule.feedback, chain=True)
+        ref = _reference_deltas(net, x, e, e, [None] + [rule.chain_feedback[i] for i in (1, 2)], chain=True)
     elif name == "sdfa":
         dense = []
-        for idx, val in zip(rule.idx, rule.val):
+        for idx, val in ((rule.direct[i].idx, rule.direct[i].matrix) for i in (0, 1)):
             b = np.zeros((idx.shape[0], TINY[-1]))
             b[np.arange(idx.shape[0])[:, None], idx] = val
             dense.append(b)
         ref = _reference_deltas(net, x, e, e, dense, chain=False)
     else:
         signal = {"dfa": e, "sign_dfa": np.sign(e), "drtp": onehot}[name]
-        ref = _reference_deltas(net, x, e, signal, rule.feedback, chain=False)
-    assert len(deltas) == net.n_layers
+        ref = _reference_deltas(net, x, e, signal, [rule.direct[i].matrix for i in (0, 1)], chain=False)
+    assert len(deltas) == len(net.weight_layers)
     np.testing.assert_array_equal(deltas[-1], e)
     for got, want in zip(deltas[:-1], ref):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -172,20 +185,23 @@ def test_fdfa_feedback_update_matches_numpy() -> None:
     rule, cache, e, deltas = _rule_deltas("fdfa", net, x, y, feedback_rate=0.25)
     # B starts at 0, so before any feedback learning the hidden errors vanish.
     assert all(not d.any() for d in deltas[:-1])
-    rule.feedback = [np.full_like(b, 0.5) for b in rule.feedback]
-    before = [b.astype(np.float64) for b in rule.feedback]
-    rng = copy.deepcopy(rule.rng)
+    for fb in rule.direct.values():
+        fb.matrix[...] = 0.5
+    before = [rule.direct[i].matrix.astype(np.float64) for i in (0, 1)]
+    rng = copy.deepcopy(rule.sample_rng)
     rule.learn_feedback(net, cache)
-    a, _ = _forward64(net.weights, net.biases, x, "tanh")
+    ws = _weights(net)
+    a, _ = _forward64(ws, _biases(net), x, "tanh")
     us = [rng.standard_normal((len(y), n), dtype=np.float32).astype(np.float64) for n in TINY[1:-1]]
     t = us[0]
-    for layer in range(2, net.n_layers):
-        t = (t @ net.weights[layer - 1].T) * _df64(a[layer - 1], "tanh") + us[layer - 1]
-    d = t @ net.weights[-1].T
-    for got, b0, u in zip(rule.feedback, before, us):
+    for layer in range(2, len(ws)):
+        t = (t @ ws[layer - 1].T) * _df64(a[layer - 1], "tanh") + us[layer - 1]
+    d = t @ ws[-1].T
+    feedback = [rule.direct[i].matrix for i in (0, 1)]
+    for got, b0, u in zip(feedback, before, us):
         np.testing.assert_allclose(got, 0.75 * b0 + 0.25 * u.T @ d / len(y), rtol=1e-4, atol=1e-6)
-    ref = _reference_deltas(net, x, e, e, rule.feedback, chain=False)
-    for got, want in zip(rule.hidden_errors(net, cache, e, y), ref):
+    ref = _reference_deltas(net, x, e, e, feedback, chain=False)
+    for got, want in zip(rule.backward(net, cache, e.copy(), y).deltas[:-1], ref):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
@@ -196,14 +212,15 @@ def test_fdfa_feedback_estimates_the_output_jacobian() -> None:
     copies = np.repeat(x, 20000, axis=0)
     rule = make_rule(_algo("fdfa", feedback_rate=1.0), net, 3)
     rule.learn_feedback(net, net.forward(copies))
-    a, _ = _forward64(net.weights, net.biases, x, "tanh")
+    ws = _weights(net)
+    a, _ = _forward64(ws, _biases(net), x, "tanh")
     # ∂z/∂h_l = W_L diag(f'(a_{L-1})) W_{L-1} ... W_{l+1}
-    jac = net.weights[-1].astype(np.float64)
-    expected = [None] * (net.n_layers - 1)
-    for layer in range(net.n_layers - 1, 0, -1):
+    jac = ws[-1].astype(np.float64)
+    expected = [None] * (len(ws) - 1)
+    for layer in range(len(ws) - 1, 0, -1):
         expected[layer - 1] = jac.T
-        jac = (jac * _df64(a[layer - 1], "tanh")[0]) @ net.weights[layer - 1]
-    for got, want in zip(rule.feedback, expected):
+        jac = (jac * _df64(a[layer - 1], "tanh")[0]) @ ws[layer - 1]
+    for got, want in zip([rule.direct[i].matrix for i in (0, 1)], expected):
         np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max() + 0.03)
 
 
@@ -219,7 +236,7 @@ def test_sparse_connectivity_is_balanced(n: int, classes: int, s: int) -> None:
 def test_sdfa_rows_have_exactly_s_nonzeros() -> None:
     net = _net(layers=[6, 40, 30, 10])
     rule = make_rule(_algo("sdfa", fanin=2), net, 0)
-    for idx, val, n in zip(rule.idx, rule.val, (40, 30)):
+    for idx, val, n in ((rule.direct[0].idx, rule.direct[0].matrix, 40), (rule.direct[1].idx, rule.direct[1].matrix, 30)):
         b = np.zeros((n, 10))
         b[np.arange(n)[:, None], idx] = val
         assert (np.count_nonzero(b, axis=1) == 2).all()
@@ -309,9 +326,9 @@ def test_bp_alignment_with_itself_is_zero() -> None:
     net = _net()
     x, y = _batch(n=8)
     fa_like = make_rule(_algo("fa", feedback_scale=1.0), net, 0)
-    fa_like.feedback = list(net.weights[1:])  # FA with B = W is BP
+    fa_like.chain_feedback = {i: w for i, w in enumerate(_weights(net)) if i}  # FA with B = W is BP
     assert all(v == pytest.approx(0.0, abs=1e-3) for v in alignment_deg(net, fa_like, x, y).values())
-    assert alignment_deg(net, BP(), x, y) == {}
+    assert alignment_deg(net, bp_rule(net), x, y) == {}
 
 
 @pytest.mark.parametrize("name", ["bp", "dfa", "sdfa"])

@@ -30,15 +30,16 @@ ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "f
 
 
 #: Per-sample input shape ``(channels, height, width)`` of each dataset.
-DATASET_INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28)}
+DATASET_INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 #: Classes of each dataset.
-DATASET_CLASSES: dict[str, int] = {"mnist": 10, "fashion_mnist": 10}
+DATASET_CLASSES: dict[str, int] = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10}
 
 
 class DatasetConfig(StrictModel):
-    name: Literal["mnist", "fashion_mnist"] = "mnist"
-    #: Folder with the four IDX gzip files; searched before $NEUROSIM_DATA_DIR.
+    name: Literal["mnist", "fashion_mnist", "cifar10"] = "mnist"
+    #: Folder with the dataset's files (MNIST: the four IDX files; CIFAR-10: the python
+    #: batches or cifar-10-python.tar.gz); searched before $NEUROSIM_DATA_DIR.
     data_dir: str | None = None
     #: Use only the first N training / test images (None: all).
     train_limit: int | None = Field(default=None, gt=0)
@@ -65,6 +66,9 @@ class OptimizerConfig(StrictModel):
     beta1: float = Field(default=0.9, ge=0, lt=1)
     beta2: float = Field(default=0.999, ge=0, lt=1)
     eps: float = Field(default=1e-8, gt=0)
+    #: Per-epoch factor on the learning rate: epoch k (1-based) uses learning_rate · lr_decay^(k-1)
+    #: (the sparse-DFA authors' ``--decay``; 1: constant).
+    lr_decay: float = Field(default=1.0, gt=0, le=1)
 
 
 class TrainingConfig(StrictModel):
@@ -82,6 +86,8 @@ class TransferConfig(StrictModel):
     checkpoint: str | None = None
     #: Or: train the whole network with BP for this many epochs first, then freeze.
     bp_epochs: int | None = Field(default=None, gt=0, le=1000)
+    #: Learning rate of that BP pre-training (None: the rule's, else training.optimizer's).
+    learning_rate: float | None = Field(default=None, gt=0, le=10)
 
     @model_validator(mode="after")
     def _one_source(self) -> "TransferConfig":
@@ -92,11 +98,19 @@ class TransferConfig(StrictModel):
 
 class _Algorithm(StrictModel):
     dataflow: ClassVar[RuleDataflow]
+    #: Name of this entry in every output (default: the rule's name); lets a workload list
+    #: one rule twice, e.g. sparse DFA from scratch and on transferred layers.
+    label: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
     #: Overrides training.optimizer.learning_rate for this rule only (None: use it).
     #: Rules differ in the gradient scale they produce, so a fair comparison tunes each.
     learning_rate: float | None = Field(default=None, gt=0, le=10)
     #: Layers loaded and frozen before training (None: train every layer).
     transfer: TransferConfig | None = None
+
+    @property
+    def run_name(self) -> str:
+        """The entry's name in outputs: ``label``, else the rule's name."""
+        return self.label or self.name  # type: ignore[attr-defined]
 
 
 class _Rule(_Algorithm):
@@ -203,10 +217,10 @@ class Workload(StrictModel):
     @field_validator("algorithms")
     @classmethod
     def _unique_and_consistent(cls, algs: list, info: ValidationInfo) -> list:
-        names = [a.name for a in algs]
+        names = [a.run_name for a in algs]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"algorithm listed twice: {', '.join(dup)}")
+            raise ValueError(f"algorithm listed twice: {', '.join(dup)} (give one a label)")
         net = info.data.get("network")
         ds = info.data.get("dataset")
         if net is None or ds is None:
@@ -221,6 +235,7 @@ class Workload(StrictModel):
             for name in getattr(a, "direct_to", None) or []:
                 if name not in weight_names[:-1]:
                     raise ValueError(f"{a.name} direct_to: {name!r} is not a hidden weight layer (those are {', '.join(weight_names[:-1])})")
+            _check_error_groups(a, shapes)
             if a.transfer is not None:
                 for name in a.transfer.layers:
                     if name not in trainable_names:
@@ -243,12 +258,44 @@ class Workload(StrictModel):
         return [shapes[0].in_units] + [s.out_units for s in shapes]
 
     def algorithm(self, name: str) -> AlgorithmConfig:
+        """The entry whose :attr:`run_name` (label, else rule name) is ``name``."""
         for a in self.algorithms:
-            if a.name == name:
+            if a.run_name == name:
                 return a
         raise KeyError(name)
 
 
+def _check_error_groups(algo, shapes: list[LayerShape]) -> None:
+    """A grouped transposed conv (hybrid ``error_groups``) needs ungrouped conv layers whose channels it divides."""
+    from .dataflow import layer_plan
+
+    groups = getattr(algo, "error_groups", 1)
+    if groups == 1:
+        return
+    by_name = {s.name: s for s in shapes}
+    plans = layer_plan(algo, shapes)
+    for below, plan in zip(plans[:-1], plans[1:]):
+        layer = by_name[plan.name]
+        if layer.kind != "conv2d" or below.error != "chain":
+            continue
+        if layer.groups != 1 or layer.channels_in % groups or layer.channels_out % groups:
+            raise ValueError(
+                f"{algo.name} error_groups {groups}: the chain through {layer.name} needs an ungrouped conv whose "
+                f"{layer.channels_in} input and {layer.channels_out} output channels it divides"
+            )
+
+
 def load(path: str | Path) -> Workload:
-    """Read and validate a workload YAML file (raises ConfigError)."""
-    return load_model(path, Workload)
+    """Read and validate a workload YAML file (raises ConfigError).
+
+    A relative ``transfer.checkpoint`` is resolved against the file's folder.
+    """
+    wl = load_model(path, Workload)
+    folder = Path(path).resolve().parent
+    algos = []
+    for a in wl.algorithms:
+        if a.transfer is not None and a.transfer.checkpoint is not None and not Path(a.transfer.checkpoint).is_absolute():
+            transfer = a.transfer.model_copy(update={"checkpoint": str(folder / a.transfer.checkpoint)})
+            a = a.model_copy(update={"transfer": transfer})
+        algos.append(a)
+    return wl.model_copy(update={"algorithms": algos})

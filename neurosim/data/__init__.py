@@ -1,4 +1,4 @@
-"""Datasets: MNIST and Fashion-MNIST from their IDX files, found locally or downloaded."""
+"""Datasets: MNIST and Fashion-MNIST from their IDX files, CIFAR-10 from its batches; found locally or downloaded."""
 
 from .mnist import Dataset, load_dataset
 

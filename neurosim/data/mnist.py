@@ -86,7 +86,8 @@ class Opener(Protocol):
 class Dataset:
     """A train/test split ready for training.
 
-    ``x_*`` are float32 rows of 784 pixels scaled to [0, 1] (C-contiguous); ``y_*``
+    ``x_*`` are float32 rows of pixels scaled to [0, 1] (C-contiguous; 784 for MNIST,
+    3072 for CIFAR-10 in channel, row, column order); ``y_*``
     are int64 class indices. The arrays are read-only: one dataset is shared by
     every algorithm of a run, so none may alter it.
     """
@@ -117,8 +118,13 @@ def load_dataset(
     """Load the dataset ``cfg`` names, downloading it into the cache if no folder has it.
 
     ``opener`` defaults to ``urllib.request.urlopen``. Missing, corrupt or
-    undownloadable files raise :class:`DataError` with one line.
+    undownloadable files raise :class:`DataError` with one line. CIFAR-10 is
+    loaded by :func:`neurosim.data.cifar10.load_cifar10`.
     """
+    if cfg.name == "cifar10":
+        from .cifar10 import load_cifar10
+
+        return load_cifar10(cfg, base_dir=base_dir, opener=opener)
     searched = _search_dirs(cfg, base_dir)
     found = _find(searched)
     if found is None:

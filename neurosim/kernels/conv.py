@@ -14,12 +14,13 @@ weight gradient     ``dw = (1/N) Σ_{n, i, j} g[n, o, i, j] · x[n, c, i·s - p 
                     ``db = (1/N) Σ_{n, i, j} g[n, o, i, j]`` (batch mean, as for dense layers)
 ==================  =======================================================================
 
-im2col unrolls each sample into ``cols[n]`` of shape ``(C_in·k·k, H'·W')``, row
-``(c·k + u)·k + v``; group ``q``'s rows are the contiguous block
-``[q·K_g, (q+1)·K_g)`` with ``K_g = C_in/g·k·k``. Then the forward pass is one BLAS
-product per sample and group, ``y[n, q] = w_q (C_out/g, K_g) · cols[n, q] (K_g, H'W')``.
-The forward pass returns ``cols`` for the weight gradient, so it is unrolled once per
-step. Measured against a direct (7-loop) numba convolution on the shapes of
+im2col unrolls the whole batch into ``cols`` of shape ``(C_in·k·k, N·H'·W')``, row
+``(c·k + u)·k + v``, column ``n·H'W' + i·W' + j``; group ``q``'s rows are the contiguous
+block ``[q·K_g, (q+1)·K_g)`` with ``K_g = C_in/g·k·k``. Then each of the three passes is
+one BLAS product per group over the whole batch: ``y_q = w_q (C_out/g, K_g) · cols_q``,
+``dcols_q = w_qᵀ · g_q`` (then col2im), ``dw_q = g_q · cols_qᵀ`` with ``g`` laid out
+channel-major ``(C_out, N·H'W')``. The forward pass returns ``cols`` for the weight
+gradient, so the input is unrolled once per step. Measured against a direct (7-loop) numba convolution on the shapes of
 ``workloads/mnist_conv_compare.yaml``: see ``bench/bench_conv.py``.
 
 The kernels are dtype-generic (float32 in training, float64 in the gradient tests).
@@ -40,51 +41,78 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 @njit(cache=True)
+def _valid(out_size: int, size: int, offset: int, stride: int):
+    """``[lo, hi)``: the output indices ``i`` with ``0 ≤ i·stride + offset < size``."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if size - 1 - offset < 0 else min(out_size, (size - 1 - offset) // stride + 1)
+    return lo, max(lo, hi)
+
+
+@njit(cache=True)
 def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """``cols[n, (c·k + u)·k + v, i·W' + j] = x[n, c, i·s - p + u, j·s - p + v]`` (0 outside)."""
+    """``cols[(c·k + u)·k + v, n·H'W' + i·W' + j] = x[n, c, i·s - p + u, j·s - p + v]`` (0 outside)."""
     batch, channels, height, width = x.shape
     out_h = conv_out_size(height, kernel, stride, padding)
     out_w = conv_out_size(width, kernel, stride, padding)
-    cols = np.zeros((batch, channels * kernel * kernel, out_h * out_w), dtype=x.dtype)
-    for n in range(batch):
-        for c in range(channels):
-            for u in range(kernel):
-                for v in range(kernel):
-                    row = (c * kernel + u) * kernel + v
-                    for i in range(out_h):
+    positions = out_h * out_w
+    cols = np.zeros((channels * kernel * kernel, batch * positions), dtype=x.dtype)
+    for c in range(channels):
+        for u in range(kernel):
+            for v in range(kernel):
+                row = (c * kernel + u) * kernel + v
+                i_lo, i_hi = _valid(out_h, height, u - padding, stride)
+                j_lo, j_hi = _valid(out_w, width, v - padding, stride)
+                for n in range(batch):
+                    for i in range(i_lo, i_hi):
                         y = i * stride - padding + u
-                        if y < 0 or y >= height:
-                            continue
-                        base = i * out_w
-                        for j in range(out_w):
-                            xx = j * stride - padding + v
-                            if 0 <= xx < width:
-                                cols[n, row, base + j] = x[n, c, y, xx]
+                        base = n * positions + i * out_w
+                        for j in range(j_lo, j_hi):
+                            cols[row, base + j] = x[n, c, y, j * stride - padding + v]
     return cols
 
 
 @njit(cache=True)
-def col2im(cols: np.ndarray, channels: int, height: int, width: int, kernel: int, stride: int, padding: int) -> np.ndarray:
+def col2im(cols: np.ndarray, batch: int, channels: int, height: int, width: int, kernel: int, stride: int, padding: int) -> np.ndarray:
     """The adjoint of :func:`im2col`: every column entry added back to its input pixel."""
-    batch = cols.shape[0]
     out_h = conv_out_size(height, kernel, stride, padding)
     out_w = conv_out_size(width, kernel, stride, padding)
+    positions = out_h * out_w
     x = np.zeros((batch, channels, height, width), dtype=cols.dtype)
-    for n in range(batch):
-        for c in range(channels):
-            for u in range(kernel):
-                for v in range(kernel):
-                    row = (c * kernel + u) * kernel + v
-                    for i in range(out_h):
+    for c in range(channels):
+        for u in range(kernel):
+            for v in range(kernel):
+                row = (c * kernel + u) * kernel + v
+                i_lo, i_hi = _valid(out_h, height, u - padding, stride)
+                j_lo, j_hi = _valid(out_w, width, v - padding, stride)
+                for n in range(batch):
+                    for i in range(i_lo, i_hi):
                         y = i * stride - padding + u
-                        if y < 0 or y >= height:
-                            continue
-                        base = i * out_w
-                        for j in range(out_w):
-                            xx = j * stride - padding + v
-                            if 0 <= xx < width:
-                                x[n, c, y, xx] += cols[n, row, base + j]
+                        base = n * positions + i * out_w
+                        for j in range(j_lo, j_hi):
+                            x[n, c, y, j * stride - padding + v] += cols[row, base + j]
     return x
+
+
+@njit(cache=True)
+def _put_rows(dst: np.ndarray, row0: int, src: np.ndarray) -> None:
+    """``dst[row0 : row0 + len(src)] = src`` by explicit loops (numba's slice assignment is slow here)."""
+    rows, cols = src.shape
+    for r in range(rows):
+        for c in range(cols):
+            dst[row0 + r, c] = src[r, c]
+
+
+@njit(cache=True)
+def _to_channel_major(g: np.ndarray) -> np.ndarray:
+    """``(N, C, H', W')`` → ``(C, N·H'W')``."""
+    batch, channels, out_h, out_w = g.shape
+    positions = out_h * out_w
+    g3 = np.ascontiguousarray(g).reshape(batch, channels, positions)
+    out = np.empty((channels, batch * positions), dtype=g.dtype)
+    for c in range(channels):
+        for n in range(batch):
+            out[c, n * positions : (n + 1) * positions] = g3[n, c]
+    return out
 
 
 @njit(cache=True)
@@ -94,18 +122,21 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad
     c_out, _, kernel, _ = w.shape
     out_h = conv_out_size(height, kernel, stride, padding)
     out_w = conv_out_size(width, kernel, stride, padding)
+    positions = out_h * out_w
     cols = im2col(x, kernel, stride, padding)
-    k_group = cols.shape[1] // groups
+    k_group = cols.shape[0] // groups
     o_group = c_out // groups
-    w2 = np.ascontiguousarray(w).reshape(c_out, k_group)
-    y = np.empty((batch, c_out, out_h * out_w), dtype=x.dtype)
-    for n in range(batch):
-        for q in range(groups):
-            wq = np.ascontiguousarray(w2[q * o_group : (q + 1) * o_group])
-            cq = np.ascontiguousarray(cols[n, q * k_group : (q + 1) * k_group])
-            y[n, q * o_group : (q + 1) * o_group] = np.dot(wq, cq)
-        for o in range(c_out):
-            y[n, o] += b[o]
+    w3 = np.ascontiguousarray(w).reshape(groups, o_group, k_group)
+    c3 = cols.reshape(groups, k_group, batch * positions)
+    y = np.empty((batch, c_out, positions), dtype=x.dtype)
+    for q in range(groups):
+        prod = np.dot(w3[q], c3[q])
+        for o in range(o_group):
+            bias = b[q * o_group + o]
+            for n in range(batch):
+                base = n * positions
+                for p in range(positions):
+                    y[n, q * o_group + o, p] = prod[o, base + p] + bias
     return y.reshape(batch, c_out, out_h, out_w), cols
 
 
@@ -117,40 +148,36 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, height: int, width: int, str
     channels = c_group * groups
     k_group = c_group * kernel * kernel
     o_group = c_out // groups
-    w2 = np.ascontiguousarray(w).reshape(c_out, k_group)
-    g3 = np.ascontiguousarray(g).reshape(batch, c_out, out_h * out_w)
-    dcols = np.empty((batch, channels * kernel * kernel, out_h * out_w), dtype=g.dtype)
-    for q in range(groups):
-        wq_t = np.ascontiguousarray(w2[q * o_group : (q + 1) * o_group].T)
-        for n in range(batch):
-            gq = np.ascontiguousarray(g3[n, q * o_group : (q + 1) * o_group])
-            dcols[n, q * k_group : (q + 1) * k_group] = np.dot(wq_t, gq)
-    return col2im(dcols, channels, height, width, kernel, stride, padding)
+    w3 = np.ascontiguousarray(w).reshape(groups, o_group, k_group)
+    g3 = _to_channel_major(g).reshape(groups, o_group, batch * out_h * out_w)
+    if groups == 1:
+        dcols = np.dot(w3[0].T, g3[0])
+    else:
+        dcols = np.empty((groups * k_group, batch * out_h * out_w), dtype=g.dtype)
+        for q in range(groups):
+            _put_rows(dcols, q * k_group, np.dot(w3[q].T, g3[q]))
+    return col2im(dcols, batch, channels, height, width, kernel, stride, padding)
 
 
 @njit(cache=True)
 def conv2d_weight_grad(g: np.ndarray, cols: np.ndarray, kernel: int, groups: int):
     """Batch-mean ``(dw, db)`` from the output gradient ``g`` and the forward pass's ``cols``."""
-    batch, c_out, out_h, out_w = g.shape
-    positions = out_h * out_w
-    k_group = cols.shape[1] // groups
+    batch, c_out = g.shape[0], g.shape[1]
+    k_group = cols.shape[0] // groups
     o_group = c_out // groups
     inv = 1.0 / batch
-    g3 = np.ascontiguousarray(g).reshape(batch, c_out, positions)
-    dw = np.zeros((c_out, k_group), dtype=g.dtype)
-    db = np.zeros(c_out, dtype=g.dtype)
-    for n in range(batch):
-        for q in range(groups):
-            gq = np.ascontiguousarray(g3[n, q * o_group : (q + 1) * o_group])
-            cq_t = np.ascontiguousarray(cols[n, q * k_group : (q + 1) * k_group].T)
-            dw[q * o_group : (q + 1) * o_group] += np.dot(gq, cq_t)
-        for o in range(c_out):
-            acc = g3[n, o, 0] * 0
-            for p in range(positions):
-                acc += g3[n, o, p]
-            db[o] += acc
+    gc = _to_channel_major(g)
+    g3 = gc.reshape(groups, o_group, gc.shape[1])
+    c3 = cols.reshape(groups, k_group, cols.shape[1])
+    dw = np.empty((c_out, k_group), dtype=g.dtype)
+    db = np.empty(c_out, dtype=g.dtype)
+    for q in range(groups):
+        _put_rows(dw, q * o_group, np.dot(g3[q], c3[q].T))
     for o in range(c_out):
-        db[o] *= inv
+        acc = gc[o, 0] * 0
+        for p in range(gc.shape[1]):
+            acc += gc[o, p]
+        db[o] = acc * inv
         for r in range(k_group):
             dw[o, r] *= inv
     return dw.reshape(c_out, k_group // (kernel * kernel), kernel, kernel), db

@@ -25,6 +25,7 @@ __all__ = [
     "activation_code",
     "activate",
     "dense_forward",
+    "activation_forward",
     "activation_backward",
     "backward_input",
     "dense_jvp",
@@ -109,6 +110,24 @@ def activate(a: np.ndarray, act: int, slope: float) -> np.ndarray:
             for c in range(cols):
                 h[r, c] = one / (one + np.exp(-a[r, c]))
         return h
+    s = np.float32(0.0) if act == RELU else np.float32(slope)
+    for r in range(rows):
+        for c in range(cols):
+            v = a[r, c]
+            h[r, c] = v if v > np.float32(0.0) else s * v
+    return h
+
+
+@njit(cache=True)
+def activation_forward(a: np.ndarray, act: int, slope: float) -> np.ndarray:
+    """``h = f(a)`` for a 2-D ``a`` (a new array; ``a`` itself for :data:`IDENTITY`), as in :func:`dense_forward`."""
+    if act == IDENTITY:
+        return a
+    h = np.empty_like(a)
+    if act == TANH:
+        _tanh_into(a, h)
+        return h
+    rows, cols = a.shape
     s = np.float32(0.0) if act == RELU else np.float32(slope)
     for r in range(rows):
         for c in range(cols):

@@ -1,12 +1,15 @@
 """Training with backprop and the feedback-alignment family.
 
-- :mod:`.network` — the :class:`MLP` (weights, forward pass);
-- :mod:`.rules` — one :class:`Rule` per algorithm, producing the hidden errors δ_l;
+- :mod:`.layers` — the layer kinds (dense, conv2d, pooling, flatten, batchnorm);
+- :mod:`.network` — the :class:`Network` built from a workload's layer shapes;
+- :mod:`.rules` — the :class:`Rule` of an algorithm, producing every weight layer's error;
 - :mod:`.optim` — SGD / momentum / Adam;
+- :mod:`.checkpoint` — trained parameters as .npz, for transfer;
 - :mod:`.trainer` — :func:`train`, returning a :class:`TrainResult`.
 """
 
-from .network import MLP, ForwardCache, layer_names
+from .checkpoint import load_checkpoint, save_checkpoint
+from .network import ForwardCache, Network, layer_names
 from .optim import Optimizer, make_optimizer
 from .rules import Rule, make_rule
 from .trainer import EpochRecord, TrainResult, alignment_deg, train
@@ -15,7 +18,7 @@ __all__ = [
     "train",
     "TrainResult",
     "EpochRecord",
-    "MLP",
+    "Network",
     "ForwardCache",
     "layer_names",
     "Rule",
@@ -23,4 +26,6 @@ __all__ = [
     "Optimizer",
     "make_optimizer",
     "alignment_deg",
+    "save_checkpoint",
+    "load_checkpoint",
 ]

@@ -5,8 +5,8 @@ each cell (:mod:`neurosim.config.device` has the model and its formulas) and
 keeps ``net.weights`` equal to what the cells hold. The trainer calls it in two
 places:
 
-- :meth:`CrossbarDevice.forward` (and :meth:`predict`): each layer's MVM read
-  through the DAC (``crossbar.input_bits`` per input, full scale 1), the cells
+- :meth:`CrossbarDevice.attach` gives each dense layer of the network a reader:
+  its MVM (:meth:`CrossbarDevice.mvm`) read through the DAC (``crossbar.input_bits`` per input, full scale 1), the cells
   (with read noise, one draw per cell per batch), and an ADC of
   ``crossbar.adc_bits`` on each array's column sums (``crossbar.rows`` inputs,
   full scale ``adc_full_scale · rows · w_max``); bias and activation are digital;
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import bias_activation, block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
+from neurosim.kernels.device import block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
 
-from .network import MLP, ForwardCache
+from .network import Network
 
 __all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np"]
 
@@ -188,9 +188,11 @@ class CrossbarDevice:
             return (self.dev.weight_max * (g[0] - g[1])).astype(np.float32)
         return (self.dev.weight_max * (2.0 * g[0] - 1.0)).astype(np.float32)
 
-    def program_weights(self, net: MLP) -> None:
-        """Create and program the cells of every weight matrix of ``net`` (in place on ``net.weights``)."""
-        for name, w in zip(net.names, net.weights):
+    def program_weights(self, net: Network) -> None:
+        """Create and program the cells of every weight matrix of ``net`` (in place on each layer's weight)."""
+        if any(layer.shape.kind != "dense" for layer in net.weight_layers):
+            raise ValueError("numerics: device models dense layers only (a conv layer's cells are not modelled yet)")
+        for name, w in ((layer.name, layer.weight) for layer in net.weight_layers):
             cells = self._cells(name, w.shape)
             if self.programmed:
                 self._program(cells, w, exact=True)
@@ -234,22 +236,10 @@ class CrossbarDevice:
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
-    def forward(self, net: MLP, x: np.ndarray) -> ForwardCache:
-        """:meth:`MLP.forward` with every layer's MVM read through the device."""
-        h = [x]
-        a = []
-        for layer, b in enumerate(net.biases, start=1):
-            pre, out = bias_activation(self.mvm(layer - 1, h[-1]), b, net.layer_act(layer), net.slope)
-            a.append(pre)
-            h.append(out)
-        return ForwardCache(h=h, a=a)
-
-    def predict(self, net: MLP, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
-        """:meth:`MLP.predict` through the device reads."""
-        out = np.empty(x.shape[0], dtype=np.int64)
-        for start in range(0, x.shape[0], chunk):
-            out[start : start + chunk] = self.forward(net, x[start : start + chunk]).logits.argmax(axis=1)
-        return out
+    def attach(self, net: Network) -> None:
+        """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval)."""
+        for index, layer in enumerate(net.weight_layers):
+            layer.reader = lambda x, index=index: self.mvm(index, x)
 
     # ----------------------------------------------------------------- write hook
 

@@ -1,11 +1,16 @@
-"""The multilayer perceptron every learning rule trains.
+"""The network every learning rule trains, built from a workload's layer shapes.
 
-Layer ``l = 1..L`` (named ``fc1..fcL``) computes ``a_l = h_{l-1} W_lᵀ + b_l`` and
-``h_l = f(a_l)`` with ``h_0 = x``; the last layer is linear (``h_L = a_L`` are
-the logits). ``W_l`` has shape ``(n_l, n_{l-1})``.
+The layers (:mod:`.layers`) run in order on a batch reshaped to the dataset's
+per-sample input shape; the last layer is a linear dense layer whose outputs are the
+logits. The activation follows each weight layer but the last, after its batchnorm
+if one follows (:mod:`neurosim.config.network`).
 
-Initialisation (LeCun-style uniform, as PyTorch's ``nn.Linear`` default):
-``W_l, b_l ~ U(-1/√n_{l-1}, 1/√n_{l-1})``, drawn from the generator passed in.
+Initialisation: every weight layer, in order, draws its weights and then its bias
+``U(-1/√fan_in, 1/√fan_in)`` from the one generator passed in (PyTorch's default for
+``nn.Linear`` and ``nn.Conv2d``: kaiming-uniform with ``a = √5``; ``fan_in`` is
+``n_in`` or ``C_in/groups·k·k``); batchnorm starts at ``γ = 1, β = 0``, running
+mean 0 and variance 1. For an MLP this is the same stream of draws as before the
+layered network, so a seed gives the same weights.
 """
 
 from __future__ import annotations
@@ -14,77 +19,83 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.config.workload import NetworkConfig
-from neurosim.kernels import IDENTITY, activation_code, dense_forward
+from neurosim.config.network import LayerShape, NetworkConfig, infer_shapes
+from neurosim.kernels import activation_code
 
-__all__ = ["MLP", "ForwardCache", "layer_names"]
+from .layers import BatchNorm, Layer, LayerCache, WeightLayer, make_layer
+
+__all__ = ["Network", "ForwardCache", "layer_names"]
 
 
 def layer_names(n_layers: int) -> list[str]:
-    """``["fc1", ..., f"fc{n_layers}"]``: fc1 is the first weight matrix."""
+    """``["fc1", ..., f"fc{n_layers}"]``: the weight layers of an MLP."""
     return [f"fc{i + 1}" for i in range(n_layers)]
 
 
 @dataclass(frozen=True)
 class ForwardCache:
-    """What the backward phases need from one forward pass.
+    """What the backward phases need from one forward pass: one :class:`LayerCache` per layer."""
 
-    ``h[0]`` is the input batch and ``h[l]`` the output of layer ``l``
-    (``h[L]`` the logits); ``a[l - 1]`` is the pre-activation of layer ``l``.
-    """
-
-    h: list[np.ndarray]
-    a: list[np.ndarray]
+    layers: list[LayerCache]
 
     @property
     def logits(self) -> np.ndarray:
-        return self.h[-1]
+        return self.layers[-1].h
 
 
-class MLP:
-    """Fully connected network with float32 parameters ``weights[l-1] = W_l``, ``biases[l-1] = b_l``."""
+class Network:
+    """Layers in order, with the weight layers and who carries each one's activation."""
 
-    def __init__(self, config: NetworkConfig, rng: np.random.Generator, input_units: int | None = None):
-        if not config.is_mlp:
-            raise ValueError("MLP takes dense layers only")
-        n_in = input_units if input_units is not None else config.input_units
-        if n_in is None:
-            raise ValueError("the input width is unknown: pass input_units")
-        self.sizes: list[int] = [n_in] + [spec.units for spec in config.layers]
-        self.act: int = activation_code(config.activation)
-        self.slope: float = float(config.leaky_slope)
-        self.weights: list[np.ndarray] = []
-        self.biases: list[np.ndarray] = []
-        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-            bound = 1.0 / np.sqrt(fan_in)
-            self.weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
-            self.biases.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    def __init__(self, config: NetworkConfig, input_shape: tuple[int, ...], rng: np.random.Generator):
+        self.shapes: list[LayerShape] = infer_shapes(config, input_shape)
+        act = activation_code(config.activation)
+        slope = float(config.leaky_slope)
+        self.layers: list[Layer] = [make_layer(s, spec, act, slope, rng) for s, spec in zip(self.shapes, config.layers)]
+        #: Indices (into :attr:`layers`) of the weight layers, in order.
+        self.weight_positions: list[int] = [j for j, layer in enumerate(self.layers) if isinstance(layer, WeightLayer)]
+        #: Layer index carrying the activation (output) of hidden weight layer i → i.
+        self.output_of: dict[int, int] = {}
+        for i, j in enumerate(self.weight_positions[:-1]):
+            nxt = j + 1
+            self.output_of[nxt if isinstance(self.layers[nxt], BatchNorm) else j] = i
 
     @property
-    def n_layers(self) -> int:
-        return len(self.weights)
+    def weight_layers(self) -> list[WeightLayer]:
+        return [self.layers[j] for j in self.weight_positions]  # type: ignore[misc]
 
     @property
     def names(self) -> list[str]:
-        return layer_names(self.n_layers)
+        """The weight layers' names."""
+        return [self.layers[j].name for j in self.weight_positions]
 
-    def layer_act(self, layer: int) -> int:
-        """Activation code of 1-based layer ``layer`` (the output layer is linear)."""
-        return IDENTITY if layer == self.n_layers else self.act
+    @property
+    def n_classes(self) -> int:
+        return self.shapes[-1].out_units
 
-    def forward(self, x: np.ndarray) -> ForwardCache:
-        """Forward pass keeping every layer's pre-activation and output."""
-        h = [x]
-        a = []
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases), start=1):
-            pre, out = dense_forward(h[-1], w, b, self.layer_act(layer), self.slope)
-            a.append(pre)
-            h.append(out)
-        return ForwardCache(h=h, a=a)
+    def output_layer(self, i: int) -> Layer:
+        """The layer whose output ``h`` is hidden weight layer ``i``'s (its batchnorm, if any)."""
+        return self.layers[next(j for j, w in self.output_of.items() if w == i)]
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every named array: ``<layer>.weight``, ``.bias``, ``.scale``, ``.shift``, ``.running_mean``, ``.running_var``."""
+        out: dict[str, np.ndarray] = {}
+        for layer in self.layers:
+            out.update(layer.state())
+        return out
+
+    def forward(self, x: np.ndarray, train: bool = True, update: bool = True) -> ForwardCache:
+        """Forward pass keeping every layer's cache. ``train``: batchnorm uses batch statistics
+        (and, with ``update``, moves its running averages)."""
+        h = x.reshape((x.shape[0],) + self.shapes[0].in_shape)
+        caches = []
+        for layer in self.layers:
+            h, cache = layer.forward(h, train, update)
+            caches.append(cache)
+        return ForwardCache(caches)
 
     def predict(self, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
-        """Predicted class per row of ``x``, evaluated ``chunk`` rows at a time."""
+        """Predicted class per row of ``x`` (eval mode), ``chunk`` rows at a time."""
         out = np.empty(x.shape[0], dtype=np.int64)
         for start in range(0, x.shape[0], chunk):
-            out[start : start + chunk] = self.forward(x[start : start + chunk]).logits.argmax(axis=1)
+            out[start : start + chunk] = self.forward(x[start : start + chunk], train=False).logits.argmax(axis=1)
         return out

@@ -1,59 +1,65 @@
-"""Learning rules: how each produces the hidden-layer error signals ``δ_l``.
+r"""Learning rules: how each produces the error signal of every weight layer.
 
-Every rule uses the output error ``δ_L = e = softmax(z) - onehot(y)`` for the
-last layer and differs only in the hidden layers ``l = 1..L-1`` (``f'`` is the
-activation derivative at the stored pre-activation ``a_l``):
+A rule is built from its config's :class:`~neurosim.config.dataflow.RuleDataflow` and
+the per-weight-layer :func:`~neurosim.config.dataflow.layer_plan`, never from its name.
+Each weight layer ``l`` gets ``δ_l = ∂/∂a_l`` (the error at its linear output) from
 
-============  ==========================================================================
-``bp``        ``δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(a_l)`` (the true gradient)
-``fa``        ``δ_l = (δ_{l+1} B_{l+1}) ⊙ f'(a_l)``, ``B_{l+1}`` fixed random, shape of ``W_{l+1}``
-``dfa``       ``δ_l = (e B_lᵀ) ⊙ f'(a_l)``, ``B_l`` fixed random ``(n_l, C)``
-``sdfa``      as dfa, but row ``i`` of ``B_l`` has only ``s`` nonzeros (stored as ``idx, val``)
-``sign_dfa``  as dfa with ``sign(e)`` in place of ``e``
-``drtp``      as dfa with the one-hot target ``y*`` in place of ``e``
-``fdfa``      as dfa with a learned ``B_l`` (see :class:`FDFA`)
-============  ==========================================================================
+- ``output``: ``δ_L = e = softmax(z) - onehot(y)``;
+- ``chain``: the error of the weight layer above carried down through its matrix ``M``
+  (``W``: BP, a transposed read or transposed convolution; FA: a fixed random ``B`` of
+  W's shape) and through the pooling / flatten / batchnorm layers in between, then
+  ``⊙ f'(a_l)``;
+- ``direct``: the rule's signal projected onto the layer's output units,
+  ``g = signal · B_lᵀ`` with ``B_l`` of shape ``(units, C)`` (``units = C_out·H'·W'`` for
+  a conv layer: every unit of every feature map has its own row), then ``⊙ f'`` and back
+  through the layer's batchnorm if it has one;
+- ``none``: no error (frozen and not on a chain to a trainable layer).
 
-Feedback scale. Fixed random feedback is drawn ``U(-β, β)`` with
-``β = feedback_scale / √fan``, where ``fan`` is the fan-in of the feedback
-pathway: how many terms each hidden neuron's error sums. That is ``C`` for dense
-``B_l``, ``s`` for sparse ``B_l`` and ``n_{l+1}`` for FA's ``B_{l+1}``. With it
-``E[δ_i²]`` (before ``f'``, in expectation over the balanced sparse pattern) is
-``feedback_scale² · ‖e‖² / (3C)`` for dense and sparse DFA alike, whatever ``s``.
-On MNIST 784-800-800-10 (tanh, batch 32, plain SGD) ``feedback_scale = 3`` suits
-sparse DFA at learning rate 0.1, and ``1`` dense DFA at 0.3.
+============  =====================================================================
+``bp``        chain, ``M = W``
+``fa``        chain, ``M = B`` fixed ``U(-β, β)``, ``fan = C_out`` (dense) or
+              ``(C_out/groups)·⌈k/s⌉²`` (conv: the terms each input unit sums)
+``dfa``       direct, signal ``e``, dense ``B_l``
+``sdfa``      direct, signal ``e``, row ``i`` of ``B_l`` has ``s`` nonzeros (``idx, val``)
+``sign_dfa``  direct, signal ``sign(e)``
+``drtp``      direct, signal ``onehot(y)``
+``fdfa``      direct, signal ``e``, ``B_l`` learned (see :class:`Rule.learn_feedback`)
+``hybrid``    per layer: direct (``direct_to``) or chain with ``M = W``; see below
+============  =====================================================================
+
+Hybrid modular DFA (Han et al. 2020, arXiv 2006.12830). The weight layers named in
+``direct_to`` each end a module and receive the direct projection of ``e``; every other
+trainable weight layer receives its error by the BP chain from the weight layer just
+above it, inside its module. E.g. on conv1-pool-conv2-pool-fc1-fc2 with
+``direct_to: [conv2]``: fc2 gets ``e``, fc1 the BP chain from fc2, conv2 the direct
+projection, conv1 the BP chain from conv2 — two modules {conv1, conv2} and {fc1, fc2}.
+``direct_to: []`` is BP, all hidden layers is DFA. The paper's two simplifications:
+
+- sparse feedback as a dilated convolution (``feedback_dilation d``): the projection onto
+  a conv output reaches only the units at positions ``(i, j)`` with ``i ≡ j ≡ 0 (mod d)``
+  (``B_l`` has ``C_out·⌈H'/d⌉·⌈W'/d⌉`` rows), the others get zero error; with ``fanin s``
+  each of those rows has ``s`` nonzeros (the sparse-DFA pattern).
+- error propagation by group convolution (``error_groups g``): the chain through a conv
+  layer's ``W`` (``C_out, C_in, k, k``) runs as a ``g``-group transposed convolution with
+  the block-diagonal part of ``W`` (output-channel group ``q`` carries error only to input
+  channel group ``q``), i.e. ``g``× fewer MACs; the forward pass uses the whole ``W``.
+
+Feedback scale: fixed feedback is ``U(-β, β)``, ``β = feedback_scale/√fan``, ``fan`` the
+terms each unit's error sums (``C`` dense, ``s`` sparse), so ``E[g_i²]`` does not depend on ``s``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import numpy as np
 
-from neurosim.config.workload import (
-    AlgorithmConfig,
-    BPConfig,
-    DFAConfig,
-    DRTPConfig,
-    FAConfig,
-    FDFAConfig,
-    SDFAConfig,
-    SignDFAConfig,
-)
-from neurosim.kernels import (
-    IDENTITY,
-    activation_backward,
-    backward_input,
-    dense_jvp,
-    dense_project,
-    one_hot,
-    sparse_project,
-    weight_grad,
-)
+from neurosim.config.dataflow import LayerPlan, layer_plan
+from neurosim.config.workload import AlgorithmConfig, BPConfig
+from neurosim.kernels import dense_project, one_hot, sparse_project, weight_grad
 
-from .network import MLP, ForwardCache
+from .layers import BatchNorm, WeightLayer
+from .network import ForwardCache, Network
 
-__all__ = ["Rule", "BP", "FA", "DFA", "SparseDFA", "SignDFA", "DRTP", "FDFA", "make_rule", "sparse_connectivity"]
+__all__ = ["Rule", "Backward", "make_rule", "bp_rule", "sparse_connectivity", "DirectFeedback"]
 
 
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], scale: float, fan: float) -> np.ndarray:
@@ -62,191 +68,175 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], scale: float, fan
     return rng.uniform(-bound, bound, shape).astype(np.float32)
 
 
-class Rule(ABC):
-    """A learning rule: the error phase (and, for FDFA, the feedback-learning phase)."""
-
-    name: str
-
-    def errors(self, net: MLP, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        """``[δ_1, ..., δ_L]`` for one batch; ``δ_L = e`` for every rule. Pure: no state changes."""
-        return self.hidden_errors(net, cache, e, y) + [e]
-
-    @abstractmethod
-    def hidden_errors(self, net: MLP, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        """``[δ_1, ..., δ_{L-1}]`` from the forward cache, output error ``e`` and labels ``y``."""
-
-    def learn_feedback(self, net: MLP, cache: ForwardCache) -> None:
-        """Update learned feedback after a forward pass (only FDFA learns it)."""
-
-
-# --------------------------------------------------------------------------- chain rules
-
-
-class BP(Rule):
-    """Backpropagation: the transposed forward weights carry the error down."""
-
-    name = "bp"
-
-    def _matrix(self, net: MLP, layer: int) -> np.ndarray:
-        """Matrix carrying ``δ_layer`` to layer ``layer - 1`` (1-based)."""
-        return net.weights[layer - 1]
-
-    def hidden_errors(self, net: MLP, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        deltas = [e]
-        for layer in range(net.n_layers - 1, 0, -1):
-            g = backward_input(deltas[0], self._matrix(net, layer + 1))
-            deltas.insert(0, activation_backward(g, cache.a[layer - 1], cache.h[layer], net.act, net.slope))
-        return deltas[:-1]
-
-
-class FA(BP):
-    """Feedback alignment: fixed random ``B_{l+1}`` (shape of ``W_{l+1}``) replaces ``W_{l+1}``."""
-
-    name = "fa"
-
-    def __init__(self, net: MLP, scale: float, rng: np.random.Generator):
-        # feedback[l - 2] stands in for W_l, l = 2..L; fan = n_l, the rows summed per neuron.
-        self.feedback = [_uniform(rng, w.shape, scale, w.shape[0]) for w in net.weights[1:]]
-
-    def _matrix(self, net: MLP, layer: int) -> np.ndarray:
-        return self.feedback[layer - 2]
-
-
-# --------------------------------------------------------------------------- direct rules
-
-
-class DFA(Rule):
-    """Direct feedback alignment: ``δ_l = (s B_lᵀ) ⊙ f'(a_l)`` with the signal ``s = e``."""
-
-    name = "dfa"
-
-    def __init__(self, net: MLP, scale: float, rng: np.random.Generator):
-        classes = net.sizes[-1]
-        self.feedback = [_uniform(rng, (n, classes), scale, classes) for n in net.sizes[1:-1]]
-
-    def signal(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The vector the feedback projects (``e`` for DFA)."""
-        return e
-
-    def project(self, index: int, s: np.ndarray) -> np.ndarray:
-        """Hidden layer ``index + 1``'s error before ``f'``."""
-        return dense_project(s, self.feedback[index])
-
-    def hidden_errors(self, net: MLP, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        s = self.signal(e, y)
-        return [
-            activation_backward(self.project(i, s), cache.a[i], cache.h[i + 1], net.act, net.slope)
-            for i in range(net.n_layers - 1)
-        ]
-
-
-class SignDFA(DFA):
-    """DFA driven by ``sign(e)`` (Frenkel et al. 2021, "sDFA")."""
-
-    name = "sign_dfa"
-
-    def signal(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.sign(e)
-
-
-class DRTP(DFA):
-    """Direct random target projection (Frenkel et al. 2021): the signal is the one-hot target."""
-
-    name = "drtp"
-
-    def signal(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return one_hot(y, e.shape[1])
-
-
 def sparse_connectivity(n: int, classes: int, fanin: int, rng: np.random.Generator) -> np.ndarray:
     """Balanced sparse pattern: ``idx`` (n, fanin) of distinct error indices per row.
 
-    The flat sequence ``j mod C`` (``j = 0..n·s-1``) is dealt to the neurons ``s``
-    at a time, so a row holds ``s`` consecutive, hence distinct, classes and every
-    class is used ``⌊n·s/C⌋`` or ``⌈n·s/C⌉`` times. Class labels and neuron order
-    are then randomly permuted.
+    The flat sequence ``j mod C`` (``j = 0..n·s-1``) is dealt to the units ``s`` at a
+    time, so a row holds ``s`` consecutive, hence distinct, classes and every class is
+    used ``⌊n·s/C⌋`` or ``⌈n·s/C⌉`` times. Class labels and unit order are then permuted.
     """
     flat = np.arange(n * fanin, dtype=np.int64) % classes
     idx = rng.permutation(classes)[flat.reshape(n, fanin)]
     return np.ascontiguousarray(idx[rng.permutation(n)])
 
 
-class SparseDFA(DFA):
-    """Sparse DFA (Crafton et al. 2019): each hidden neuron listens to ``s`` of the ``C`` errors."""
+class DirectFeedback:
+    """``B_l`` of one layer: dense ``matrix`` (units, C), or sparse ``idx``/``val`` (units, s);
+    on a conv output with ``dilation d`` the rows are the units of the dilated grid."""
 
-    name = "sdfa"
+    def __init__(self, out_shape: tuple[int, ...], dilation: int, classes: int, fanin: int | None,
+                 scale: float, rng: np.random.Generator | None):
+        self.out_shape = out_shape
+        self.dilation = dilation
+        grid = out_shape if dilation == 1 else (out_shape[0], -(-out_shape[1] // dilation), -(-out_shape[2] // dilation))
+        self.grid = grid
+        units = int(np.prod(grid))
+        self.idx: np.ndarray | None = None
+        if rng is None:  # learned (FDFA): starts at zero
+            self.matrix = np.zeros((units, classes), dtype=np.float32)
+        elif fanin is None:
+            self.matrix = _uniform(rng, (units, classes), scale, classes)
+        else:
+            self.idx = sparse_connectivity(units, classes, fanin, rng)
+            self.matrix = _uniform(rng, (units, fanin), scale, fanin)
 
-    def __init__(self, net: MLP, scale: float, fanin: int, rng: np.random.Generator):
-        classes = net.sizes[-1]
-        self.idx: list[np.ndarray] = []
-        self.val: list[np.ndarray] = []
-        for n in net.sizes[1:-1]:
-            self.idx.append(sparse_connectivity(n, classes, fanin, rng))
-            self.val.append(_uniform(rng, (n, fanin), scale, fanin))
+    def project(self, signal: np.ndarray) -> np.ndarray:
+        """The error at the layer's output ``h`` (before ``f'``), shaped ``(batch,) + out_shape``."""
+        batch = signal.shape[0]
+        g = dense_project(signal, self.matrix) if self.idx is None else sparse_project(signal, self.idx, self.matrix)
+        if self.dilation == 1:
+            return g.reshape((batch,) + self.out_shape)
+        full = np.zeros((batch,) + self.out_shape, dtype=g.dtype)
+        full[:, :, :: self.dilation, :: self.dilation] = g.reshape((batch,) + self.grid)
+        return full
 
-    def project(self, index: int, s: np.ndarray) -> np.ndarray:
-        return sparse_project(s, self.idx[index], self.val[index])
+
+class Backward:
+    """One backward pass: ``deltas[i]`` (δ of weight layer i, or None) and ``grads[j]`` per layer."""
+
+    def __init__(self, n_layers: int, n_weights: int):
+        self.deltas: list[np.ndarray | None] = [None] * n_weights
+        self.grads: list[list[np.ndarray] | None] = [None] * n_layers
 
 
-class FDFA(DFA):
-    """Forward direct feedback alignment (Bacho & Chu 2024), DFA with a learned ``B_l``.
+class Rule:
+    """The error phase (and FDFA's feedback-learning phase) of one algorithm on one network."""
 
-    Feedback learning (after each forward pass): a forward-mode pass carries a
-    random tangent through the network, injecting ``u_l ~ N(0, I)`` at every hidden
-    layer output, ``t_l = (t_{l-1} W_lᵀ) ⊙ f'(a_l) + u_l`` (``t_0 = 0``); the logits'
-    directional derivative is ``d = t_{L-1} W_Lᵀ``. Since ``E[d u_lᵀ] = ∂z/∂h_l``,
-    ``B_l`` tracks the output Jacobian by the moving average
-    ``B_l ← (1 - r) B_l + r · (1/B) Σ_b u_{l,b} d_bᵀ`` (rate ``r = feedback_rate``),
-    starting from ``B_l = 0`` as in the authors' code (Florian-BACHO/FDFA). The
-    error phase is DFA with the current ``B_l``; ``feedback_scale`` is not used.
-    """
+    def __init__(self, algo: AlgorithmConfig, net: Network, feedback_rng: np.random.Generator,
+                 sample_rng: np.random.Generator):
+        self.name = algo.name
+        self.flow = type(algo).dataflow
+        self.plan: list[LayerPlan] = layer_plan(algo, net.shapes)
+        transfer = getattr(algo, "transfer", None)
+        self.frozen = set(transfer.layers) if transfer is not None else set()
+        self.sample_rng = sample_rng
+        self.rate = float(getattr(algo, "feedback_rate", 0.0))
+        scale = float(getattr(algo, "feedback_scale", 1.0))
+        classes = net.n_classes
+        weights = net.weight_layers
+        #: FA: B_i stands in for W_i in the chain (i ≥ 1).
+        self.chain_feedback: dict[int, np.ndarray] = {}
+        if self.flow.chain_matrix == "B":
+            for i, layer in enumerate(weights[1:], start=1):
+                self.chain_feedback[i] = _uniform(feedback_rng, layer.weight.shape, scale, _chain_fan(layer))
+        fanin = getattr(algo, "fanin", None) if (self.flow.feedback == "sparse" or self.flow.path == "hybrid") else None
+        #: Direct feedback of each hidden weight layer whose error is "direct".
+        self.direct: dict[int, DirectFeedback] = {}
+        for i, plan in enumerate(self.plan):
+            if plan.error == "direct":
+                out = net.output_layer(i).shape.out_shape
+                rng = None if self.flow.learns_feedback else feedback_rng
+                self.direct[i] = DirectFeedback(out, plan.dilation, classes, fanin, scale, rng)
 
-    name = "fdfa"
+    # ----------------------------------------------------------------- error phase
 
-    def __init__(self, net: MLP, rate: float, rng: np.random.Generator):
-        classes = net.sizes[-1]
-        self.rate = rate
-        self.rng = rng
-        self.feedback = [np.zeros((n, classes), dtype=np.float32) for n in net.sizes[1:-1]]
+    def signal(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """What the direct projections read: e, sign(e) or the one-hot label."""
+        if self.flow.signal == "sign_error":
+            return np.sign(e)
+        if self.flow.signal == "label":
+            return one_hot(y, e.shape[1])
+        return e
 
-    def learn_feedback(self, net: MLP, cache: ForwardCache) -> None:
-        batch = cache.h[0].shape[0]
-        tangents = []
+    def backward(self, net: Network, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> Backward:
+        """Every weight layer's δ and every trainable layer's gradients, top layer down. Pure."""
+        out = Backward(len(net.layers), len(self.plan))
+        signal = self.signal(e, y) if self.direct else None
+        g: np.ndarray | None = e
+        weight_index = {j: i for i, j in enumerate(net.weight_positions)}
+        for j in range(len(net.layers) - 1, -1, -1):
+            layer, c = net.layers[j], cache.layers[j]
+            owner = net.output_of.get(j)
+            if owner is not None and owner in self.direct:
+                g = self.direct[owner].project(signal)
+            if g is None:
+                continue
+            g = layer.pre_grad(g, c)
+            if isinstance(layer, WeightLayer):
+                i = weight_index[j]
+                out.deltas[i] = g
+                if self.plan[i].trainable:
+                    out.grads[j] = layer.param_grads(g, c)
+                below = self.plan[i - 1] if i > 0 else None
+                if below is not None and below.error == "chain":
+                    g = layer.chain(g, c, self.chain_feedback.get(i, layer.weight), self.plan[i].error_groups)
+                else:
+                    g = None
+            elif isinstance(layer, BatchNorm):
+                g, bn_grads = layer.backward(g, c)
+                if layer.name not in self.frozen and bn_grads:
+                    out.grads[j] = bn_grads
+            else:
+                g = layer.input_grad(g, c)
+        return out
+
+    # ----------------------------------------------------------------- feedback learning
+
+    def learn_feedback(self, net: Network, cache: ForwardCache) -> None:
+        """FDFA (Bacho & Chu 2024): a forward-mode pass with a random tangent learns ``B_l``.
+
+        ``u_l ~ N(0, I)`` is injected at the output of every directly-fed layer ``l``
+        (``t ← tangent(t) + u_l``, ``t`` starting at the first one); the logits'
+        directional derivative is ``d``. As ``E[d u_lᵀ] = ∂z/∂h_l``, the moving average
+        ``B_l ← (1 - r) B_l + r · (1/N) Σ_n u_{l,n} d_nᵀ`` (``r = feedback_rate``), from
+        ``B_l = 0`` as in the authors' code (Florian-BACHO/FDFA), tracks the Jacobian.
+        """
+        if not self.flow.learns_feedback or not self.direct:
+            return
+        batch = cache.logits.shape[0]
         t = None
-        for layer in range(1, net.n_layers):
-            u = self.rng.standard_normal((batch, net.sizes[layer]), dtype=np.float32)
-            tangents.append(u)
-            i = layer - 1
-            t = u if t is None else dense_jvp(t, net.weights[i], cache.a[i], cache.h[layer], net.act, net.slope) + u
-        d = dense_jvp(t, net.weights[-1], cache.a[-1], cache.h[-1], IDENTITY, 0.0)
+        injected: dict[int, np.ndarray] = {}
+        for j, layer in enumerate(net.layers):
+            if t is not None:
+                t = layer.tangent(t, cache.layers[j])
+            owner = net.output_of.get(j)
+            if owner is not None and owner in self.direct:
+                u = self.sample_rng.standard_normal((batch,) + layer.shape.out_shape, dtype=np.float32)
+                injected[owner] = u
+                t = u if t is None else t + u
         keep = np.float32(1.0 - self.rate)
-        for b, u in zip(self.feedback, tangents):
-            estimate, _ = weight_grad(u, d)
+        for i, u in injected.items():
+            estimate, _ = weight_grad(np.ascontiguousarray(u.reshape(batch, -1)), t)
+            b = self.direct[i].matrix
             b *= keep
             b += np.float32(self.rate) * estimate
 
 
-def make_rule(algo: AlgorithmConfig, net: MLP, seed: int | np.random.SeedSequence) -> Rule:
-    """Build the rule named by ``algo`` for ``net``.
+def _chain_fan(layer: WeightLayer) -> int:
+    """Terms each input unit of ``layer`` sums in the chain: ``C_out`` (dense), ``C_out/g·⌈k/s⌉²`` (conv)."""
+    s = layer.shape
+    if s.kind == "conv2d":
+        return s.channels_out // s.groups * (-(-s.kernel // s.stride)) ** 2
+    return s.out_units
 
-    ``seed`` is split into two streams: one draws the fixed feedback, the other
-    the rule's per-step samples (FDFA's tangents).
-    """
+
+def make_rule(algo: AlgorithmConfig, net: Network, seed: int | np.random.SeedSequence) -> Rule:
+    """The rule of ``algo`` on ``net``; ``seed`` splits into the feedback draws and the per-step samples."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     feedback_ss, sample_ss = root.spawn(2)
-    rng = np.random.default_rng(feedback_ss)
-    if isinstance(algo, BPConfig):
-        return BP()
-    if isinstance(algo, FAConfig):
-        return FA(net, algo.feedback_scale, rng)
-    if isinstance(algo, SDFAConfig):
-        return SparseDFA(net, algo.feedback_scale, algo.fanin, rng)
-    if isinstance(algo, SignDFAConfig):
-        return SignDFA(net, algo.feedback_scale, rng)
-    if isinstance(algo, DRTPConfig):
-        return DRTP(net, algo.feedback_scale, rng)
-    if isinstance(algo, FDFAConfig):
-        return FDFA(net, algo.feedback_rate, np.random.default_rng(sample_ss))
-    if isinstance(algo, DFAConfig):
-        return DFA(net, algo.feedback_scale, rng)
-    raise TypeError(f"unknown algorithm config {algo!r}")
+    return Rule(algo, net, np.random.default_rng(feedback_ss), np.random.default_rng(sample_ss))
+
+
+def bp_rule(net: Network) -> Rule:
+    """Plain BP on every layer of ``net`` (the alignment reference)."""
+    return make_rule(BPConfig(name="bp"), net, 0)

@@ -1,15 +1,31 @@
-"""Mini-batch training of an :class:`MLP` with one learning rule.
+"""Mini-batch training of a :class:`Network` with one learning rule.
 
 Randomness: ``SeedSequence(workload.seed)`` is split into independent streams
 for the weight init, the rule (its feedback and its own sampling, see
-:func:`make_rule`) and the epoch shuffles. So every rule of one workload starts from the same
-weights and sees the same batches, and the same seed gives bit-identical results, on any machine (one BLAS thread).
+:func:`make_rule`), the epoch shuffles and the BP pre-training of a transfer. So every
+rule of one workload starts from the same weights and sees the same batches, and the
+same seed gives bit-identical results, on any machine (one BLAS thread).
 
 Per epoch the record holds the mean training loss and the accuracy on the
 training batches as they were seen (before each batch's update), the test
-accuracy after the epoch, and per hidden layer the alignment angle
-``∠(ΔW_l^rule, ΔW_l^BP)`` in degrees, measured after the epoch on a fixed probe
-batch (the first :data:`PROBE_SIZE` training samples).
+accuracy after the epoch (batchnorm in eval mode), and per trainable hidden weight
+layer the alignment angle ``∠(ΔW_l^rule, ΔW_l^BP)`` in degrees, measured after the
+epoch on a fixed probe batch (the first :data:`PROBE_SIZE` training samples).
+
+Transfer (:class:`~neurosim.config.workload.TransferConfig`): the listed layers are
+loaded from the checkpoint, or taken from the same network trained by BP for
+``bp_epochs`` first (from the same initial weights), and frozen: the optimizer does not
+see them and a frozen batchnorm runs in eval mode. The other layers start from their
+initial weights.
+
+Divergence: a non-finite loss stops the rule at once; :attr:`TrainResult.diverged`
+says where (the history keeps the epochs completed before it).
+
+Device numerics (``hw.numerics == "device"``, :mod:`.device`): the dense weight
+layers are programmed into RRAM cells after the rule is built (hook 0), every MVM of
+the forward pass reads the cells through the DAC, read noise and the ADC (hook 1: a
+reader attached to each dense layer), and every optimizer step is sent to the cells
+as pulses, the weights becoming what the cells reached (hook 2).
 """
 
 from __future__ import annotations
@@ -20,13 +36,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.config.workload import AlgorithmConfig, Workload
-from neurosim.kernels import single_threaded_blas, softmax_cross_entropy, weight_grad
+from neurosim.config.workload import AlgorithmConfig, BPConfig, Workload
+from neurosim.errors import ConfigError
+from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
 
+from .checkpoint import load_checkpoint
 from .device import CrossbarDevice, LayerWriteStats
-from .network import MLP, ForwardCache
+from .network import Network
 from .optim import make_optimizer
-from .rules import BP, DFA, FA, FDFA, Rule, SparseDFA, make_rule
+from .rules import Rule, bp_rule, make_rule
 
 __all__ = ["EpochRecord", "Divergence", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
@@ -47,7 +65,7 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where training stopped because the loss became non-finite (1-based epoch; step counted over the run)."""
+    """Where a non-finite loss stopped training: 1-based epoch, and step of the run."""
 
     epoch: int
     step: int
@@ -63,20 +81,12 @@ class TrainResult:
     steps: int
     weights: dict[str, np.ndarray]
     biases: dict[str, np.ndarray]
-    #: Set when a non-finite loss stopped training (history holds the epochs completed
-    #: before it; ``final_test_accuracy`` is NaN).
+    #: Every named array (``<layer>.weight``, ``.bias``, batchnorm's), as a checkpoint holds them.
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Set when a non-finite loss stopped training (``final_test_accuracy`` is then NaN).
     diverged: Divergence | None = None
     #: Per weight layer, the cells' programming over the run (``numerics: device`` only).
     device_writes: tuple[LayerWriteStats, ...] = ()
-
-
-def _gradients(cache: ForwardCache, deltas: list[np.ndarray]) -> list[np.ndarray]:
-    """``[ΔW_1, Δb_1, ..., ΔW_L, Δb_L]`` with ``ΔW_l = δ_lᵀ h_{l-1} / B``."""
-    grads: list[np.ndarray] = []
-    for delta, h_in in zip(deltas, cache.h):
-        dw, db = weight_grad(delta, h_in)
-        grads += [dw, db]
-    return grads
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -89,22 +99,24 @@ def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(a @ b / norm, -1.0, 1.0))))
 
 
-def alignment_deg(net: MLP, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Per hidden layer ``fc1..fc{L-1}``: angle between the rule's ``ΔW_l`` and BP's on ``(x, y)``.
+def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Per trainable hidden weight layer: angle between the rule's ``ΔW_l`` and BP's on ``(x, y)``.
 
-    Empty for BP itself. A zero update (e.g. FDFA before any feedback is learned)
-    counts as 90°.
+    Empty for a rule whose every error comes by the BP chain. A zero update (e.g. FDFA
+    before any feedback is learned) counts as 90°. Batchnorm running statistics are not moved.
     """
-    if type(rule) is BP:
+    if rule.flow.path == "chain" and rule.flow.chain_matrix == "W":
         return {}
-    cache = net.forward(x)
+    cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
-    true = BP().hidden_errors(net, cache, e, y)
-    est = rule.hidden_errors(net, cache, e, y)
-    return {
-        name: _angle_deg(weight_grad(d_rule, h_in)[0], weight_grad(d_bp, h_in)[0])
-        for name, d_rule, d_bp, h_in in zip(net.names, est, true, cache.h)
-    }
+    true = bp_rule(net).backward(net, cache, e.copy(), y)
+    est = rule.backward(net, cache, e.copy(), y)
+    out = {}
+    for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
+        if plan.trainable and est.deltas[i] is not None:
+            layer, c = net.layers[j], cache.layers[j]
+            out[layer.name] = _angle_deg(layer.param_grads(est.deltas[i], c)[0], layer.param_grads(true.deltas[i], c)[0])
+    return out
 
 
 def train(
@@ -120,12 +132,12 @@ def train(
 ) -> TrainResult:
     """Train ``workload.network`` with rule ``algo``; see the module docstring.
 
-    ``x_*`` are (N, n_0) arrays (converted to float32 C-contiguous), ``y_*``
-    integer class labels. ``progress(step, total_steps, running_train_accuracy)`` is
-    called after every step (the accuracy on the epoch's batches so far).
-    BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the result
-    does not depend on the machine's core count. With ``hw.numerics == "device"``
-    the weights train through the crossbar cells (:class:`CrossbarDevice`).
+    ``x_*`` are (N, n_0) arrays of flattened samples (converted to float32
+    C-contiguous), ``y_*`` integer class labels. ``progress(step, total_steps,
+    running_train_accuracy)`` is called after every step (BP pre-training steps
+    included). BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the
+    result does not depend on the machine. With ``hw.numerics == "device"`` the weights
+    train through the crossbar cells (:class:`CrossbarDevice`).
     """
     device = None
     if hw is not None and hw.numerics == "device":
@@ -134,86 +146,143 @@ def train(
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device)
 
 
-def _feedback_in_crossbars(rule: Rule, hw_feedback_storage: str) -> list[np.ndarray]:
-    """Fixed feedback matrices the chip holds in crossbars: FA's always, the DFA family's if so configured."""
-    if isinstance(rule, FA):
-        return rule.feedback
-    if hw_feedback_storage == "crossbar" and isinstance(rule, DFA) and not isinstance(rule, FDFA):
-        return rule.val if isinstance(rule, SparseDFA) else rule.feedback
-    return []
-
-
-def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device=None) -> TrainResult:
+def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device) -> TrainResult:
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)
     y_test = np.ascontiguousarray(y_test, dtype=np.int64)
+    init_ss, rule_ss, shuffle_ss, pretrain_ss = np.random.SeedSequence(workload.seed).spawn(4)
+    data = (x_train, y_train, x_test, y_test)
+    per_epoch = -(-x_train.shape[0] // workload.training.batch_size)
+    transfer = algo.transfer
+    pre_epochs = transfer.bp_epochs if transfer is not None and transfer.bp_epochs else 0
+    counter = _Progress(progress, per_epoch * (pre_epochs + workload.training.epochs))
 
-    init_ss, rule_ss, shuffle_ss = np.random.SeedSequence(workload.seed).spawn(3)
-    net = MLP(workload.network, np.random.default_rng(init_ss), workload.widths[0])
+    net = Network(workload.network, workload.dataset.input_shape, np.random.default_rng(init_ss))
+    if transfer is not None:
+        if transfer.checkpoint is not None:
+            source = load_checkpoint(transfer.checkpoint)
+        else:
+            teacher = Network(workload.network, workload.dataset.input_shape, np.random.default_rng(init_ss))
+            bp = BPConfig(name="bp", learning_rate=transfer.learning_rate or algo.learning_rate)
+            _fit(workload, bp, teacher, make_rule(bp, teacher, pretrain_ss), np.random.default_rng(pretrain_ss),
+                 data, pre_epochs, counter, record=False, device=None)
+            source = teacher.state()
+        _freeze(net, transfer.layers, source, transfer.checkpoint or f"{algo.name} BP pre-training")
     rule = make_rule(algo, net, rule_ss)
     if device is not None:  # device hook 0: program W and crossbar-held feedback into the cells
         device.program_weights(net)
         device.program_feedback(_feedback_in_crossbars(rule, device.feedback_storage))
-    forward = net.forward if device is None else (lambda x: device.forward(net, x))
-    predict = net.predict if device is None else (lambda x: device.predict(net, x))
-    params = [p for pair in zip(net.weights, net.biases) for p in pair]
+        device.attach(net)  # hook 1: every dense layer's MVM reads the cells
+    history, diverged = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
+                             workload.training.epochs, counter, record=True, device=device)
+    names = net.names
+    return TrainResult(
+        algorithm=algo.run_name,
+        history=history,
+        final_test_accuracy=float("nan") if diverged is not None else history[-1].test_accuracy,
+        steps=counter.step - per_epoch * pre_epochs,
+        weights={n: layer.weight for n, layer in zip(names, net.weight_layers)},
+        biases={n: layer.bias for n, layer in zip(names, net.weight_layers)},
+        state=net.state(),
+        diverged=diverged,
+        device_writes=tuple(device.stats()) if device is not None else (),
+    )
+
+
+def _feedback_in_crossbars(rule: Rule, storage: str) -> list[np.ndarray]:
+    """Fixed feedback matrices the chip holds in crossbars (as the mapping places them:
+    ``chip.feedback_storage: crossbar`` and the rule's ``feedback_in_arrays_allowed``)."""
+    flow = rule.flow
+    if storage != "crossbar" or not flow.feedback_in_arrays_allowed or flow.learns_feedback:
+        return []
+    return list(rule.chain_feedback.values()) + [d.matrix for d in rule.direct.values()]
+
+
+class _Progress:
+    def __init__(self, callback: Callable[[int, int, float], None] | None, total: int):
+        self.callback, self.total, self.step = callback, total, 0
+
+    def tick(self, running_accuracy: float) -> None:
+        self.step += 1
+        if self.callback is not None:
+            self.callback(self.step, self.total, running_accuracy)
+
+
+def _freeze(net: Network, names: list[str], source: dict[str, np.ndarray], where: str) -> None:
+    """Copy the listed layers' arrays from ``source`` into ``net`` and freeze them (ConfigError on a mismatch)."""
+    for layer in net.layers:
+        if layer.name not in names:
+            continue
+        for key, arr in layer.state().items():
+            if key not in source:
+                raise ConfigError(where, "transfer.layers", f"the checkpoint has no array {key!r}")
+            if source[key].shape != arr.shape:
+                raise ConfigError(where, "transfer.layers", f"{key!r} has shape {source[key].shape}, the network needs {arr.shape}")
+            arr[...] = source[key]
+        if hasattr(layer, "frozen"):
+            layer.frozen = True
+
+
+def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator, data, epochs: int,
+         counter: _Progress, record: bool, device: CrossbarDevice | None) -> tuple[list[EpochRecord], Divergence | None]:
+    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history only if ``record``),
+    stopped at the first non-finite loss (then the :class:`Divergence` says where)."""
+    x_train, y_train, x_test, y_test = data
+    trainable = [j for j, layer in enumerate(net.layers) if layer.params and _trains(rule, net, j)]
+    params = [p for j in trainable for p in net.layers[j].params]
     opt_cfg = workload.training.optimizer
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
     optimizer = make_optimizer(opt_cfg, params)
-    shuffle = np.random.default_rng(shuffle_ss)
-
     n = x_train.shape[0]
     batch = workload.training.batch_size
-    epochs = workload.training.epochs
-    per_epoch = -(-n // batch)
-    total = per_epoch * epochs
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
-
     history: list[EpochRecord] = []
-    step = 0
     diverged = None
     for epoch in range(1, epochs + 1):
+        optimizer.lr = opt_cfg.learning_rate * opt_cfg.lr_decay ** (epoch - 1)
         order = shuffle.permutation(n)
         loss_sum = 0.0
         correct = 0
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             xb, yb = x_train[idx], y_train[idx]
-            cache = forward(xb)  # device hook 1: the MVM reads
+            cache = net.forward(xb)
             loss, e = softmax_cross_entropy(cache.logits, yb)
             if not np.isfinite(loss):  # divergence: stop this rule at once, say where
-                diverged = Divergence(epoch=epoch, step=step + 1)
+                diverged = Divergence(epoch=epoch, step=counter.step + 1)
                 break
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(cache.logits.argmax(axis=1) == yb))
-            deltas = rule.errors(net, cache, e, yb)
+            result = rule.backward(net, cache, e, yb)
             rule.learn_feedback(net, cache)
-            optimizer.step(_gradients(cache, deltas))
+            optimizer.step([g for j in trainable for g in result.grads[j]])
             if device is not None:  # device hook 2: the update sent as pulses
-                device.write(net.weights)
-            step += 1
-            if progress is not None:
-                progress(step, total, correct / (start + len(idx)))
+                device.write([layer.weight for layer in net.weight_layers])
+            counter.tick(correct / (start + len(idx)))
         if diverged is not None:
             break
-        history.append(
-            EpochRecord(
-                epoch=epoch,
-                loss=loss_sum / n,
-                train_accuracy=correct / n,
-                test_accuracy=float(np.mean(predict(x_test) == y_test)),
-                alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
+        if record:
+            history.append(
+                EpochRecord(
+                    epoch=epoch,
+                    loss=loss_sum / n,
+                    train_accuracy=correct / n,
+                    test_accuracy=float(np.mean(net.predict(x_test) == y_test)),
+                    alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
+                )
             )
-        )
-    return TrainResult(
-        algorithm=algo.name,
-        history=history,
-        final_test_accuracy=float("nan") if diverged is not None else history[-1].test_accuracy,
-        steps=step,
-        weights=dict(zip(net.names, net.weights)),
-        biases=dict(zip(net.names, net.biases)),
-        diverged=diverged,
-        device_writes=tuple(device.stats()) if device is not None else (),
-    )
+    return history, diverged
+
+
+def _trains(rule: Rule, net: Network, j: int) -> bool:
+    """Layer ``j`` is updated: a weight layer its plan trains; a batchnorm not frozen that the error reaches."""
+    if j in net.weight_positions:
+        return rule.plan[net.weight_positions.index(j)].trainable
+    before = [i for i, p in enumerate(net.weight_positions) if p < j]
+    if not before or net.layers[j].name in rule.frozen:
+        return False
+    owner = before[-1]
+    needed = ("output", "chain", "direct") if net.output_of.get(j) == owner else ("chain",)
+    return rule.plan[owner].error in needed

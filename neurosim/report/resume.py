@@ -40,7 +40,7 @@ class RuleCache:
 
     def _path(self, algo: Any) -> Path:
         blob = json.dumps({**self._base, "algorithm": algo.model_dump(mode="json")}, sort_keys=True, default=str)
-        return self.folder / f"{algo.name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.pkl"
+        return self.folder / f"{algo.run_name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.pkl"
 
     def load(self, algo: Any) -> Any | None:
         """The saved result of ``algo`` for exactly this run, or None."""
