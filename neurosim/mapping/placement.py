@@ -97,9 +97,16 @@ class MatrixPlacement:
     tiles: tuple[int, ...]
     #: home tile of each column block
     home: tuple[int, ...]
+    _per_tile: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        per_tile: dict[int, list[Block]] = {}
+        for b in self.blocks:
+            per_tile.setdefault(b.tile, []).append(b)
+        object.__setattr__(self, "_per_tile", per_tile)
 
     def tile_blocks(self, tile: int) -> list[Block]:
-        return [b for b in self.blocks if b.tile == tile]
+        return list(self._per_tile.get(tile, ()))
 
 
 @dataclass(frozen=True)

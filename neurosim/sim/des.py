@@ -1,4 +1,9 @@
-"""Discrete-event simulation (SimPy) of one or more training steps' op graphs.
+"""Discrete-event simulation of one or more training steps' op graphs: the model in SimPy.
+
+This module states the model as SimPy processes (:func:`simulate_simpy`, the
+reference); :mod:`.engine` runs the same model without SimPy's per-event
+machinery and is what :func:`neurosim.sim.simulate` and :func:`~neurosim.sim.cost_step`
+use (``tests/test_engine.py`` checks that the two agree bit for bit).
 
 Every unit instance is a live :class:`~neurosim.hw.units.Unit` (a SimPy resource):
 per tile a crossbar group, its ADC banks, the core and the SRAM ports (one
@@ -24,13 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from ..config.hw import HwConfig
 from ..hw.units import AdcBank, Core, CrossbarGroup, DramChannel, Link, SramPort, Unit
 from .ops import StepGraph
 
-__all__ = ["SimResult", "simulate", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
+__all__ = ["SimResult", "simulate_simpy", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
 
 #: Scheduling priority of waiting requests (lower first): an earlier step first, then
 #: the forward pass, the error and feedback chains, weight gradients, updates.
@@ -77,8 +81,9 @@ def unit_counts(hw: HwConfig, n_links: int) -> dict[str, float]:
     return out
 
 
-def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
-    """Run ``steps`` back-to-back copies of ``graph`` through the DES."""
+def simulate_simpy(graph: StepGraph, steps: int = 1) -> SimResult:
+    """Run ``steps`` back-to-back copies of ``graph`` through the DES, in SimPy (the reference)."""
+    import simpy  # only the reference needs it
     hw = graph.hw
     ops = graph.ops
     n = len(ops)
