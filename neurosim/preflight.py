@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import counts, ledger
+from . import counts
 from .config.hw import HwConfig
 from .config.workload import AlgorithmConfig, Workload
 from .errors import ConfigError, NeurosimError, PlanError
@@ -153,6 +153,8 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
+        from . import ledger  # pandas: only a check of a plan needs it, not `neurosim validate FILE`
+
         df = ledger.apply_energy(ledger.build(algo.name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
         _check_cost(algo.name, cost, ledger.energy_by_component(df))
         hwcosts[algo.name] = cost

@@ -281,16 +281,8 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
                 return
         complete(g)
 
-    # ---- a transfer's walker: request the hop's link, hold it for its flits, move the head on
-    def walk_granted(proc, req) -> None:
-        now = st[0]
-        st[3] += now - proc[4]
-        if proc[1] < n:
-            st[4] += now - proc[4]
-        hop = proc[5][proc[3]]
-        hold(hop[0], req, hop[1])
-        schedule(now + head, _WALK, proc, None)
-
+    # ---- a transfer's walker: request the hop's link, hold it for its flits (the grant: in the
+    # event loop), move the head on
     def walk_moved(proc) -> None:
         now = st[0]
         g, h, hops, children = proc[1], proc[3], proc[5], proc[6]
@@ -304,7 +296,15 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
             inits.append([_WALK, g, proc[2], c, 0.0, hops, children])
         proc[3] = ch[0]
         proc[4] = now
-        request(hops[ch[0]][0], proc[2], proc)
+        u = hops[ch[0]][0]
+        if not u.users and not u.queue:  # request(), inlined for a free unit nobody waits for
+            seq = st[2]
+            st[2] = seq + 2
+            entry = (proc[2], now, seq, proc)
+            u.users.append(entry)
+            buckets[now].append((seq + 1, _GRANT, entry, None))
+        else:
+            request(u, proc[2], proc)
 
     def deliver(g: int, dest: int) -> None:
         arrivals[(g, dest)] = st[0]
@@ -341,8 +341,28 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
             events += 1
             if kind == _GRANT:
                 proc = a[3]
-                if proc[0] == _WALK:
-                    walk_granted(proc, a)
+                if proc[0] == _WALK:  # walk_granted, inlined: the hot path
+                    waited = t - proc[4]
+                    if waited:
+                        st[3] += waited
+                        if proc[1] < n:
+                            st[4] += waited
+                    hop = proc[5][proc[3]]
+                    u = hop[0]
+                    seq = st[2]
+                    if u.cap == 1 and not u.queue and hop[1] > 0:
+                        u.lazy = (t + hop[1], seq, a)
+                        seq += 1
+                    else:
+                        schedule(t + hop[1], _RELEASE, u, a)
+                        seq = st[2]
+                    st[2] = seq + 1
+                    th = t + head
+                    nxt = buckets.get(th)
+                    if nxt is None:
+                        buckets[th] = nxt = []
+                        heapq.heappush(times, th)
+                    nxt.append((seq, _WALK, proc, None))
                 else:
                     proc[5].append(a)
                     op_next(proc)
