@@ -1,6 +1,7 @@
 """Wall time of one ``cost_step`` (placement, op graph, DES of one step and of the
 epoch window), its size in ops and engine events, and the DES events per second,
-in one run; with ``--baseline DIR`` the same cases also run on the code in DIR
+in one run (wall and CPU seconds: on a shared machine the CPU time is the steadier
+figure); with ``--baseline DIR`` the same cases also run on the code in DIR
 (e.g. a checkout of main before the fast engine) in a subprocess, and the ratio
 is printed.
 
@@ -56,9 +57,10 @@ if cells:
                                "noc": hw.noc.model_copy(update={"mesh": mesh})})
 shapes = infer_shapes(NetworkConfig(layers=layers), tuple(in_shape))
 algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
-print(json.dumps({"wall": time.perf_counter() - t0, "cycles": cost.cycles_per_step, "epoch": cost.cycles_per_epoch}))
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "cycles": cost.cycles_per_step,
+                  "epoch": cost.cycles_per_epoch}))
 """
 
 
@@ -71,7 +73,7 @@ def _hw(chip: str, cells: int = 0, mesh: str = ""):
 
 
 def measure(chip, layers, in_shape, rule, cells=0, mesh=""):
-    """(wall s of cost_step, cost, engine events, DES wall s) here."""
+    """(wall s of cost_step, cost, engine events, DES wall s, CPU s of cost_step) here."""
     from neurosim.sim import cost as cost_mod
     from neurosim.sim import engine
 
@@ -93,12 +95,12 @@ def measure(chip, layers, in_shape, rule, cells=0, mesh=""):
     cost_mod.simulate, cost_mod.simulate_window = timed(originals[0]), timed(originals[1])
     engine.EngineStats.events = 0
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         cost_mod.simulate, cost_mod.simulate_window = originals
-    return wall, cost, engine.EngineStats.events, des_wall[0]
+    return wall, cost, engine.EngineStats.events, des_wall[0], cpu
 
 
 def baseline(root: str, chip, layers, in_shape, rule, cells=0, mesh="") -> dict:
@@ -133,35 +135,36 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="skip the table of shipped chips")
     args = ap.parse_args()
     rules = args.rules.split(",")
-    hdr = f"{'wall s':>7s} {'ops/step':>9s} {'events':>8s} {'ev/s':>8s} {'cycles/step':>12s}"
+    hdr = f"{'wall s':>7s} {'cpu s':>6s} {'ops/step':>9s} {'events':>8s} {'ev/s':>8s} {'cycles/step':>12s}"
     if args.baseline:
-        hdr += f" {'base s':>7s} {'speed-up':>8s} same"
+        hdr += f" {'base wall':>9s} {'base cpu':>8s} {'cpu ratio':>9s} same"
     if not args.quick:
         print(f"{'chip':14s} {'network':16s} {'rule':5s} " + hdr)
         for chip in ("rram_tile", "sram_digital"):
             for label, (layers, in_shape) in NETS.items():
                 for rule in rules:
-                    wall, cost, events, des = measure(chip, layers, in_shape, rule)
-                    line = (f"{chip:14s} {label:16s} {rule:5s} {wall:7.2f} {cost.ops_per_step:9d} {events:8d} "
+                    wall, cost, events, des, cpu = measure(chip, layers, in_shape, rule)
+                    line = (f"{chip:14s} {label:16s} {rule:5s} {wall:7.2f} {cpu:6.2f} {cost.ops_per_step:9d} {events:8d} "
                             f"{events / des if des else 0:8.0f} {cost.cycles_per_step:12.0f}")
                     if args.baseline:
                         b = baseline(args.baseline, chip, layers, in_shape, rule)
                         same = b["cycles"] == cost.cycles_per_step and b["epoch"] == cost.cycles_per_epoch
-                        line += f" {b['wall']:7.2f} {b['wall'] / wall:7.1f}x {same}"
+                        line += f" {b['wall']:9.2f} {b['cpu']:8.2f} {b['cpu'] / cpu:8.1f}x {same}"
                     print(line, flush=True)
     print(f"\n784-800-800-10 {rules[0]}, rram_tile with a 16x16 mesh: DES cost as the blocks grow")
     first = None
     layers, in_shape = NETS["784-800-800-10"]
     for cells in growth_sizes():
-        wall, cost, events, des = measure("rram_tile", layers, in_shape, rules[0], cells, "16x16")
+        wall, cost, events, des, cpu = measure("rram_tile", layers, in_shape, rules[0], cells, "16x16")
         blocks = len(cost.placement.blocks)
-        first = first or (wall, blocks)
-        line = (f"  {cells:3d}x{cells:<3d}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), {wall:6.2f} s "
-                f"({wall / first[0]:5.1f}x), {cost.ops_per_step} ops, {events} events, {events / des:7.0f} events/s")
+        first = first or (wall, blocks, cpu)
+        line = (f"  {cells:3d}x{cells:<3d}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), wall {wall:6.2f} s "
+                f"({wall / first[0]:5.1f}x), cpu {cpu:6.2f} s ({cpu / first[2]:5.1f}x), {cost.ops_per_step} ops, "
+                f"{events} events, {events / des:7.0f} events/s")
         if args.baseline:
             b = baseline(args.baseline, "rram_tile", layers, in_shape, rules[0], cells, "16x16")
             same = b["cycles"] == cost.cycles_per_step and b["epoch"] == cost.cycles_per_epoch
-            line += f"; base {b['wall']:6.2f} s ({b['wall'] / wall:4.1f}x) same={same}"
+            line += f"; base wall {b['wall']:6.2f} s, cpu {b['cpu']:6.2f} s ({b['cpu'] / cpu:4.1f}x) same={same}"
         print(line, flush=True)
 
 
