@@ -29,7 +29,9 @@ anything (capacity-1 units only, whose holds are positive):
   so from then on everything happens as in SimPy;
 - a release event of a capacity-1 unit with an empty queue is a no-op (no one
   can wait on the freed unit and find it free before that event is processed:
-  the next holder takes it, and its hold is positive), so it is not scheduled.
+  the next holder takes it, and its hold is positive), so it is not scheduled;
+  on a multi-slot unit (SRAM ports) it is remembered, and put into the bucket at
+  its position if a request must wait before that position is reached.
 
 So a NoC hop costs two events (its grant and its head's move), a compute op one
 per unit it holds plus one per ``duration`` / ``latency`` wait.
@@ -62,7 +64,7 @@ class _Unit:
     """A PriorityResource: ``users`` holding it, ``queue`` of waiting requests
     ``[priority, time, order, process]``, and a pending elided release ``lazy``."""
 
-    __slots__ = ("cap", "users", "queue", "lazy")
+    __slots__ = ("cap", "users", "queue", "lazy", "phantoms")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -70,6 +72,8 @@ class _Unit:
         self.queue: list = []
         #: (end time, event id, request) of an elided release timeout, or None
         self.lazy = None
+        #: (time, event id) of elided release events of a multi-slot unit with an empty queue
+        self.phantoms: list = []
 
 
 def _capacities(graph: StepGraph) -> dict[str, int]:
@@ -191,6 +195,12 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
                 buckets[te] = bucket = []
                 heapq.heappush(times, te)
             insort(bucket, (se, _RELEASE, u, req))
+        if q and u.phantoms:  # someone waits: release events not yet reached become real
+            bucket = buckets[now]
+            for tp, sp in u.phantoms:
+                if tp == now and sp > st[1]:
+                    insort(bucket, (sp, _TRIGGER, u, None))
+            u.phantoms.clear()
 
     def hold(u: _Unit, req, cycles: float) -> None:
         """A timeout that releases ``req`` after ``cycles`` (elided while no one waits)."""
@@ -204,8 +214,15 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
 
     def release(u: _Unit, req) -> None:
         u.users.remove(req)
-        if u.cap > 1 or u.queue:
+        if u.queue:
             schedule(st[0], _TRIGGER, u, None)
+        elif u.cap > 1:  # elided until someone waits at this time (see the module docstring)
+            seq = st[2]
+            st[2] = seq + 1
+            ph = u.phantoms
+            if ph and ph[0][0] != st[0]:
+                ph.clear()
+            ph.append((st[0], seq))
 
     def notify(key: tuple[int, int]) -> None:
         for s_ in succ.get(key, ()):
