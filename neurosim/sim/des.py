@@ -34,7 +34,7 @@ from ..config.hw import HwConfig
 from ..hw.units import AdcBank, Core, CrossbarGroup, DramChannel, Link, SramPort, Unit
 from .ops import StepGraph
 
-__all__ = ["SimResult", "simulate_simpy", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
+__all__ = ["SimResult", "simulate_simpy", "make_result", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
 
 #: Scheduling priority of waiting requests (lower first): an earlier step first, then
 #: the forward pass, the error and feedback chains, weight gradients, updates.
@@ -212,26 +212,33 @@ def simulate_simpy(graph: StepGraph, steps: int = 1) -> SimResult:
         stuck = int(np.nonzero(remaining > 0)[0][0])
         raise RuntimeError(f"op graph deadlocked at {ops[stuck % n]}")
 
+    return make_result(graph, steps, ready, start, end, arrivals, critical, stall[0])
+
+
+def make_result(graph: StepGraph, steps: int, ready, start, end, arrivals, critical, stall: float) -> SimResult:
+    """The :class:`SimResult` of ``steps`` chained copies of ``graph`` from per-op times."""
+    n = len(graph.ops)
+    end = np.asarray(end, dtype=float)
     step_end = []
     acc = 0.0
     for s in range(steps):
         acc = max(acc, float(end[s * n : (s + 1) * n].max()) if n else 0.0)
         step_end.append(acc)
     busy: dict[str, float] = defaultdict(float)
-    for op in ops:
+    for op in graph.ops:
         for comp, v in op.busy.items():
             busy[comp] += v * steps
     return SimResult(
         makespan=step_end[-1] if step_end else 0.0,
         step_end=step_end,
-        ready=ready,
-        start=start,
+        ready=np.asarray(ready, dtype=float),
+        start=np.asarray(start, dtype=float),
         end=end,
         arrivals=arrivals,
         critical_dep=critical,
-        stall_cycles=stall[0],
+        stall_cycles=stall,
         busy=dict(busy),
-        n_ops=N,
+        n_ops=n * steps,
     )
 
 

@@ -6,13 +6,11 @@ without SimPy's per-event machinery.
 time, every delivery, the stall sum — bit for bit; ``tests/test_engine.py``
 compares the two on many graphs). It replays SimPy's event order:
 
-- SimPy pops events by ``(time, priority, id)`` where ``id`` counts schedulings.
-  Every event here is SimPy-``NORMAL``, so the order is ``(time, id)``: per
-  time a FIFO *bucket* in scheduling order (a heap of times, a dict of lists).
+- SimPy pops events by ``(time, priority, id)``, ``id`` counting schedulings. All
+  events here are ``NORMAL``: per time a FIFO *bucket* in scheduling order.
 - A process's ``Initialize`` event is ``URGENT``: it runs right after the event
-  that created it, before anything else at that time. Here: a list of pending
-  starts, run after each event, in creation order. A process's end event has no
-  callbacks and is not scheduled.
+  that created it. Here: a list of pending starts, run after each event in
+  creation order. A process's end event has no callbacks: not scheduled.
 - A request to a ``PriorityResource`` is inserted in its queue sorted by
   ``(priority, request time)``, stably; if a slot is free, the *head* of the
   queue is granted and its process resumes at the grant event (scheduled now).
@@ -43,19 +41,16 @@ import heapq
 from bisect import insort
 from collections import defaultdict
 
-import numpy as np
-
-from .des import PHASE_PRIORITY, UNIT_KINDS, SimResult
+from .des import PHASE_PRIORITY, UNIT_KINDS, SimResult, make_result
 from .ops import StepGraph
 
 __all__ = ["simulate", "simulate_window", "EngineStats"]
 
-# event kinds
-_GRANT, _RESUME, _RELEASE, _TRIGGER, _DELIVER, _WALK = range(6)
+_GRANT, _RESUME, _RELEASE, _TRIGGER, _DELIVER, _WALK = range(6)  # event kinds
 
 
 class EngineStats:
-    """Events processed by the last :func:`simulate` calls (for bench/)."""
+    """Events processed by :func:`simulate` calls since ``events`` was last reset (for bench/)."""
 
     events = 0
 
@@ -67,9 +62,7 @@ class _Unit:
     __slots__ = ("cap", "users", "queue", "lazy", "phantoms")
 
     def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.users: list = []
-        self.queue: list = []
+        self.cap, self.users, self.queue = cap, [], []
         #: (end time, event id, request) of an elided release timeout, or None
         self.lazy = None
         #: (time, event id) of elided release events of a multi-slot unit with an empty queue
@@ -104,14 +97,10 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
     units: dict[tuple, _Unit] = {}
 
     def unit(key: tuple) -> _Unit:
-        u = units.get(key)
-        if u is None:
-            u = units[key] = _Unit(caps[key[0]])
-        return u
+        return units[key] if key in units else units.setdefault(key, _Unit(caps[key[0]]))
 
-    router_c = hw.noc.router_cycles_per_hop.value
     link_c = hw.noc.link_cycles_per_hop.value
-    head = router_c + link_c
+    head = hw.noc.router_cycles_per_hop.value + link_c
     # per op of the template: its holds as units, its priority by phase, its route's hops as units
     op_holds = [[(unit(key), cyc) for key, cyc in op.holds] for op in ops]
     op_phase = [PHASE_PRIORITY.get(op.phase, 4) for op in ops]
@@ -126,13 +115,12 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
                 hops.append((unit(("link", link_id)), op.samples * fps * link_c, node, tail))
             op_hops[i] = (hops, {h: c for h, c in r.children.items()}, len(r.dests))
 
-    remaining = np.zeros(total, dtype=np.int64)
+    rem = [0] * total
     succ: dict[tuple[int, int], list[int]] = defaultdict(list)
     for g, _, preds in graph.expanded(steps):
         for key in preds:
             succ[key].append(g)
-        remaining[g] = len(preds)
-    rem = remaining.tolist()
+        rem[g] = len(preds)
     ready = [0.0] * total
     start = [0.0] * total
     end = [0.0] * total
@@ -298,8 +286,7 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
                 return
         complete(g)
 
-    # ---- a transfer's walker: request the hop's link, hold it for its flits (the grant: in the
-    # event loop), move the head on
+    # ---- a transfer's walker: request the link, hold it for its flits (in the loop), move the head on
     def walk_moved(proc) -> None:
         now = st[0]
         g, h, hops, children = proc[1], proc[3], proc[5], proc[6]
@@ -404,35 +391,9 @@ def simulate_window(graph: StepGraph, steps: int) -> tuple[SimResult, SimResult 
         stuck = next(g for g, r in enumerate(rem) if r > 0)
         raise RuntimeError(f"op graph deadlocked at {ops[stuck % n]}")
 
-    window = _result(graph, steps, ready, start, end, arrivals, critical, st[3])
+    window = make_result(graph, steps, ready, start, end, arrivals, critical, st[3])
     if steps == 1 or st[5]:
         return window, None
     first = {k: v for k, v in arrivals.items() if k[0] < n}
     crit = {k: v for k, v in critical.items() if k < n}
-    return window, _result(graph, 1, ready[:n], start[:n], end[:n], first, crit, st[4])
-
-
-def _result(graph: StepGraph, steps: int, ready, start, end, arrivals, critical, stall: float) -> SimResult:
-    n = len(graph.ops)
-    end_arr = np.array(end, dtype=float)
-    step_end = []
-    acc = 0.0
-    for s in range(steps):
-        acc = max(acc, float(end_arr[s * n : (s + 1) * n].max()) if n else 0.0)
-        step_end.append(acc)
-    busy: dict[str, float] = defaultdict(float)
-    for op in graph.ops:
-        for comp, v in op.busy.items():
-            busy[comp] += v * steps
-    return SimResult(
-        makespan=step_end[-1] if step_end else 0.0,
-        step_end=step_end,
-        ready=np.array(ready, dtype=float),
-        start=np.array(start, dtype=float),
-        end=end_arr,
-        arrivals=arrivals,
-        critical_dep=critical,
-        stall_cycles=stall,
-        busy=dict(busy),
-        n_ops=n * steps,
-    )
+    return window, make_result(graph, 1, ready[:n], start[:n], end[:n], first, crit, st[4])
