@@ -93,3 +93,29 @@ def test_a_lone_step_read_off_the_window_is_the_lone_step(chip):
                 _same(lone, simulate_simpy(g, 1))
                 taken += 1
     assert taken > 0  # small steps do not disturb each other's first step
+
+
+def test_engine_equals_simpy_on_random_chips():
+    """Seeded random chips (mesh, SRAM ports, router and link cycles, array size), nets,
+    rules, batches, chunks and window lengths."""
+    import random
+
+    rng = random.Random(12)
+    checked = 0
+    while checked < 30:
+        base = rng.choice([HW_RRAM, HW_DIGITAL])
+        over = {"noc.mesh": rng.choice(["2x2", "3x3", "4x4", "8x8"]), "sram.ports": rng.choice([1, 2, 3]),
+                "noc.link_cycles_per_hop.value": rng.choice([1, 2, 3]), "noc.router_cycles_per_hop.value": rng.choice([0, 1, 2])}
+        if base == HW_RRAM:
+            cells = rng.choice([32, 64, 128])
+            over.update({"crossbar.rows": cells, "crossbar.cols": cells})
+        shapes = rng.choice([mlp([100, 40, 10]), mlp([64, 48, 48, 10]), SMALL, mlp([200, 30, 10])])
+        try:
+            g = build_step_graph(_variant(base, **over), shapes, rng.choice([1, 4, 8, 16]),
+                                 algo(rng.choice(["bp", "dfa", "sdfa", "drtp", "fdfa", "fa"])), chunks=rng.choice([1, 2, 4, 8]))
+        except Exception as err:  # the net does not fit that chip
+            assert type(err).__name__ == "MappingError"
+            continue
+        steps = rng.choice([1, 2, 3, 4])
+        _same(simulate(g, steps), simulate_simpy(g, steps))
+        checked += 1
