@@ -136,6 +136,8 @@ def preflight(
     wl_path: str = "workload",
 ) -> Plan:
     """Check the whole plan (see the module docstring); return each rule's chip cost."""
+    from . import ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+
     check_energy_names(hw, hw_path)
     if not wl.network.is_mlp:
         raise PlanError(f"{wl_path}: network: this version trains only dense networks (got {', '.join(s.kind for s in wl.shapes)})")
@@ -153,8 +155,6 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
-        from . import ledger  # pandas: only a check of a plan needs it, not `neurosim validate FILE`
-
         df = ledger.apply_energy(ledger.build(algo.name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
         _check_cost(algo.name, cost, ledger.energy_by_component(df))
         hwcosts[algo.name] = cost
