@@ -1,21 +1,29 @@
 """Wall time of one ``cost_step`` (placement, op graph, DES of one step and of the
-epoch window) and its size in ops and SimPy events, in one run.
+epoch window), its size in ops and engine events, and the DES events per second,
+in one run (wall and CPU seconds: on a shared machine the CPU time is the steadier
+figure); with ``--baseline DIR`` the same cases also run on the code in DIR
+(e.g. a checkout of main before the fast engine) in a subprocess, and the ratio
+is printed.
 
 Cases: the reference conv net of issue 8 (MNIST 1x28x28 -> conv5x5-16 -> maxpool2
 -> conv5x5-32 -> maxpool2 -> flatten -> dense 128 -> dense 10) and 784-800-800-10,
 batch 32, on both shipped chips; then the DES cost as the crossbar blocks grow
-(784-800-800-10 BP on rram_tile with a 16x16 mesh and 256, 128, 64-cell arrays),
-printed as ratios to the first.
+(784-800-800-10 BP on rram_tile with a 16x16 mesh: arrays of 256x256, then the
+sizes that give about 2x, 4x, 8x the blocks, then 64x64, about 12x), printed as
+ratios to the first.
 
-    PYTHONPATH=. python bench/bench_des.py [--rules bp,dfa]
+    PYTHONPATH=. python bench/bench_des.py [--rules bp,dfa] [--baseline /work/main] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
-import simpy
 from pydantic import TypeAdapter
 
 from neurosim.config import hw as hwcfg
@@ -23,72 +31,141 @@ from neurosim.config.network import NetworkConfig, infer_shapes
 from neurosim.config.workload import AlgorithmConfig
 from neurosim.sim import cost_step
 
-CONV = NetworkConfig(
-    layers=[
-        {"kind": "conv2d", "channels": 16, "kernel": 5},
-        {"kind": "maxpool", "kernel": 2},
-        {"kind": "conv2d", "channels": 32, "kernel": 5},
-        {"kind": "maxpool", "kernel": 2},
-        {"kind": "flatten"},
-        {"kind": "dense", "units": 128},
-        {"kind": "dense", "units": 10},
-    ],
-    activation="relu",
-)
-NETS = {
-    "conv (mnist)": infer_shapes(CONV, (1, 28, 28)),
-    "784-800-800-10": infer_shapes(NetworkConfig(layers=[784, 800, 800, 10]), (784,)),
-}
+CONV = [
+    {"kind": "conv2d", "channels": 16, "kernel": 5},
+    {"kind": "maxpool", "kernel": 2},
+    {"kind": "conv2d", "channels": 32, "kernel": 5},
+    {"kind": "maxpool", "kernel": 2},
+    {"kind": "flatten"},
+    {"kind": "dense", "units": 128},
+    {"kind": "dense", "units": 10},
+]
+NETS = {"conv (mnist)": (CONV, (1, 28, 28)), "784-800-800-10": ([784, 800, 800, 10], (784,))}
+
+#: runs one case on whatever ``neurosim`` is on PYTHONPATH and prints {"wall": s, "cycles": c}
+CHILD = """
+import json, sys, time
+from pydantic import TypeAdapter
+from neurosim.config import hw as hwcfg
+from neurosim.config.network import NetworkConfig, infer_shapes
+from neurosim.config.workload import AlgorithmConfig
+from neurosim.sim import cost_step
+chip, layers, in_shape, rule, cells, mesh = json.loads(sys.argv[1])
+hw = hwcfg.load(f"hwconfigs/{chip}.yaml")
+if cells:
+    hw = hw.model_copy(update={"crossbar": hw.crossbar.model_copy(update={"rows": cells, "cols": cells}),
+                               "noc": hw.noc.model_copy(update={"mesh": mesh})})
+shapes = infer_shapes(NetworkConfig(layers=layers), tuple(in_shape))
+algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+t0, c0 = time.perf_counter(), time.process_time()
+cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "cycles": cost.cycles_per_step,
+                  "epoch": cost.cycles_per_epoch}))
+"""
 
 
-class _CountingEnv(simpy.Environment):
-    """A SimPy environment that counts the events it processes."""
-
-    processed = 0
-
-    def step(self) -> None:
-        _CountingEnv.processed += 1
-        super().step()
+def _hw(chip: str, cells: int = 0, mesh: str = ""):
+    hw = hwcfg.load(f"hwconfigs/{chip}.yaml")
+    if cells:
+        hw = hw.model_copy(update={"crossbar": hw.crossbar.model_copy(update={"rows": cells, "cols": cells}),
+                                   "noc": hw.noc.model_copy(update={"mesh": mesh})})
+    return hw
 
 
-def measure(hw, shapes, algo) -> tuple[float, object, int]:
-    simpy_env = simpy.Environment
-    _CountingEnv.processed = 0
-    simpy.Environment = _CountingEnv  # des.py builds its environment as simpy.Environment()
+def measure(chip, layers, in_shape, rule, cells=0, mesh=""):
+    """(wall s of cost_step, cost, engine events, DES wall s, CPU s of cost_step) here."""
+    from neurosim.sim import cost as cost_mod
+    from neurosim.sim import engine
+
+    hw = _hw(chip, cells, mesh)
+    shapes = infer_shapes(NetworkConfig(layers=layers), tuple(in_shape))
+    algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+    des_wall = [0.0]
+    originals = (cost_mod.simulate, cost_mod.simulate_window)
+
+    def timed(fn):
+        def run(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                des_wall[0] += time.perf_counter() - t
+        return run
+
+    cost_mod.simulate, cost_mod.simulate_window = timed(originals[0]), timed(originals[1])
+    engine.EngineStats.events = 0
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
-        return time.perf_counter() - t0, cost, _CountingEnv.processed
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
-        simpy.Environment = simpy_env
+        cost_mod.simulate, cost_mod.simulate_window = originals
+    return wall, cost, engine.EngineStats.events, des_wall[0], cpu
+
+
+def baseline(root: str, chip, layers, in_shape, rule, cells=0, mesh="") -> dict:
+    env = dict(os.environ, PYTHONPATH=root)
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([chip, layers, list(in_shape), rule, cells, mesh])],
+                         cwd=root, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _blocks(cells: int) -> int:
+    from neurosim.mapping.placement import place
+
+    shapes = infer_shapes(NetworkConfig(layers=[784, 800, 800, 10]), (784,))
+    algo = TypeAdapter(AlgorithmConfig).validate_python({"name": "bp"})
+    return len(place(_hw("rram_tile", cells, "16x16"), shapes, algo).blocks)
+
+
+def growth_sizes() -> list[int]:
+    """Array sizes giving about 1x, 2x, 4x, 8x the blocks of 256x256 arrays, then 64x64."""
+    base = _blocks(256)
+    found = {c: _blocks(c) for c in range(72, 257, 8)}
+    out = [256]
+    for factor in (2, 4, 8):
+        out.append(min(found, key=lambda c: abs(found[c] / base - factor)))
+    return out + [64]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rules", default="bp,dfa")
+    ap.add_argument("--baseline", default="", help="a checkout to compare with (run in a subprocess)")
+    ap.add_argument("--quick", action="store_true", help="skip the table of shipped chips")
     args = ap.parse_args()
-    adapter = TypeAdapter(AlgorithmConfig)
-    rules = [adapter.validate_python({"name": r}) for r in args.rules.split(",")]
-    print(f"{'chip':14s} {'network':16s} {'rule':5s} {'wall s':>7s} {'ops/step':>9s} {'events':>8s} {'cycles/step':>12s}")
-    for chip in ("rram_tile", "sram_digital"):
-        hw = hwcfg.load(f"hwconfigs/{chip}.yaml")
-        for label, shapes in NETS.items():
-            for algo in rules:
-                wall, cost, events = measure(hw, shapes, algo)
-                print(f"{chip:14s} {label:16s} {algo.name:5s} {wall:7.2f} {cost.ops_per_step:9d} {events:8d} {cost.cycles_per_step:12.0f}")
-    base = hwcfg.load("hwconfigs/rram_tile.yaml")
+    rules = args.rules.split(",")
+    hdr = f"{'wall s':>7s} {'cpu s':>6s} {'ops/step':>9s} {'events':>8s} {'ev/s':>8s} {'cycles/step':>12s}"
+    if args.baseline:
+        hdr += f" {'base wall':>9s} {'base cpu':>8s} {'cpu ratio':>9s} same"
+    if not args.quick:
+        print(f"{'chip':14s} {'network':16s} {'rule':5s} " + hdr)
+        for chip in ("rram_tile", "sram_digital"):
+            for label, (layers, in_shape) in NETS.items():
+                for rule in rules:
+                    wall, cost, events, des, cpu = measure(chip, layers, in_shape, rule)
+                    line = (f"{chip:14s} {label:16s} {rule:5s} {wall:7.2f} {cpu:6.2f} {cost.ops_per_step:9d} {events:8d} "
+                            f"{events / des if des else 0:8.0f} {cost.cycles_per_step:12.0f}")
+                    if args.baseline:
+                        b = baseline(args.baseline, chip, layers, in_shape, rule)
+                        same = b["cycles"] == cost.cycles_per_step and b["epoch"] == cost.cycles_per_epoch
+                        line += f" {b['wall']:9.2f} {b['cpu']:8.2f} {b['cpu'] / cpu:8.1f}x {same}"
+                    print(line, flush=True)
+    print(f"\n784-800-800-10 {rules[0]}, rram_tile with a 16x16 mesh: DES cost as the blocks grow")
     first = None
-    print("\n784-800-800-10 bp, rram_tile with a 16x16 mesh: DES cost as the blocks grow")
-    for cells in (256, 128, 64):
-        hw = base.model_copy(update={
-            "crossbar": base.crossbar.model_copy(update={"rows": cells, "cols": cells}),
-            "noc": base.noc.model_copy(update={"mesh": "16x16"}),
-        })
-        wall, cost, events = measure(hw, NETS["784-800-800-10"], rules[0])
+    layers, in_shape = NETS["784-800-800-10"]
+    for cells in growth_sizes():
+        wall, cost, events, des, cpu = measure("rram_tile", layers, in_shape, rules[0], cells, "16x16")
         blocks = len(cost.placement.blocks)
-        first = first or (wall, blocks)
-        print(f"  {cells}x{cells}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), {wall:6.2f} s ({wall / first[0]:5.1f}x), "
-              f"{cost.ops_per_step} ops, {events} events")
+        first = first or (wall, blocks, cpu)
+        line = (f"  {cells:3d}x{cells:<3d}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), wall {wall:6.2f} s "
+                f"({wall / first[0]:5.1f}x), cpu {cpu:6.2f} s ({cpu / first[2]:5.1f}x), {cost.ops_per_step} ops, "
+                f"{events} events, {events / des:7.0f} events/s")
+        if args.baseline:
+            b = baseline(args.baseline, "rram_tile", layers, in_shape, rules[0], cells, "16x16")
+            same = b["cycles"] == cost.cycles_per_step and b["epoch"] == cost.cycles_per_epoch
+            line += f"; base wall {b['wall']:6.2f} s, cpu {b['cpu']:6.2f} s ({b['cpu'] / cpu:4.1f}x) same={same}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

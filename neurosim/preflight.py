@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import counts, ledger
+from . import counts
 from .config.hw import HwConfig
 from .config.workload import AlgorithmConfig, Workload
 from .errors import ConfigError, NeurosimError, PlanError
@@ -136,6 +136,8 @@ def preflight(
     wl_path: str = "workload",
 ) -> Plan:
     """Check the whole plan (see the module docstring); return each rule's chip cost."""
+    from . import ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+
     check_energy_names(hw, hw_path)
     if not wl.network.is_mlp:
         raise PlanError(f"{wl_path}: network: this version trains only dense networks (got {', '.join(s.kind for s in wl.shapes)})")

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Generator
-
-import simpy
+from typing import TYPE_CHECKING, Generator
 
 from ..config.hw import CoreConfig, CrossbarConfig, DramConfig, HwConfig, NocConfig, SramConfig
+
+if TYPE_CHECKING:  # SimPy is imported only when a live unit is built (the SimPy reference model)
+    import simpy
 
 __all__ = [
     "Unit",
@@ -47,7 +48,12 @@ class Unit:
         self.name = name
         self.capacity = capacity
         #: a priority queue: among waiting requests the lowest ``priority`` is served first (FIFO within a priority)
-        self.resource = simpy.PriorityResource(env, capacity) if env is not None else None
+        if env is not None:
+            import simpy
+
+            self.resource = simpy.PriorityResource(env, capacity)
+        else:
+            self.resource = None
         #: Cycles this unit spent serving work (summed over its capacity).
         self.busy_cycles = 0.0
         #: Cycles requests spent queued before being granted.
@@ -58,7 +64,7 @@ class Unit:
         raise NotImplementedError
 
     # -- the loop -----------------------------------------------------------
-    def request(self, priority: int = 0) -> simpy.resources.resource.PriorityRequest:
+    def request(self, priority: int = 0) -> "simpy.resources.resource.PriorityRequest":
         assert self.resource is not None, "a pure cost model has no resource"
         return self.resource.request(priority=priority)
 

@@ -35,13 +35,15 @@ derivatives and errors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..config.hw import HwConfig
 from ..config.network import LayerShape
 from ..errors import MappingError
 from ..stages import WeightStage, stages
+
+if TYPE_CHECKING:  # pandas is imported only to build the placement table
+    import pandas as pd
 
 __all__ = ["Block", "MatrixPlacement", "Placement", "place", "feedback_in_arrays", "array_feedback", "describe", "FRAME_COLUMNS"]
 
@@ -97,9 +99,16 @@ class MatrixPlacement:
     tiles: tuple[int, ...]
     #: home tile of each column block
     home: tuple[int, ...]
+    _per_tile: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        per_tile: dict[int, list[Block]] = {}
+        for b in self.blocks:
+            per_tile.setdefault(b.tile, []).append(b)
+        object.__setattr__(self, "_per_tile", per_tile)
 
     def tile_blocks(self, tile: int) -> list[Block]:
-        return [b for b in self.blocks if b.tile == tile]
+        return list(self._per_tile.get(tile, ()))
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ class Placement:
     def tiles_total(self) -> int:
         return self.mesh_rows * self.mesh_cols
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pd.DataFrame":
         """One row per block (placement.csv)."""
         rows = []
         for m in self.matrices:
@@ -157,6 +166,8 @@ class Placement:
                         "home_tile": m.home[b.block_col],
                     }
                 )
+        import pandas as pd  # only the placement table needs it
+
         return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
     def summary(self) -> str:

@@ -4,7 +4,7 @@ simulation, the contention-free analytic bound, and :func:`cost_step`.
 Modules: :mod:`.ops` (Op, StepGraph), :mod:`.layers` (a weight layer on the
 chip), :mod:`.builder` (primitives), :mod:`.forward`, :mod:`.backward`,
 :mod:`.update`, :mod:`.spills` (the phases as ops), :mod:`.graph` (the builder's
-entry), :mod:`.des`, :mod:`.analytic`, :mod:`.cost`.
+entry), :mod:`.des` (the DES model, in SimPy), :mod:`.engine` (the same DES, fast), :mod:`.analytic`, :mod:`.cost`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from ..mapping.placement import Placement
 from ..vocabulary import COMPONENT_LEVEL, LEVELS
 from .analytic import AnalyticResult, longest_path
 from .cost import HardwareCost, cost_step, epoch_cycles, phase_cycles
-from .des import SimResult, simulate
+from .des import SimResult, simulate_simpy
+from .engine import simulate
 from .graph import build_step_graph
 from .ops import Op, StepGraph
 
@@ -25,6 +26,7 @@ __all__ = [
     "phase_cycles",
     "build_step_graph",
     "simulate",
+    "simulate_simpy",
     "longest_path",
     "StepGraph",
     "Op",

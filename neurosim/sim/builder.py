@@ -96,6 +96,8 @@ class StepBuilder:
         self.fwd_plans: dict[int, GatherPlan] = {}
         #: the forward pass runs layer by layer (a batchnorm needs the whole batch) instead of chunk by chunk
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
+        self._sets: dict[tuple, frozenset] = {}
+        self._reads: dict[tuple, object] = {}
 
     # ------------------------------------------------------------ primitives
     def add(self, name: str, layer: str, phase: str, tile, deps: Iterable[Dep], w: Work | None = None, *,
@@ -183,19 +185,27 @@ class StepBuilder:
         return n * self.value_bytes
 
     # ------------------------------------------------------------ block sets
-    @staticmethod
-    def rows_of(m: MatrixPlacement, tile: int) -> frozenset:
-        s: set[int] = set()
-        for b in m.tile_blocks(tile):
-            s.update(range(b.row_start, b.row_start + b.rows_used))
-        return frozenset(s)
+    def rows_of(self, m: MatrixPlacement, tile: int) -> frozenset:
+        """Rows of ``m`` the tile's blocks hold (memoised per step graph)."""
+        key = ("rows", m.layer, m.matrix, tile)
+        out = self._sets.get(key)
+        if out is None:
+            s: set[int] = set()
+            for b in m.tile_blocks(tile):
+                s.update(range(b.row_start, b.row_start + b.rows_used))
+            out = self._sets[key] = frozenset(s)
+        return out
 
-    @staticmethod
-    def cols_of(m: MatrixPlacement, tile: int) -> frozenset:
-        s: set[int] = set()
-        for b in m.tile_blocks(tile):
-            s.update(range(b.weight_start, b.weight_start + b.weights_used))
-        return frozenset(s)
+    def cols_of(self, m: MatrixPlacement, tile: int) -> frozenset:
+        """Weight columns of ``m`` the tile's blocks hold (memoised per step graph)."""
+        key = ("cols", m.layer, m.matrix, tile)
+        out = self._sets.get(key)
+        if out is None:
+            s: set[int] = set()
+            for b in m.tile_blocks(tile):
+                s.update(range(b.weight_start, b.weight_start + b.weights_used))
+            out = self._sets[key] = frozenset(s)
+        return out
 
     # ----------------------------------------------------------- array ops
     @staticmethod
@@ -238,7 +248,16 @@ class StepBuilder:
     def _crossbar_reads(self, w: Work, m: MatrixPlacement, blocks: list[Block], tile: int, phase: str,
                         vectors: float, transposed: bool, groups: int) -> None:
         model = self.crossbar
-        read = model.transposed_read if transposed else model.forward_read
+        reads = self._reads
+        fn = model.transposed_read if transposed else model.forward_read
+
+        def read(rows: int, weights: int, vectors: float):  # identical blocks are read alike: memoised
+            key = (transposed, rows, weights, vectors)
+            bw = reads.get(key)
+            if bw is None:
+                bw = reads[key] = fn(rows, weights, vectors)
+            return bw
+
         arr_max = adc_max = duration = 0.0
         counts: dict[tuple[str, str], float] = defaultdict(float)
         macs = 0.0

@@ -1,4 +1,9 @@
-"""Discrete-event simulation (SimPy) of one or more training steps' op graphs.
+"""Discrete-event simulation of one or more training steps' op graphs: the model in SimPy.
+
+This module states the model as SimPy processes (:func:`simulate_simpy`, the
+reference); :mod:`.engine` runs the same model without SimPy's per-event
+machinery and is what :func:`neurosim.sim.simulate` and :func:`~neurosim.sim.cost_step`
+use (``tests/test_engine.py`` checks that the two agree bit for bit).
 
 Every unit instance is a live :class:`~neurosim.hw.units.Unit` (a SimPy resource):
 per tile a crossbar group, its ADC banks, the core and the SRAM ports (one
@@ -24,13 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-import simpy
 
 from ..config.hw import HwConfig
 from ..hw.units import AdcBank, Core, CrossbarGroup, DramChannel, Link, SramPort, Unit
 from .ops import StepGraph
 
-__all__ = ["SimResult", "simulate", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
+__all__ = ["SimResult", "simulate_simpy", "make_result", "unit_counts", "critical_path_share", "PHASE_PRIORITY", "UNIT_KINDS"]
 
 #: Scheduling priority of waiting requests (lower first): an earlier step first, then
 #: the forward pass, the error and feedback chains, weight gradients, updates.
@@ -77,8 +81,9 @@ def unit_counts(hw: HwConfig, n_links: int) -> dict[str, float]:
     return out
 
 
-def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
-    """Run ``steps`` back-to-back copies of ``graph`` through the DES."""
+def simulate_simpy(graph: StepGraph, steps: int = 1) -> SimResult:
+    """Run ``steps`` back-to-back copies of ``graph`` through the DES, in SimPy (the reference)."""
+    import simpy  # only the reference needs it
     hw = graph.hw
     ops = graph.ops
     n = len(ops)
@@ -207,26 +212,33 @@ def simulate(graph: StepGraph, steps: int = 1) -> SimResult:
         stuck = int(np.nonzero(remaining > 0)[0][0])
         raise RuntimeError(f"op graph deadlocked at {ops[stuck % n]}")
 
+    return make_result(graph, steps, ready, start, end, arrivals, critical, stall[0])
+
+
+def make_result(graph: StepGraph, steps: int, ready, start, end, arrivals, critical, stall: float) -> SimResult:
+    """The :class:`SimResult` of ``steps`` chained copies of ``graph`` from per-op times."""
+    n = len(graph.ops)
+    end = np.asarray(end, dtype=float)
     step_end = []
     acc = 0.0
     for s in range(steps):
         acc = max(acc, float(end[s * n : (s + 1) * n].max()) if n else 0.0)
         step_end.append(acc)
     busy: dict[str, float] = defaultdict(float)
-    for op in ops:
+    for op in graph.ops:
         for comp, v in op.busy.items():
             busy[comp] += v * steps
     return SimResult(
         makespan=step_end[-1] if step_end else 0.0,
         step_end=step_end,
-        ready=ready,
-        start=start,
+        ready=np.asarray(ready, dtype=float),
+        start=np.asarray(start, dtype=float),
         end=end,
         arrivals=arrivals,
         critical_dep=critical,
-        stall_cycles=stall[0],
+        stall_cycles=stall,
         busy=dict(busy),
-        n_ops=N,
+        n_ops=n * steps,
     )
 
 
