@@ -22,6 +22,7 @@ from .config.hw import HwConfig
 from .config.workload import Workload
 from .data import Dataset, load_dataset
 from .errors import NeurosimError
+from .learning import save_checkpoint
 from .pipeline import BASELINE, RunResult
 from .report import files as rfiles
 from .report.resume import RuleCache
@@ -193,6 +194,9 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
     out.mkdir(parents=True, exist_ok=True)
     rfiles.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
     written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+    for name, run in raw.algorithms.items():  # trained parameters, for a later run's transfer
+        if run.training is not None and run.training.diverged is None:
+            written.append(save_checkpoint(run.training.state, out / f"checkpoint_{name}.npz").name)
     if trace:
         from .report.trace import write_trace
 

@@ -259,7 +259,7 @@ def test_transfer_by_bp_pretraining_uses_bp_weights_and_counts_its_steps() -> No
     data = _data()
     calls = []
     wl = _conv_workload({"name": "dfa", "transfer": {"layers": ["conv1", "bn1"], "bp_epochs": 1}})
-    result = train(wl, wl.algorithms[0], *data, progress=lambda s, t: calls.append((s, t)))
+    result = train(wl, wl.algorithms[0], *data, progress=lambda s, t, _accuracy: calls.append((s, t)))
     bp = train(_conv_workload("bp"), _conv_workload("bp").algorithms[0], *data)
     assert calls[-1] == (8, 8) and result.steps == 4
     assert not np.array_equal(result.state["conv1.weight"], bp.state["conv1.weight"])  # the pre-training shuffles its own way

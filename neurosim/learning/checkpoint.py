@@ -26,6 +26,9 @@ def save_checkpoint(state: dict[str, np.ndarray], path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as out:
             np.savez(out, **{k: np.asarray(v) for k, v in state.items()})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
