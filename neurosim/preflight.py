@@ -139,8 +139,9 @@ def preflight(
     from . import ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
 
     check_energy_names(hw, hw_path)
-    if not wl.network.is_mlp:
-        raise PlanError(f"{wl_path}: network: this version trains only dense networks (got {', '.join(s.kind for s in wl.shapes)})")
+    if hw.numerics == "device" and not wl.network.is_mlp:
+        raise PlanError(f"{hw_path}: numerics: device models the cells of dense layers only; "
+                        f"{wl_path} has {', '.join(sorted({s.kind for s in wl.shapes} - {'dense'}))} layers (use numerics: ideal)")
     batch = wl.training.batch_size
     if n_train is not None and batch > n_train:
         raise ConfigError(wl_path, "training.batch_size", f"larger than the {n_train} training images (got {batch})")
