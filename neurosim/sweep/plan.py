@@ -18,14 +18,14 @@ from typing import Any
 from .. import __version__
 from ..config.base import read_yaml, validate_mapping
 from ..config.hw import HwConfig
-from ..config.workload import Workload
+from ..config.workload import ALGORITHMS, AlgorithmConfig, Workload
 from ..data import load_dataset
 from ..errors import NeurosimError
-from .spec import Key, Point, SweepSpec, apply_overrides
+from .spec import Key, Point, SweepSpec, apply_overrides, check_algorithm_names
 from .store import SweepDir
 from .tasks import device_numerics, one_line
 
-__all__ = ["Plan", "PlannedPoint", "plan_sweep", "numerics_key"]
+__all__ = ["Plan", "PlannedPoint", "plan_sweep", "numerics_key", "select_algorithms"]
 
 
 def _hash(obj: Any, n: int = 16) -> str:
@@ -35,13 +35,15 @@ def _hash(obj: Any, n: int = 16) -> str:
 def numerics_key(wl: Workload, algo: Any, data_id: dict, hw: HwConfig | None = None) -> str:
     """Cache key of a training run: everything in the workload that can change the
     numbers (not its name, nor the list of other algorithms), the algorithm's
-    config, which data it read, the hwconfig's device numerics (if any) and the
+    config (not its label: an output name), which data it read, the hwconfig's device numerics (if any) and the
     neurosim version."""
     w = wl.model_dump(mode="json")
     w.pop("name", None)
     w.pop("algorithms", None)
     w["dataset"].pop("data_dir", None)  # where the files were found is in data_id
-    key = {"workload": w, "algorithm": algo.model_dump(mode="json"), "data": data_id, "version": __version__}
+    a = algo.model_dump(mode="json")
+    a.pop("label", None)
+    key = {"workload": w, "algorithm": a, "data": data_id, "version": __version__}
     device = device_numerics(hw)
     if device is not None:
         key["device"] = device
@@ -54,8 +56,9 @@ class PlannedPoint:
     error: str | None = None
     hw: dict | None = None
     wl: dict | None = None
-    algos: list[dict] = field(default_factory=list)
-    #: algorithm name -> numerics key
+    #: run name (the entry's label, else its rule name) -> the algorithm config, dumped
+    algos: dict[str, dict] = field(default_factory=dict)
+    #: run name -> numerics key
     keys: dict[str, str] = field(default_factory=dict)
     n_train: int = 0
     base_dir: str | None = None
@@ -75,6 +78,17 @@ class Plan:
     wl_name: str
 
 
+def select_algorithms(wl: Workload, names: list[str] | None, where: str) -> list[AlgorithmConfig]:
+    """The entries to run by run name (:attr:`AlgorithmConfig.run_name`: a label, else
+    the rule's name): the workload's entry of that name, else (a rule the workload
+    does not list) that rule with its defaults; all of the workload's without names."""
+    from ..pipeline import resolve_algorithms
+
+    labels = [a.run_name for a in wl.algorithms if a.run_name not in ALGORITHMS]
+    check_algorithm_names(names or [], labels, where)
+    return resolve_algorithms(wl, names)
+
+
 def _load_base(path: Path, model):
     data, lines = read_yaml(path)
     validate_mapping(model, data, str(path), lines)
@@ -85,8 +99,6 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     """Validate everything before anything is written: base configs, keys, data,
     output folder; then build and validate every point (an invalid point carries
     its one-line error instead of configs)."""
-    from ..pipeline import resolve_algorithms
-
     hw_base = _load_base(spec.hw, HwConfig)
     wl_base = _load_base(spec.workload, Workload)
     if spec.epochs is not None:
@@ -94,7 +106,8 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     spec.check_keys(hw_base, wl_base)
     hw0 = HwConfig.model_validate(hw_base)
     wl0 = Workload.model_validate(wl_base)
-    algorithms = list(spec.algorithms) if spec.algorithms else [a.name for a in wl0.algorithms]
+    select_algorithms(wl0, spec.algorithms, spec.source or "--algorithms")
+    algorithms = list(spec.algorithms) if spec.algorithms else [a.run_name for a in wl0.algorithms]
     base_dir = str(spec.workload.parent)
 
     datasets: dict[str, dict] = {}
@@ -121,15 +134,15 @@ def plan_sweep(spec: SweepSpec) -> Plan:
         try:
             hw = validate_mapping(HwConfig, apply_overrides(hw_base, p.overrides, "hw"), str(spec.hw))
             wl = validate_mapping(Workload, apply_overrides(wl_base, p.overrides, "wl"), str(spec.workload))
-            algos = resolve_algorithms(wl, algorithms)
+            algos = select_algorithms(wl, algorithms, str(spec.workload))
             did = data_id(wl)
         except NeurosimError as exc:
             pp.error = one_line(exc)
         else:
             pp.hw = hw.model_dump(mode="json")
             pp.wl = wl.model_dump(mode="json")
-            pp.algos = [a.model_dump(mode="json") for a in algos]
-            pp.keys = {a.name: numerics_key(wl, a, did, hw) for a in algos}
+            pp.algos = {a.run_name: a.model_dump(mode="json") for a in algos}
+            pp.keys = {a.run_name: numerics_key(wl, a, did, hw) for a in algos}
             pp.n_train = did["n_train"]
             pp.source_dir = did["source_dir"]
         planned.append(pp)

@@ -42,8 +42,7 @@ def failed_rows(algorithms: list[str], error: str) -> list[dict]:
 
 def merge_rows(pp: PlannedPoint, numerics: dict[str, dict], cost: dict[str, dict]) -> list[dict]:
     rows = []
-    for a in pp.algos:
-        name = a["name"]
+    for name in pp.algos:
         n = numerics[pp.keys[name]]
         c = cost.get(name, {"error": "no cost computed"})
         errors = [x["error"] for x in (n, c) if "error" in x]

@@ -76,7 +76,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         inflight: dict[Any, tuple[str, str]] = {}
         for key, pp in to_train.items():
             alg = next(a for a, k in pp.keys.items() if k == key)
-            algo = next(a for a in pp.algos if a["name"] == alg)
+            algo = pp.algos[alg]
             inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key)
         bar.training(0, n_train_total)
         queue = list(todo)
@@ -85,7 +85,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         def top_up() -> None:
             while queue and len(inflight) < window:
                 pp = queue.pop()
-                fut = ex.submit(cost_task, pp.hw, pp.wl, pp.algos, pp.n_train, str(spec.hw))
+                fut = ex.submit(cost_task, pp.hw, pp.wl, list(pp.algos.values()), pp.n_train, str(spec.hw))
                 inflight[fut] = ("cost", pp.point.id)
 
         top_up()
@@ -98,7 +98,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                     raise  # the executor itself is gone (a local worker died): stop, rerun resumes
                 except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed while on this task
                     err = {"error": f"task lost: {one_line(exc)}"}
-                    res = err if kind == "train" else {a["name"]: err for a in by_id[ident].algos}
+                    res = err if kind == "train" else {name: err for name in by_id[ident].algos}
                 if kind == "train":
                     if "error" not in res:
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})

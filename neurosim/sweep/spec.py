@@ -92,10 +92,34 @@ class _SweepFile(StrictModel):
         if v is None:
             return v
         names = [n.strip() for n in v.split(",")] if isinstance(v, str) else v
-        bad = [n for n in names if n not in ALGORITHMS]
+        bad = [n for n in names if not _RUN_NAME.match(str(n))]
         if not names or bad:
-            raise ValueError(f"expected algorithm names from {', '.join(ALGORITHMS)}; unknown {bad}")
+            raise ValueError(f"expected rule names ({', '.join(ALGORITHMS)}) or labels of the workload's entries; got {bad}")
         return names
+
+
+#: What a run name can be (the pattern of ``AlgorithmConfig.label``; rule names match it too).
+_RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def check_algorithm_names(names: list[str], labels: list[str], where: str) -> None:
+    """Each name is a rule (``bp``, ``dfa``...) or the label of one of the workload's
+    entries (its ``AlgorithmConfig.run_name``), else a one-line SweepError."""
+    bad = [n for n in names if n not in ALGORITHMS and n not in labels]
+    if not names or bad:
+        known = f"{', '.join(ALGORITHMS)}" + (f", or the workload's labels {', '.join(labels)}" if labels else "")
+        raise SweepError(f"{where}: algorithms: expected names from {known}; got {names!r}")
+
+
+def _workload_labels(path: Path) -> list[str] | None:
+    """The labels of a workload file's entries, read without validating it (the
+    plan validates it, and checks the names again, before anything runs)."""
+    try:
+        data, _ = read_yaml(path)
+    except Exception:  # noqa: BLE001 - an unreadable workload is reported by the plan
+        return None
+    entries = data.get("algorithms") if isinstance(data, dict) else None
+    return [str(a["label"]) for a in entries or [] if isinstance(a, dict) and a.get("label")]
 
 
 def _resolve_input(path: str, base: Path) -> Path:
@@ -154,9 +178,9 @@ class SweepSpec:
         if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
             raise SweepError(f"{where}: epochs: expected a positive integer; got {self.epochs!r}")
         if self.algorithms is not None:
-            bad = [a for a in self.algorithms if a not in ALGORITHMS]
-            if not self.algorithms or bad:
-                raise SweepError(f"{where}: algorithms: expected names from {', '.join(ALGORITHMS)}; got {self.algorithms!r}")
+            labels = _workload_labels(self.workload) if any(a not in ALGORITHMS for a in self.algorithms) else []
+            if labels is not None:  # None: the workload is unreadable; the plan says so
+                check_algorithm_names(self.algorithms, labels, where)
             self.algorithms = list(dict.fromkeys(self.algorithms))
         grid = {}
         for k, vals in dict(self.grid).items():
