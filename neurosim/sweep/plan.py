@@ -85,7 +85,8 @@ def select_algorithms(wl: Workload, names: list[str] | None, where: str) -> list
     from ..pipeline import resolve_algorithms
 
     labels = [a.run_name for a in wl.algorithms if a.run_name not in ALGORITHMS]
-    check_algorithm_names(names or [], labels, where)
+    if names is not None:
+        check_algorithm_names(names, labels, where)
     return resolve_algorithms(wl, names)
 
 
@@ -106,7 +107,7 @@ def plan_sweep(spec: SweepSpec) -> Plan:
     spec.check_keys(hw_base, wl_base)
     hw0 = HwConfig.model_validate(hw_base)
     wl0 = Workload.model_validate(wl_base)
-    select_algorithms(wl0, spec.algorithms, spec.source or "--algorithms")
+    select_algorithms(wl0, spec.algorithms, spec.source or "sweep")
     algorithms = list(spec.algorithms) if spec.algorithms else [a.run_name for a in wl0.algorithms]
     base_dir = str(spec.workload.parent)
 
