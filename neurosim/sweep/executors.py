@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from typing import Any, Callable, Iterable
 
-from .spec import SweepError
+from .keys import SweepError
 
 __all__ = ["Executor", "SerialExecutor", "LocalExecutor", "DaskExecutor", "make_executor"]
 

@@ -1,12 +1,9 @@
 """What a sweep is: two base configs, the overrides to try, the algorithms.
 
 A *point* is one set of overrides ``{dotted.key: value}`` applied to the base
-hwconfig and workload. Keys are routed by their first part: a top-level
-hwconfig section (``chip``, ``crossbar``, ``core``, ``sram``, ``noc``, ``dram``,
-``energy``) addresses the hwconfig, anything else the workload
-(``training.batch_size``, ``seed``, ``network.layers[1]``...); an explicit
-``hw.`` or ``wl.`` prefix overrides the routing. List items are addressed as
-``layers[1]`` (or ``layers.1``).
+hwconfig and workload; its keys are routed to one or the other as
+:mod:`neurosim.sweep.keys` describes, its values read as :mod:`neurosim.sweep.values`
+describes and set as :mod:`neurosim.sweep.overrides` does.
 
 Points come from ``grid`` (the cartesian product of each key's values, keys in
 the order given) crossed with ``points`` (a list of coupled settings, e.g.
@@ -16,26 +13,23 @@ the two, that one alone gives the points.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import itertools
-import json
 import math
 import os
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..config.base import StrictModel, read_yaml, validate_mapping
 from ..config.hw import HwConfig
 from ..config.workload import ALGORITHMS, Workload
-from ..errors import ConfigError, NeurosimError
+from ..errors import ConfigError
+from .keys import HW_SECTIONS, Key, SweepError, parse_key
+from .overrides import apply_overrides, known_path
+from .values import as_numbers, format_value, parse_set, parse_sets, parse_value, point_id, split_values
 
 __all__ = [
     "HW_SECTIONS",
@@ -50,242 +44,13 @@ __all__ = [
     "split_values",
     "point_id",
     "apply_overrides",
+    "known_path",
+    "parse_sets",
+    "format_value",
 ]
-
-#: First parts of a dotted key that route it to the hwconfig.
-HW_SECTIONS: tuple[str, ...] = ("chip", "crossbar", "core", "sram", "noc", "dram", "energy", "device")
 
 #: Executors ``run_sweep`` knows (``serial``: in this process, for debugging).
 EXECUTORS: tuple[str, ...] = ("local", "dask", "serial")
-
-
-class SweepError(NeurosimError):
-    """A sweep's specification or output folder is unusable (one line)."""
-
-
-# --------------------------------------------------------------------------- keys
-
-_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-@dataclass(frozen=True)
-class Key:
-    """A routed dotted key: which config (``hw``/``wl``) and the path inside it."""
-
-    target: Literal["hw", "wl"]
-    path: tuple[str | int, ...]
-
-    @property
-    def dotted(self) -> str:
-        """``network.layers[1]``: the path without the routing prefix."""
-        out = ""
-        for p in self.path:
-            out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
-        return out
-
-    @property
-    def column(self) -> str:
-        """The column name in results.csv: the dotted path, prefixed only where
-        the plain path would route elsewhere (e.g. ``hw.name``)."""
-        implied = "hw" if isinstance(self.path[0], str) and self.path[0] in HW_SECTIONS else "wl"
-        return self.dotted if implied == self.target else f"{self.target}.{self.dotted}"
-
-
-def parse_key(text: str, where: str = "--set") -> Key:
-    """Route ``text`` (``crossbar.rows``, ``hw.name``, ``network.layers[1]``)."""
-    raw = str(text).strip()
-    parts: list[str | int] = []
-    pos = 0
-    for m in _PART.finditer(raw):
-        if m.start() != pos and (pos == 0 or raw[pos:m.start()] != "."):
-            raise SweepError(f"{where}: bad key {text!r}: expected dotted names like crossbar.rows or network.layers[1]")
-        pos = m.end()
-        if m.group(2) is not None:
-            parts.append(int(m.group(2)))
-        else:
-            name = m.group(1).strip()
-            parts.append(int(name) if name.isdigit() else name)
-    if not raw or pos != len(raw) or not parts or isinstance(parts[0], int):
-        raise SweepError(f"{where}: bad key {text!r}: expected dotted names like crossbar.rows or network.layers[1]")
-    if parts[0] in ("hw", "wl"):
-        target, path = parts[0], tuple(parts[1:])
-        if not path or isinstance(path[0], int):
-            raise SweepError(f"{where}: bad key {text!r}: nothing after the {parts[0]}. prefix")
-    else:
-        target = "hw" if parts[0] in HW_SECTIONS else "wl"
-        path = tuple(parts)
-    return Key(target, path)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- values
-
-_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
-def _numbers(v: Any) -> Any:
-    """YAML 1.1 reads ``1e-3`` as a string; take it as the number it is (YAML 1.2)."""
-    if isinstance(v, str) and _FLOAT.match(v.strip()):
-        return float(v)
-    if isinstance(v, list):
-        return [_numbers(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _numbers(x) for k, x in v.items()}
-    return v
-
-
-def parse_value(text: str) -> Any:
-    """One value with YAML scalar rules: ``64`` int, ``0.5`` / ``1e-3`` float,
-    ``4x4`` str, ``null`` None, ``[784, 64, 10]`` list."""
-    try:
-        v = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise SweepError(f"--set: cannot read value {text!r} as YAML") from None
-    if v is None and text.strip() not in ("null", "~", "Null", "NULL"):
-        v = text  # an empty string stays a string
-    return _numbers(v)
-
-
-def split_values(text: str) -> list[str]:
-    """Split ``a,b,[1,2],c`` at the commas outside brackets and quotes."""
-    out, depth, quote, cur = [], 0, "", ""
-    for ch in text:
-        if quote:
-            cur += ch
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    out.append(cur)
-    return [v.strip() for v in out]
-
-
-def parse_set(text: str) -> tuple[str, list[Any]]:
-    """``crossbar.rows=64,128,256`` -> ``("crossbar.rows", [64, 128, 256])``."""
-    if "=" not in text:
-        raise SweepError(f"--set {text!r}: expected KEY=V1,V2,... (e.g. crossbar.rows=64,128)")
-    key, _, values = text.partition("=")
-    parse_key(key.strip(), "--set")
-    vals = split_values(values)
-    if not values.strip() or any(v == "" for v in vals):
-        raise SweepError(f"--set {text!r}: expected a comma list of values after '='")
-    parsed = [parse_value(v) for v in vals]
-    for v in parsed:
-        if isinstance(v, float) and not math.isfinite(v):
-            raise SweepError(f"--set {text!r}: values must be finite (got {v})")
-    return key.strip(), parsed
-
-
-def parse_sets(sets) -> dict[str, list[Any]]:
-    """Several ``--set`` options into a grid; a key given twice is an error, not "last wins"."""
-    grid: dict[str, list[Any]] = {}
-    for s in sets:
-        k, vals = parse_set(s)
-        if k in grid:
-            raise SweepError(f"--set {k}: given twice; put every value in one option, e.g. {k}={','.join(map(str, grid[k] + vals))}")
-        grid[k] = vals
-    return grid
-
-
-def _canonical(v: Any) -> Any:
-    """JSON-stable form of a value (tuples as lists, -0.0 as 0.0)."""
-    if isinstance(v, (list, tuple)):
-        return [_canonical(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _canonical(x) for k, x in v.items()}
-    if isinstance(v, float) and v == 0:
-        return 0.0
-    return v
-
-
-def point_id(overrides: dict[Key, Any]) -> str:
-    """Stable 12-hex id of a point: a hash of its routed overrides (order-free)."""
-    items = sorted(([k.target, [str(p) if isinstance(p, str) else p for p in k.path], _canonical(v)] for k, v in overrides.items()),
-                   key=lambda t: json.dumps(t[:2]))
-    blob = json.dumps(items, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-# --------------------------------------------------------------------------- schema check
-
-
-def _unwrap(t: Any) -> Any:
-    while True:
-        origin = typing.get_origin(t)
-        if origin is typing.Annotated:
-            t = typing.get_args(t)[0]
-            continue
-        if origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(t) if a is not type(None)]
-            if len(args) == 1:
-                t = args[0]
-                continue
-        return t
-
-
-def known_path(model: type[BaseModel], path: tuple[str | int, ...]) -> bool:
-    """Whether ``path`` can address a field of ``model`` (unions are taken leniently)."""
-    t: Any = model
-    for part in path:
-        t = _unwrap(t)
-        origin = typing.get_origin(t)
-        if isinstance(t, type) and issubclass(t, BaseModel):
-            if not isinstance(part, str) or part not in t.model_fields:
-                return False
-            t = t.model_fields[part].annotation
-        elif origin is list:
-            if not isinstance(part, int):
-                return False
-            t = typing.get_args(t)[0]
-        elif origin is dict:
-            kt, vt = typing.get_args(t)
-            if typing.get_origin(kt) is Literal and part not in typing.get_args(kt):
-                return False
-            t = vt
-        elif origin in (Union, types.UnionType):  # e.g. the algorithm configs: any member will do
-            members = [_unwrap(a) for a in typing.get_args(t)]
-            return any(isinstance(m, type) and issubclass(m, BaseModel) and part in m.model_fields for m in members)
-        else:
-            return False
-    return True
-
-
-def apply_overrides(base: dict, overrides: dict[Key, Any], target: str) -> dict:
-    """A deep copy of ``base`` with the overrides of ``target`` set (missing
-    mappings on the way are created; list indices must exist)."""
-    data = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if key.target != target:
-            continue
-        node: Any = data
-        for i, part in enumerate(key.path):
-            last = i == len(key.path) - 1
-            if isinstance(part, int):
-                if not isinstance(node, list) or part >= len(node):
-                    raise SweepError(f"{key.column}: index [{part}] is not an item of the base config's list")
-                if last:
-                    node[part] = copy.deepcopy(value)
-                else:
-                    node = node[part]
-            else:
-                if not isinstance(node, dict):
-                    raise SweepError(f"{key.column}: {part!r} is set below a value that is not a mapping")
-                if last:
-                    node[part] = copy.deepcopy(value)
-                else:
-                    if not isinstance(node.get(part), (dict, list)):
-                        node[part] = {}
-                    node = node[part]
-    return data
 
 
 # --------------------------------------------------------------------------- spec
@@ -327,10 +92,34 @@ class _SweepFile(StrictModel):
         if v is None:
             return v
         names = [n.strip() for n in v.split(",")] if isinstance(v, str) else v
-        bad = [n for n in names if n not in ALGORITHMS]
+        bad = [n for n in names if not _RUN_NAME.match(str(n))]
         if not names or bad:
-            raise ValueError(f"expected algorithm names from {', '.join(ALGORITHMS)}; unknown {bad}")
+            raise ValueError(f"expected rule names ({', '.join(ALGORITHMS)}) or labels of the workload's entries; got {bad}")
         return names
+
+
+#: What a run name can be (the pattern of ``AlgorithmConfig.label``; rule names match it too).
+_RUN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def check_algorithm_names(names: list[str], labels: list[str], where: str) -> None:
+    """Each name is a rule (``bp``, ``dfa``...) or the label of one of the workload's
+    entries (its ``AlgorithmConfig.run_name``), else a one-line SweepError."""
+    bad = [n for n in names if n not in ALGORITHMS and n not in labels]
+    if not names or bad:
+        known = f"{', '.join(ALGORITHMS)}" + (f", or the workload's labels {', '.join(labels)}" if labels else "")
+        raise SweepError(f"{where}: algorithms: expected names from {known}; got {names!r}")
+
+
+def _workload_labels(path: Path) -> list[str] | None:
+    """The labels of a workload file's entries, read without validating it (the
+    plan validates it, and checks the names again, before anything runs)."""
+    try:
+        data, _ = read_yaml(path)
+    except Exception:  # noqa: BLE001 - an unreadable workload is reported by the plan
+        return None
+    entries = data.get("algorithms") if isinstance(data, dict) else None
+    return [str(a["label"]) for a in entries or [] if isinstance(a, dict) and a.get("label")]
 
 
 def _resolve_input(path: str, base: Path) -> Path:
@@ -389,9 +178,9 @@ class SweepSpec:
         if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
             raise SweepError(f"{where}: epochs: expected a positive integer; got {self.epochs!r}")
         if self.algorithms is not None:
-            bad = [a for a in self.algorithms if a not in ALGORITHMS]
-            if not self.algorithms or bad:
-                raise SweepError(f"{where}: algorithms: expected names from {', '.join(ALGORITHMS)}; got {self.algorithms!r}")
+            labels = _workload_labels(self.workload) if any(a not in ALGORITHMS for a in self.algorithms) else []
+            if labels is not None:  # None: the workload is unreadable; the plan says so
+                check_algorithm_names(self.algorithms, labels, where)
             self.algorithms = list(dict.fromkeys(self.algorithms))
         grid = {}
         for k, vals in dict(self.grid).items():
@@ -399,7 +188,7 @@ class SweepSpec:
                 vals = [vals]
             if not vals:
                 raise SweepError(f"{where}: grid.{k}: expected a non-empty list of values")
-            grid[str(k)] = [_numbers(v) for v in vals]
+            grid[str(k)] = [as_numbers(v) for v in vals]
             if any(isinstance(v, float) and not math.isfinite(v) for v in grid[str(k)]):
                 raise SweepError(f"{where}: grid.{k}: values must be finite; got {vals!r}")
         self.grid = grid
@@ -407,7 +196,7 @@ class SweepSpec:
         for i, p in enumerate(self.points):
             if not isinstance(p, dict) or not p:
                 raise SweepError(f"{where}: points[{i}]: expected a mapping {{dotted.key: value}}")
-            pts.append({str(k): _numbers(v) for k, v in p.items()})
+            pts.append({str(k): as_numbers(v) for k, v in p.items()})
         self.points = pts
 
     # ------------------------------------------------------------- constructors
@@ -516,11 +305,3 @@ class SweepSpec:
         except AttributeError:  # pragma: no cover - not Linux
             return max(1, os.cpu_count() or 1)
 
-
-def format_value(v: Any) -> Any:
-    """A value as a results.csv cell: scalars as they are, lists/dicts as compact JSON."""
-    if isinstance(v, (list, tuple, dict)):
-        return json.dumps(_canonical(v), separators=(",", ":"))
-    if isinstance(v, float) and math.isnan(v):
-        return v
-    return v

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from ..report.files import atomic_write_text, finite_json
-from .spec import SweepError
+from .keys import SweepError
 
 __all__ = ["RESULTS", "MANIFEST", "HTML", "SweepDir"]
 

@@ -162,18 +162,19 @@ def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: s
 
 def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int, hw_label: str) -> dict[str, dict]:
     """Cost one training step of each algorithm on one point's chip:
-    ``{algorithm: {metric: value}}`` or ``{algorithm: {"error": text}}``."""
+    ``{run name: {metric: value}}`` or ``{run name: {"error": text}}`` (run name:
+    the entry's label, else its rule name)."""
     out: dict[str, dict] = {}
     try:
         hw = HwConfig.model_validate(hw_dict)
         wl = Workload.model_validate(wl_dict)
         algos = [_ALGO.validate_python(a) for a in algo_dicts]
     except Exception as exc:  # noqa: BLE001
-        return {a["name"]: {"error": one_line(exc)} for a in algo_dicts}
+        return {a.get("label") or a["name"]: {"error": one_line(exc)} for a in algo_dicts}
     steps = math.ceil(n_train / wl.training.batch_size)
     for algo in algos:
         try:
-            out[algo.name] = _metrics(hw, wl, algo, steps, hw_label)
+            out[algo.run_name] = _metrics(hw, wl, algo, steps, hw_label)
         except Exception as exc:  # noqa: BLE001 - e.g. MappingError: the network does not fit this chip
-            out[algo.name] = {"error": one_line(exc)}
+            out[algo.run_name] = {"error": one_line(exc)}
     return out
