@@ -20,8 +20,6 @@ completion order produced them.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 from contextlib import contextmanager
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from ..report.files import atomic_write_text, finite_json
 from .keys import SweepError
@@ -67,18 +66,16 @@ class SweepDir:
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / POINTS).mkdir(exist_ok=True)
         (self.path / NUMERICS).mkdir(exist_ok=True)
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        lock = FileLock(self.path / LOCK, timeout=0)  # flock on POSIX, msvcrt on Windows
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise SweepError(f"{self.path}: another sweep is running in this folder") from None
-                raise
+            lock.acquire()
+        except Timeout:
+            raise SweepError(f"{self.path}: another sweep is running in this folder") from None
+        try:
             self._clean_temp()
             yield
         finally:
-            os.close(fd)
+            lock.release()
 
     def _clean_temp(self) -> None:
         """Temp files of a killed writer (never mistaken for data: they start with '.')."""
