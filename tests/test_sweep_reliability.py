@@ -114,3 +114,15 @@ def test_unreachable_scheduler_is_refused_before_anything_is_written(tmp_path, t
             "--out", str(tmp_path / "sw")]
     assert "cannot connect to tcp://127.0.0.1:9" in _one_line(CliRunner().invoke(cli, args))
     assert not (tmp_path / "sw").exists()
+
+
+def test_a_second_sweep_in_a_locked_folder_is_refused(tmp_path):
+    from neurosim.sweep.keys import SweepError
+    from neurosim.sweep.store import SweepDir
+
+    with SweepDir(tmp_path / "s").locked():
+        with pytest.raises(SweepError, match="another sweep is running"):
+            with SweepDir(tmp_path / "s").locked():
+                pass
+    with SweepDir(tmp_path / "s").locked():  # released: the folder can be taken again
+        pass

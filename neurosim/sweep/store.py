@@ -21,7 +21,6 @@ completion order produced them.
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
