@@ -192,7 +192,7 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
     raw = _raw(res)
     out.mkdir(parents=True, exist_ok=True)
     rfiles.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
-    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT, rfiles.ALIGNMENT]
     if trace:
         from .report.trace import write_trace
 

@@ -75,6 +75,9 @@ class TrainingConfig(StrictModel):
     epochs: int = Field(default=20, gt=0)
     batch_size: int = Field(default=32, gt=0)
     optimizer: OptimizerConfig = OptimizerConfig()
+    #: Steps between two measures of the error-signal alignment (Launay et al. 2020; alignment.csv).
+    #: None: every 10 steps in the first epoch, then 4 times per epoch.
+    alignment_every: int | None = Field(default=None, gt=0)
 
 
 class TransferConfig(StrictModel):
