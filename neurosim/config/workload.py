@@ -161,7 +161,11 @@ class FDFAConfig(_Rule):
     dataflow = RuleDataflow(path="direct", signal="error_tangent", feedback="dense", feedback_in_arrays_allowed=True,
                             learns_feedback=True)
     name: Literal["fdfa"]
-    #: Moving-average rate of the learned feedback B (forward DFA).
+    #: How B learns from the tangent estimate Ĵ (see neurosim.learning.rules): ``ema`` a moving
+    #: average; ``sgd`` / ``adam`` a step on the authors' feedback gradient B − Ĵ
+    #: (Florian-BACHO/FDFA main.py: Adam, ``--b-lr`` 1e-4, not decayed).
+    feedback_optimizer: Literal["ema", "sgd", "adam"] = "ema"
+    #: The moving-average rate (ema) or the feedback learning rate (sgd, adam; the authors' 1e-4 with adam).
     feedback_rate: float = Field(default=0.01, gt=0, le=1)
 
 

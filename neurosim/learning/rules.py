@@ -53,11 +53,12 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.config.dataflow import LayerPlan, layer_plan
-from neurosim.config.workload import AlgorithmConfig, BPConfig
+from neurosim.config.workload import AlgorithmConfig, BPConfig, OptimizerConfig
 from neurosim.kernels import dense_project, one_hot, sparse_project, weight_grad
 
 from .layers import BatchNorm, WeightLayer
 from .network import ForwardCache, Network
+from .optim import make_optimizer
 
 __all__ = ["Rule", "Backward", "make_rule", "bp_rule", "sparse_connectivity", "DirectFeedback"]
 
@@ -147,6 +148,12 @@ class Rule:
                 out = net.output_layer(i).shape.out_shape
                 rng = None if self.flow.learns_feedback else feedback_rng
                 self.direct[i] = DirectFeedback(out, plan.dilation, classes, fanin, scale, rng)
+        #: FDFA with ``feedback_optimizer`` sgd / adam: the optimizer of the B_l (ema: None).
+        self.feedback_optimizer = None
+        kind = getattr(algo, "feedback_optimizer", "ema")
+        if self.flow.learns_feedback and kind != "ema":
+            self.feedback_optimizer = make_optimizer(OptimizerConfig(name=kind, learning_rate=self.rate),
+                                                     [d.matrix for d in self.direct.values()])
 
     # ----------------------------------------------------------------- error phase
 
@@ -197,9 +204,12 @@ class Rule:
 
         ``u_l ~ N(0, I)`` is injected at the output of every directly-fed layer ``l``
         (``t ← tangent(t) + u_l``, ``t`` starting at the first one); the logits'
-        directional derivative is ``d``. As ``E[d u_lᵀ] = ∂z/∂h_l``, the moving average
-        ``B_l ← (1 - r) B_l + r · (1/N) Σ_n u_{l,n} d_nᵀ`` (``r = feedback_rate``), from
-        ``B_l = 0`` as in the authors' code (Florian-BACHO/FDFA), tracks the Jacobian.
+        directional derivative is ``d``. As ``E[d u_lᵀ] = ∂z/∂h_l``, the estimate
+        ``Ĵ_l = (1/N) Σ_n u_{l,n} d_nᵀ`` is unbiased and ``B_l`` (from 0, as in the authors'
+        code, Florian-BACHO/FDFA) tracks it: ``ema`` ``B_l ← (1 - r) B_l + r Ĵ_l``
+        (``r = feedback_rate``); ``sgd`` / ``adam`` one optimizer step on the authors'
+        feedback gradient ``B_l - Ĵ_l`` at learning rate ``r`` (sgd is the same update as ema
+        up to rounding; the authors run Adam at 1e-4).
         """
         if not self.flow.learns_feedback or not self.direct:
             return
@@ -215,8 +225,11 @@ class Rule:
                 injected[owner] = u
                 t = u if t is None else t + u
         keep = np.float32(1.0 - self.rate)
-        for i, u in injected.items():
-            estimate, _ = weight_grad(np.ascontiguousarray(u.reshape(batch, -1)), t)
+        estimates = {i: weight_grad(np.ascontiguousarray(u.reshape(batch, -1)), t)[0] for i, u in injected.items()}
+        if self.feedback_optimizer is not None:
+            self.feedback_optimizer.step([d.matrix - estimates[i] for i, d in self.direct.items()])
+            return
+        for i, estimate in estimates.items():
             b = self.direct[i].matrix
             b *= keep
             b += np.float32(self.rate) * estimate
