@@ -83,3 +83,48 @@ def test_sgd_feedback_is_the_moving_average():
             r.learn_feedback(net, cache)
     for i in (0, 1):
         np.testing.assert_allclose(rules[0].direct[i].matrix, rules[1].direct[i].matrix, rtol=1e-5, atol=1e-7)
+
+
+def test_forward_gradient_matches_numpy():
+    net, (x, y) = _net(), _batch()
+    rule = make_rule(_algo("fwd_grad"), net, 7)
+    assert rule.direct == {} and type(_algo("fwd_grad")).dataflow.mapped is False
+    cache = net.forward(x)
+    _, e = softmax_cross_entropy(cache.logits, y)
+    got = rule.backward(net, cache, e.copy(), y, np.random.default_rng(11)).deltas
+    us, d, _, a = _tangent64(net, x, np.random.default_rng(11))
+    slope = (e.astype(np.float64) * d).sum(axis=1, keepdims=True)
+    for k, u in enumerate(us):
+        np.testing.assert_allclose(got[k], u * slope * (1.0 - np.tanh(a[k]) ** 2), rtol=1e-4, atol=1e-6)
+
+
+def test_forward_gradient_is_unbiased_for_bp():
+    net, (x, y) = _net(), _batch(4)
+    cache = net.forward(x)
+    _, e = softmax_cross_entropy(cache.logits, y)
+    bp = make_rule(_algo("bp"), net, 0).backward(net, cache, e.copy(), y).deltas
+    rule, rng = make_rule(_algo("fwd_grad"), net, 7), np.random.default_rng(3)
+    draws = 20000
+    mean = [np.zeros_like(d, dtype=np.float64) for d in bp[:-1]]
+    for _ in range(draws):
+        for k, d in enumerate(rule.backward(net, cache, e.copy(), y, rng).deltas[:-1]):
+            mean[k] += d / draws
+    for k in range(len(mean)):
+        # the mean of 20,000 draws is within a few standard errors of BP's δ
+        scale = np.abs(bp[k]).max()
+        np.testing.assert_allclose(mean[k], bp[k], atol=0.08 * scale)
+        assert np.corrcoef(mean[k].ravel(), bp[k].ravel())[0, 1] > 0.98
+
+
+def test_preflight_refuses_the_forward_gradient_on_the_chip():
+    from neurosim.config import hw as hwcfg
+    from neurosim.errors import NeurosimError
+    from neurosim.preflight import preflight
+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    hw = hwcfg.load(root / "hwconfigs" / "rram_tile.yaml")
+    wl = Workload(name="t", network={"layers": [784, 16, 10]}, algorithms=["fwd_grad"])
+    with pytest.raises(NeurosimError, match="fwd_grad is not modelled on the chip"):
+        preflight(hw, wl, wl.algorithms, None)

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Every learning rule neurosim knows, by its config name.
-ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa", "hybrid_dfa")
+ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa", "hybrid_dfa", "fwd_grad")
 
 
 #: Per-sample input shape ``(channels, height, width)`` of each dataset.
@@ -169,6 +169,14 @@ class FDFAConfig(_Rule):
     feedback_rate: float = Field(default=0.01, gt=0, le=1)
 
 
+class ForwardGradientConfig(_Algorithm):
+    """Activity-perturbed forward gradient (the FDFA paper's baseline): one forward-mode pass
+    with a random tangent at every hidden output; layer l's error is ``u_l (e·d)``."""
+
+    dataflow = RuleDataflow(path="direct", signal="directional_derivative", feedback="none", mapped=False)
+    name: Literal["fwd_grad"]
+
+
 class HybridDFAConfig(_Rule):
     """Modular DFA (Han et al. 2020): DFA across modules, BP inside (see :mod:`.dataflow`)."""
 
@@ -185,7 +193,8 @@ class HybridDFAConfig(_Rule):
 
 
 AlgorithmConfig = Annotated[
-    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig, HybridDFAConfig],
+    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig, HybridDFAConfig,
+          ForwardGradientConfig],
     Field(discriminator="name"),
 ]
 

@@ -116,7 +116,7 @@ def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dic
     cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
     true = bp_rule(net).backward(net, cache, e.copy(), y)
-    est = rule.backward(net, cache, e.copy(), y)
+    est = rule.backward(net, cache, e.copy(), y, np.random.default_rng(0))  # own tangents: training's stay put
     out = {}
     for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
         if plan.trainable and est.deltas[i] is not None:
