@@ -80,3 +80,35 @@ def test_schedule_dense_in_the_first_epoch():
     assert first == list(range(0, 251, 10))
     assert [s for s in steps if s > per_epoch] == [310, 372, 434, 496, 558, 620, 682, 744]
     assert [s for s in range(0, 101) if measures_at(s, per_epoch, 25)] == [0, 25, 50, 75, 100]
+
+
+def test_estimator_statistics_match_numpy():
+    from neurosim.config.workload import Workload
+    from neurosim.kernels import softmax_cross_entropy
+    from neurosim.learning.alignment import ESTIMATOR_DRAWS, measure
+
+    net = _net()
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((16, TINY[0])).astype(np.float32), rng.integers(0, TINY[-1], 16)
+    fg = Workload(name="t", network={"layers": [784, 10]}, algorithms=["fwd_grad"]).algorithms[0]
+    cache = net.forward(x)
+    _, e = softmax_cross_entropy(cache.logits, y)
+    from neurosim.learning.rules import bp_rule
+
+    true = bp_rule(net).backward(net, cache, e.copy(), y).deltas
+    for algo, draws in ((DFAConfig(name="dfa"), 1), (fg, ESTIMATOR_DRAWS)):
+        rule = make_rule(algo, net, 4)
+        got = measure(net, rule, x, y)
+        for i, name in enumerate(("fc1", "fc2")):
+            inp = cache.layers[net.weight_positions[i]].x.astype(np.float64)
+            g = (true[i].astype(np.float64).T @ inp / len(y)).ravel()
+            hats = np.stack([(rule.backward(net, cache, e.copy(), y, np.random.default_rng(k)).deltas[i].astype(np.float64).T
+                              @ inp / len(y)).ravel() for k in range(draws)])
+            cos = np.mean([h @ g / np.linalg.norm(h) / np.linalg.norm(g) for h in hats])
+            var = np.mean(((hats - hats.mean(axis=0)) ** 2).sum(axis=1)) / (g @ g)
+            mse = np.mean(((hats - g) ** 2).sum(axis=1)) / (g @ g)
+            assert got[name][1:] == pytest.approx((cos, var, mse), rel=1e-3, abs=1e-9)
+        if draws == 1:
+            assert all(v[2] == 0.0 for v in got.values())
+        else:
+            assert all(v[2] > 0.0 for v in got.values())

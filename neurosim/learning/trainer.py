@@ -43,7 +43,8 @@ from neurosim.config.workload import AlgorithmConfig, BPConfig, Workload
 from neurosim.errors import ConfigError
 from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
 
-from .alignment import HELD_OUT_SIZE, AlignmentRecord, error_alignment_deg, measures_at
+from .alignment import HELD_OUT_SIZE, AlignmentRecord, measures_at
+from .alignment import measure as measure_alignment
 from .checkpoint import load_checkpoint
 from .device import CrossbarDevice, LayerWriteStats
 from .network import Network
@@ -253,8 +254,8 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
 
     def measure(epoch: int) -> None:
         if record and measures_at(step, per_epoch, every):
-            alignment.extend(AlignmentRecord(step, epoch, name, angle)
-                             for name, angle in error_alignment_deg(net, rule, held_x, held_y).items())
+            alignment.extend(AlignmentRecord(step, epoch, name, *values)
+                             for name, values in measure_alignment(net, rule, held_x, held_y).items())
 
     measure(1)
     history: list[EpochRecord] = []

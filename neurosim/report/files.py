@@ -44,7 +44,7 @@ SUMMARY = "summary.json"
 COSTS = "costs.csv"
 TRAINING = "training.csv"
 PLACEMENT = "placement.csv"
-#: Error-signal alignment (Launay et al.): algorithm, step, epoch, layer, angle_deg.
+#: Error-signal alignment (Launay et al.) and estimator quality per (algorithm, step, layer).
 ALIGNMENT = "alignment.csv"
 
 
@@ -111,9 +111,10 @@ def training_frame(res: RunResult) -> pd.DataFrame:
 
 def alignment_frame(res: RunResult) -> pd.DataFrame:
     """One row per (algorithm, step, layer) of each trained rule's error-signal alignment."""
-    rows = [{"algorithm": name, "step": a.step, "epoch": a.epoch, "layer": a.layer, "angle_deg": a.angle_deg}
+    rows = [{"algorithm": name, **asdict(a)}
             for name, r in res.algorithms.items() if r.training is not None for a in r.training.alignment]
-    return pd.DataFrame(rows, columns=["algorithm", "step", "epoch", "layer", "angle_deg"])
+    return pd.DataFrame(rows, columns=["algorithm", "step", "epoch", "layer", "angle_deg", "grad_cosine",
+                                       "grad_rel_variance", "grad_rel_mse"])
 
 
 def costs_frame(res: RunResult) -> pd.DataFrame:
