@@ -34,32 +34,33 @@ from pydantic import TypeAdapter
 from neurosim.config.workload import AlgorithmConfig
 from neurosim.config.workload import load as load_workload
 from neurosim.data import load_dataset
-from neurosim.kernels import single_threaded_blas, softmax_cross_entropy, weight_grad
+from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
 from neurosim.learning import train
-from neurosim.learning.network import MLP
+from neurosim.learning.network import Network
 from neurosim.learning.optim import make_optimizer
-from neurosim.learning.rules import SignDFA, make_rule
+from neurosim.learning.rules import Rule, make_rule
 
 PROBE = 512
 
 
-class CentredSignDFA(SignDFA):
+class CentredSignDFA(Rule):
     """sign-DFA without the per-unit constant ``B_l 1``: the signal ``sign(e) − 1 = −2·onehot(y)``."""
 
     def signal(self, e, y):
         return np.sign(e) - np.float32(1.0)
 
 
-def _stats(net: MLP, x: np.ndarray) -> dict[str, float]:
-    cache = net.forward(x)
+def _stats(net: Network, x: np.ndarray) -> dict[str, float]:
+    """Probe statistics of the hidden weight layers (an MLP without batchnorm: each layer's own h)."""
+    cache = net.forward(x, train=False)
     out = {}
-    for layer in range(1, net.n_layers):
-        h, a = cache.h[layer], cache.a[layer - 1]
+    for layer, j in enumerate(net.weight_positions[:-1], start=1):
+        h, a = cache.layers[j].h, cache.layers[j].a
         out[f"sat{layer}"] = float(np.mean(np.abs(h) > 0.99))
         out[f"drift{layer}"] = float(np.mean(np.abs(a.mean(axis=0))))
         out[f"spread{layer}"] = float(np.mean(a.std(axis=0)))
-    out["hsq"] = float(np.mean(np.sum(cache.h[-2].astype(np.float64) ** 2, axis=1)))
-    for layer, w in enumerate(net.weights, start=1):
+    out["hsq"] = float(np.mean(np.sum(cache.layers[net.weight_positions[-1]].x.astype(np.float64) ** 2, axis=1)))
+    for layer, w in enumerate((lw.weight for lw in net.weight_layers), start=1):
         out[f"w{layer}"] = float(np.linalg.norm(w))
     return out
 
@@ -73,31 +74,28 @@ def run_one(wl, rule_name: str, lr: float, scale: float | None, data, every: int
     algo = _algo(rule_name, lr, scale)
     x_train = np.ascontiguousarray(data.x_train, dtype=np.float32)
     y_train = np.ascontiguousarray(data.y_train, dtype=np.int64)
-    init_ss, rule_ss, shuffle_ss = np.random.SeedSequence(wl.seed).spawn(3)
-    net = MLP(wl.network, np.random.default_rng(init_ss), wl.widths[0])
+    init_ss, rule_ss, shuffle_ss, _ = np.random.SeedSequence(wl.seed).spawn(4)  # the trainer's streams
+    net = Network(wl.network, wl.dataset.input_shape, np.random.default_rng(init_ss))
     rule = make_rule(algo, net, rule_ss)
     if rule_name == "sign_dfa_centred":
-        centred = CentredSignDFA.__new__(CentredSignDFA)
-        centred.feedback = rule.feedback
-        rule = centred
-    params = [p for pair in zip(net.weights, net.biases) for p in pair]
-    optimizer = make_optimizer(wl.training.optimizer.model_copy(update={"learning_rate": lr}), params)
+        rule.__class__ = CentredSignDFA  # the same feedback draws, its own signal
+    trainable = [j for j, layer in enumerate(net.layers) if layer.params]
+    opt_cfg = wl.training.optimizer.model_copy(update={"learning_rate": lr})
+    optimizer = make_optimizer(opt_cfg, [p for j in trainable for p in net.layers[j].params])
     shuffle = np.random.default_rng(shuffle_ss)
     n, batch = x_train.shape[0], wl.training.batch_size
     probe = x_train[:PROBE]
     log, step = [], 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        optimizer.lr = lr * opt_cfg.lr_decay**epoch
         order = shuffle.permutation(n)
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             xb, yb = x_train[idx], y_train[idx]
             cache = net.forward(xb)
             loss, e = softmax_cross_entropy(cache.logits, yb)
-            deltas = rule.errors(net, cache, e, yb)
-            grads = []
-            for delta, h_in in zip(deltas, cache.h):
-                grads += list(weight_grad(delta, h_in))
-            optimizer.step(grads)
+            result = rule.backward(net, cache, e, yb)
+            optimizer.step([g for j in trainable for g in result.grads[j]])
             if step % every == 0:
                 log.append({"step": step, "loss": float(loss), **_stats(net, probe)})
             step += 1

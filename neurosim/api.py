@@ -193,7 +193,7 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
     raw = _raw(res)
     out.mkdir(parents=True, exist_ok=True)
     rfiles.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
-    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT]
+    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT, rfiles.ALIGNMENT]
     for name, run in raw.algorithms.items():  # trained parameters, for a later run's transfer
         if run.training is not None and run.training.diverged is None:
             written.append(save_checkpoint(run.training.state, out / f"checkpoint_{name}.npz").name)

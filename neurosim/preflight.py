@@ -150,6 +150,9 @@ def preflight(
         check_out_dir(Path(out_dir), len(algorithms))
     hwcosts = {}
     for algo in algorithms:
+        if not type(algo).dataflow.mapped:
+            raise PlanError(f"{wl_path}: algorithms: {algo.name} is not modelled on the chip (no counts or op graph); "
+                            "train it with neurosim.learning.train")
         try:
             cost = cost_plan(hw, wl, algo, steps)
         except NeurosimError:

@@ -74,7 +74,7 @@ def test_output_files_are_0644_under_umask_022(diverged_run):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in run.iterdir()}
     assert len(modes) > 5 and all(m == 0o644 for m in modes.values()), modes
     assert stat.S_IMODE(run.stat().st_mode) == 0o755
-    assert set(json.loads((run / "summary.json").read_text())["data_files"]) == {"costs.csv", "training.csv", "placement.csv"}
+    assert set(json.loads((run / "summary.json").read_text())["data_files"]) == {"costs.csv", "training.csv", "placement.csv", "alignment.csv"}
 
 
 def _one_line(result) -> str:

@@ -17,6 +17,8 @@ rule            path     chain   signal          feedback   feedback in      lea
 ``sign_dfa``    direct   —       sign_error      dense      yes              no
 ``drtp``        direct   —       label           column     no (SRAM)        no
 ``fdfa``        direct   —       error_tangent   dense      yes              yes
+``fwd_grad``    direct   —       directional_    none       —                no
+                                 derivative
 ``hybrid_dfa``  hybrid   W       error           dense or   yes (dense)      no
                                                  sparse
 ==============  =======  ======  ==============  =========  ===============  ========
@@ -29,7 +31,12 @@ rule            path     chain   signal          feedback   feedback in      lea
   unit; ``sparse``: ``s`` per unit; ``column``: the label selects one column, 1 per unit).
   Signals: ``error`` e = softmax − onehot (C values); ``sign_error`` sign(e) (2 bits per
   value); ``label`` the class index; ``error_tangent`` e and the output's directional
-  derivative d (2·C values; FDFA learns B from d with a forward-mode tangent pass).
+  derivative d (2·C values; FDFA learns B from d with a forward-mode tangent pass);
+  ``directional_derivative`` the loss's directional derivative ``e·d`` (one value per
+  sample) along random tangents ``u_l`` injected at every hidden output: layer ``l`` gets
+  ``u_l (e·d)`` (the activity-perturbed forward gradient), no feedback matrix.
+  The chip model (counter, mapper, op graph) does not cover it (``mapped: False``): the
+  preflight refuses it, it trains through :func:`neurosim.learning.train` only.
 - **hybrid** (Han et al. 2020, modular DFA): the weight layers named in ``direct_to``
   end a module each and receive the direct projection of e; every other trainable
   weight layer gets its error by the BP chain (transposed W) from the layer above, so
@@ -51,7 +58,7 @@ from typing import Literal
 __all__ = ["RuleDataflow", "LayerPlan", "layer_plan"]
 
 Path = Literal["chain", "direct", "hybrid"]
-Signal = Literal["error", "sign_error", "label", "error_tangent"]
+Signal = Literal["error", "sign_error", "label", "error_tangent", "directional_derivative"]
 Feedback = Literal["none", "dense", "sparse", "column"]
 ErrorSource = Literal["output", "chain", "direct", "none"]
 
@@ -71,6 +78,8 @@ class RuleDataflow:
     feedback_in_arrays_allowed: bool = False
     #: A forward-mode tangent pass learns the feedback (phase ``feedback_learning``).
     learns_feedback: bool = False
+    #: The counter, mapper and op graph model this rule on the chip (else the preflight refuses it).
+    mapped: bool = True
 
 
 @dataclass(frozen=True)

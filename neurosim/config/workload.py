@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Every learning rule neurosim knows, by its config name.
-ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa", "hybrid_dfa")
+ALGORITHMS: tuple[str, ...] = ("bp", "fa", "dfa", "sdfa", "sign_dfa", "drtp", "fdfa", "hybrid_dfa", "fwd_grad")
 
 
 #: Per-sample input shape ``(channels, height, width)`` of each dataset.
@@ -75,6 +75,9 @@ class TrainingConfig(StrictModel):
     epochs: int = Field(default=20, gt=0)
     batch_size: int = Field(default=32, gt=0)
     optimizer: OptimizerConfig = OptimizerConfig()
+    #: Steps between two measures of the error-signal alignment (Launay et al. 2020; alignment.csv).
+    #: None: every 10 steps in the first epoch, then 4 times per epoch.
+    alignment_every: int | None = Field(default=None, gt=0)
 
 
 class TransferConfig(StrictModel):
@@ -158,8 +161,20 @@ class FDFAConfig(_Rule):
     dataflow = RuleDataflow(path="direct", signal="error_tangent", feedback="dense", feedback_in_arrays_allowed=True,
                             learns_feedback=True)
     name: Literal["fdfa"]
-    #: Moving-average rate of the learned feedback B (forward DFA).
+    #: How B learns from the tangent estimate Ĵ (see neurosim.learning.rules): ``ema`` a moving
+    #: average; ``sgd`` / ``adam`` a step on the authors' feedback gradient B − Ĵ
+    #: (Florian-BACHO/FDFA main.py: Adam, ``--b-lr`` 1e-4, not decayed).
+    feedback_optimizer: Literal["ema", "sgd", "adam"] = "ema"
+    #: The moving-average rate (ema) or the feedback learning rate (sgd, adam; the authors' 1e-4 with adam).
     feedback_rate: float = Field(default=0.01, gt=0, le=1)
+
+
+class ForwardGradientConfig(_Algorithm):
+    """Activity-perturbed forward gradient (the FDFA paper's baseline): one forward-mode pass
+    with a random tangent at every hidden output; layer l's error is ``u_l (e·d)``."""
+
+    dataflow = RuleDataflow(path="direct", signal="directional_derivative", feedback="none", mapped=False)
+    name: Literal["fwd_grad"]
 
 
 class HybridDFAConfig(_Rule):
@@ -178,7 +193,8 @@ class HybridDFAConfig(_Rule):
 
 
 AlgorithmConfig = Annotated[
-    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig, HybridDFAConfig],
+    Union[BPConfig, FAConfig, DFAConfig, SDFAConfig, SignDFAConfig, DRTPConfig, FDFAConfig, HybridDFAConfig,
+          ForwardGradientConfig],
     Field(discriminator="name"),
 ]
 

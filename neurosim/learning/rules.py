@@ -24,6 +24,9 @@ Each weight layer ``l`` gets ``δ_l = ∂/∂a_l`` (the error at its linear outp
 ``sign_dfa``  direct, signal ``sign(e)``
 ``drtp``      direct, signal ``onehot(y)``
 ``fdfa``      direct, signal ``e``, ``B_l`` learned (see :class:`Rule.learn_feedback`)
+``fwd_grad``  direct, no ``B_l``: ``g_l = u_l (e·d)`` with ``u_l ~ N(0, I)`` at every hidden
+              output and ``d`` the logits' tangent of one forward-mode pass (see
+              :meth:`Rule.forward_gradient`); unbiased for BP's ``∂L/∂h_l``
 ``hybrid``    per layer: direct (``direct_to``) or chain with ``M = W``; see below
 ============  =====================================================================
 
@@ -53,11 +56,12 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.config.dataflow import LayerPlan, layer_plan
-from neurosim.config.workload import AlgorithmConfig, BPConfig
+from neurosim.config.workload import AlgorithmConfig, BPConfig, OptimizerConfig
 from neurosim.kernels import dense_project, one_hot, sparse_project, weight_grad
 
 from .layers import BatchNorm, WeightLayer
 from .network import ForwardCache, Network
+from .optim import make_optimizer
 
 __all__ = ["Rule", "Backward", "make_rule", "bp_rule", "sparse_connectivity", "DirectFeedback"]
 
@@ -142,11 +146,19 @@ class Rule:
         fanin = getattr(algo, "fanin", None) if (self.flow.feedback == "sparse" or self.flow.path == "hybrid") else None
         #: Direct feedback of each hidden weight layer whose error is "direct".
         self.direct: dict[int, DirectFeedback] = {}
+        #: Forward gradient: the direct layers are perturbed, not projected onto.
+        self.perturbed = self.flow.signal == "directional_derivative"
         for i, plan in enumerate(self.plan):
-            if plan.error == "direct":
+            if plan.error == "direct" and not self.perturbed:
                 out = net.output_layer(i).shape.out_shape
                 rng = None if self.flow.learns_feedback else feedback_rng
                 self.direct[i] = DirectFeedback(out, plan.dilation, classes, fanin, scale, rng)
+        #: FDFA with ``feedback_optimizer`` sgd / adam: the optimizer of the B_l (ema: None).
+        self.feedback_optimizer = None
+        kind = getattr(algo, "feedback_optimizer", "ema")
+        if self.flow.learns_feedback and kind != "ema":
+            self.feedback_optimizer = make_optimizer(OptimizerConfig(name=kind, learning_rate=self.rate),
+                                                     [d.matrix for d in self.direct.values()])
 
     # ----------------------------------------------------------------- error phase
 
@@ -158,17 +170,48 @@ class Rule:
             return one_hot(y, e.shape[1])
         return e
 
-    def backward(self, net: Network, cache: ForwardCache, e: np.ndarray, y: np.ndarray) -> Backward:
-        """Every weight layer's δ and every trainable layer's gradients, top layer down. Pure."""
+    def backward(self, net: Network, cache: ForwardCache, e: np.ndarray, y: np.ndarray,
+                 rng: np.random.Generator | None = None) -> Backward:
+        """Every weight layer's δ and every trainable layer's gradients, top layer down. Pure,
+        but for the forward gradient's tangents (drawn from ``rng``, default the rule's own)."""
         out = Backward(len(net.layers), len(self.plan))
-        signal = self.signal(e, y) if self.direct else None
+        if self.perturbed:
+            return self._backward(net, cache, e, out, self.forward_gradient(net, cache, e, rng or self.sample_rng))
+        projections = {i: fb.project(self.signal(e, y)) for i, fb in self.direct.items()} if self.direct else {}
+        return self._backward(net, cache, e, out, projections)
+
+    def forward_gradient(self, net: Network, cache: ForwardCache, e: np.ndarray,
+                         rng: np.random.Generator) -> dict[int, np.ndarray]:
+        """Per directly-fed layer i: ``u_i (e·d)`` per sample, ``d`` the logits' tangent."""
+        targets = [i for i, p in enumerate(self.plan) if p.error == "direct"]
+        injected, t = self._tangent_pass(net, cache, targets, rng)
+        slope = np.einsum("nc,nc->n", e, t).astype(np.float32)
+        return {i: u * slope.reshape((-1,) + (1,) * (u.ndim - 1)) for i, u in injected.items()}
+
+    def _tangent_pass(self, net: Network, cache: ForwardCache, targets, rng: np.random.Generator):
+        """``u_i ~ N(0, I)`` injected at the output of each target layer i; the logits' tangent."""
+        batch = cache.logits.shape[0]
+        t = None
+        injected: dict[int, np.ndarray] = {}
+        for j, layer in enumerate(net.layers):
+            if t is not None:
+                t = layer.tangent(t, cache.layers[j])
+            owner = net.output_of.get(j)
+            if owner is not None and owner in targets:
+                u = rng.standard_normal((batch,) + layer.shape.out_shape, dtype=np.float32)
+                injected[owner] = u
+                t = u if t is None else t + u
+        return injected, t
+
+    def _backward(self, net: Network, cache: ForwardCache, e: np.ndarray, out: Backward,
+                  projections: dict[int, np.ndarray]) -> Backward:
         g: np.ndarray | None = e
         weight_index = {j: i for i, j in enumerate(net.weight_positions)}
         for j in range(len(net.layers) - 1, -1, -1):
             layer, c = net.layers[j], cache.layers[j]
             owner = net.output_of.get(j)
-            if owner is not None and owner in self.direct:
-                g = self.direct[owner].project(signal)
+            if owner is not None and owner in projections:
+                g = projections[owner]
             if g is None:
                 continue
             g = layer.pre_grad(g, c)
@@ -197,26 +240,23 @@ class Rule:
 
         ``u_l ~ N(0, I)`` is injected at the output of every directly-fed layer ``l``
         (``t ← tangent(t) + u_l``, ``t`` starting at the first one); the logits'
-        directional derivative is ``d``. As ``E[d u_lᵀ] = ∂z/∂h_l``, the moving average
-        ``B_l ← (1 - r) B_l + r · (1/N) Σ_n u_{l,n} d_nᵀ`` (``r = feedback_rate``), from
-        ``B_l = 0`` as in the authors' code (Florian-BACHO/FDFA), tracks the Jacobian.
+        directional derivative is ``d``. As ``E[d u_lᵀ] = ∂z/∂h_l``, the estimate
+        ``Ĵ_l = (1/N) Σ_n u_{l,n} d_nᵀ`` is unbiased and ``B_l`` (from 0, as in the authors'
+        code, Florian-BACHO/FDFA) tracks it: ``ema`` ``B_l ← (1 - r) B_l + r Ĵ_l``
+        (``r = feedback_rate``); ``sgd`` / ``adam`` one optimizer step on the authors'
+        feedback gradient ``B_l - Ĵ_l`` at learning rate ``r`` (sgd is the same update as ema
+        up to rounding; the authors run Adam at 1e-4).
         """
         if not self.flow.learns_feedback or not self.direct:
             return
         batch = cache.logits.shape[0]
-        t = None
-        injected: dict[int, np.ndarray] = {}
-        for j, layer in enumerate(net.layers):
-            if t is not None:
-                t = layer.tangent(t, cache.layers[j])
-            owner = net.output_of.get(j)
-            if owner is not None and owner in self.direct:
-                u = self.sample_rng.standard_normal((batch,) + layer.shape.out_shape, dtype=np.float32)
-                injected[owner] = u
-                t = u if t is None else t + u
+        injected, t = self._tangent_pass(net, cache, list(self.direct), self.sample_rng)
         keep = np.float32(1.0 - self.rate)
-        for i, u in injected.items():
-            estimate, _ = weight_grad(np.ascontiguousarray(u.reshape(batch, -1)), t)
+        estimates = {i: weight_grad(np.ascontiguousarray(u.reshape(batch, -1)), t)[0] for i, u in injected.items()}
+        if self.feedback_optimizer is not None:
+            self.feedback_optimizer.step([d.matrix - estimates[i] for i, d in self.direct.items()])
+            return
+        for i, estimate in estimates.items():
             b = self.direct[i].matrix
             b *= keep
             b += np.float32(self.rate) * estimate

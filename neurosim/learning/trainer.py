@@ -10,7 +10,10 @@ Per epoch the record holds the mean training loss and the accuracy on the
 training batches as they were seen (before each batch's update), the test
 accuracy after the epoch (batchnorm in eval mode), and per trainable hidden weight
 layer the alignment angle ``∠(ΔW_l^rule, ΔW_l^BP)`` in degrees, measured after the
-epoch on a fixed probe batch (the first :data:`PROBE_SIZE` training samples).
+epoch on a fixed probe batch (the first :data:`PROBE_SIZE` training samples). The
+error-signal alignment of Launay et al. (per layer, at step 0 and every
+``training.alignment_every`` steps, on a held-out batch) is :attr:`TrainResult.alignment`
+(see :mod:`.alignment`).
 
 Transfer (:class:`~neurosim.config.workload.TransferConfig`): the listed layers are
 loaded from the checkpoint, or taken from the same network trained by BP for
@@ -40,6 +43,8 @@ from neurosim.config.workload import AlgorithmConfig, BPConfig, Workload
 from neurosim.errors import ConfigError
 from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
 
+from .alignment import HELD_OUT_SIZE, AlignmentRecord, measures_at
+from .alignment import measure as measure_alignment
 from .checkpoint import load_checkpoint
 from .device import CrossbarDevice, LayerWriteStats
 from .network import Network
@@ -87,6 +92,8 @@ class TrainResult:
     diverged: Divergence | None = None
     #: Per weight layer, the cells' programming over the run (``numerics: device`` only).
     device_writes: tuple[LayerWriteStats, ...] = ()
+    #: The error-signal alignment per layer over the run (:mod:`.alignment`).
+    alignment: tuple[AlignmentRecord, ...] = ()
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -110,7 +117,7 @@ def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dic
     cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
     true = bp_rule(net).backward(net, cache, e.copy(), y)
-    est = rule.backward(net, cache, e.copy(), y)
+    est = rule.backward(net, cache, e.copy(), y, np.random.default_rng(0))  # own tangents: training's stay put
     out = {}
     for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
         if plan.trainable and est.deltas[i] is not None:
@@ -174,7 +181,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device) -
         device.program_weights(net)
         device.program_feedback(_feedback_in_crossbars(rule, device.feedback_storage))
         device.attach(net)  # hook 1: every dense layer's MVM reads the cells
-    history, diverged = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
+    history, diverged, alignment = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
                              workload.training.epochs, counter, record=True, device=device)
     names = net.names
     return TrainResult(
@@ -187,6 +194,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device) -
         state=net.state(),
         diverged=diverged,
         device_writes=tuple(device.stats()) if device is not None else (),
+        alignment=tuple(alignment),
     )
 
 
@@ -225,9 +233,10 @@ def _freeze(net: Network, names: list[str], source: dict[str, np.ndarray], where
 
 
 def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator, data, epochs: int,
-         counter: _Progress, record: bool, device: CrossbarDevice | None) -> tuple[list[EpochRecord], Divergence | None]:
-    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history only if ``record``),
-    stopped at the first non-finite loss (then the :class:`Divergence` says where)."""
+         counter: _Progress, record: bool, device: CrossbarDevice | None
+         ) -> tuple[list[EpochRecord], Divergence | None, list[AlignmentRecord]]:
+    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history and alignment only if
+    ``record``), stopped at the first non-finite loss (then the :class:`Divergence` says where)."""
     x_train, y_train, x_test, y_test = data
     trainable = [j for j, layer in enumerate(net.layers) if layer.params and _trains(rule, net, j)]
     params = [p for j in trainable for p in net.layers[j].params]
@@ -238,6 +247,17 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
+    held_x, held_y = x_test[:HELD_OUT_SIZE], y_test[:HELD_OUT_SIZE]
+    per_epoch, every = -(-n // batch), workload.training.alignment_every
+    alignment: list[AlignmentRecord] = []
+    step = 0
+
+    def measure(epoch: int) -> None:
+        if record and measures_at(step, per_epoch, every):
+            alignment.extend(AlignmentRecord(step, epoch, name, *values)
+                             for name, values in measure_alignment(net, rule, held_x, held_y).items())
+
+    measure(1)
     history: list[EpochRecord] = []
     diverged = None
     for epoch in range(1, epochs + 1):
@@ -261,6 +281,8 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
             if device is not None:  # device hook 2: the update sent as pulses
                 device.write([layer.weight for layer in net.weight_layers])
             counter.tick(correct / (start + len(idx)))
+            step += 1
+            measure(epoch)
         if diverged is not None:
             break
         if record:
@@ -273,7 +295,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
                     alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
                 )
             )
-    return history, diverged
+    return history, diverged, alignment
 
 
 def _trains(rule: Rule, net: Network, j: int) -> bool:

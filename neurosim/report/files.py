@@ -27,6 +27,8 @@ __all__ = [
     "COSTS",
     "TRAINING",
     "PLACEMENT",
+    "ALIGNMENT",
+    "alignment_frame",
     "atomic_write_text",
     "atomic_write_bytes",
     "finite_json",
@@ -42,6 +44,8 @@ SUMMARY = "summary.json"
 COSTS = "costs.csv"
 TRAINING = "training.csv"
 PLACEMENT = "placement.csv"
+#: Error-signal alignment (Launay et al.) and estimator quality per (algorithm, step, layer).
+ALIGNMENT = "alignment.csv"
 
 
 def _file_mode() -> int:
@@ -105,6 +109,14 @@ def training_frame(res: RunResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def alignment_frame(res: RunResult) -> pd.DataFrame:
+    """One row per (algorithm, step, layer) of each trained rule's error-signal alignment."""
+    rows = [{"algorithm": name, **asdict(a)}
+            for name, r in res.algorithms.items() if r.training is not None for a in r.training.alignment]
+    return pd.DataFrame(rows, columns=["algorithm", "step", "epoch", "layer", "angle_deg", "grad_cosine",
+                                       "grad_rel_variance", "grad_rel_mse"])
+
+
 def costs_frame(res: RunResult) -> pd.DataFrame:
     return pd.concat([r.costs for r in res.algorithms.values()], ignore_index=True)[ledger.COLUMNS]
 
@@ -136,6 +148,7 @@ def write_run(res: RunResult, out: Path, *, hw_path: str, workload_path: str) ->
     atomic_write_text(out / COSTS, _csv(costs_frame(res)))
     atomic_write_text(out / TRAINING, _csv(training_frame(res)))
     atomic_write_text(out / PLACEMENT, _csv(placement_frame(res)))
-    summary["data_files"] = {name: sha256_file(out / name) for name in (COSTS, TRAINING, PLACEMENT)}
+    atomic_write_text(out / ALIGNMENT, _csv(alignment_frame(res)))
+    summary["data_files"] = {name: sha256_file(out / name) for name in (COSTS, TRAINING, PLACEMENT, ALIGNMENT)}
     atomic_write_text(out / SUMMARY, dumps_json(summary))
     return summary

@@ -24,7 +24,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from ..mapping.draw import draw_placement_frame  # noqa: E402
 from ..records import PHASES  # noqa: E402
 from .compare import COMPARISON  # noqa: E402
-from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
+from .files import ALIGNMENT, COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
 from .fmt import ratio, tick_formatter  # noqa: E402
 from .layers import layer_frame  # noqa: E402
 
@@ -40,6 +40,7 @@ PLOTS = {
     "layers.png": "per layer and rule, stacked by phase: energy, busy unit-cycles, bytes and NoC byte-hops per step",
     "accuracy.png": "test and train accuracy per epoch (trained rules)",
     "alignment.png": "angle between each rule's update and BP's gradient, per layer and epoch",
+    "error_alignment.png": "angle between each rule's and BP's error at each hidden layer's output, per step (Launay et al.)",
     "cycles_by_phase.png": "cycles per training step and each phase's critical path",
     "energy_by_component.png": "energy per training step, by component (stacked)",
     "utilisation.png": "busy fraction of each component during a step",
@@ -123,6 +124,18 @@ def _alignment(training: pd.DataFrame, path: Path) -> None:
     ax.axhline(90, color="grey", lw=0.8, ls=":")
     _epochs_axis(ax)
     ax.set_ylabel("angle to BP's gradient (degrees)")
+    ax.grid(alpha=0.3)
+    _legend_right(ax)
+    _save(fig, path)
+
+
+def _error_alignment(alignment: pd.DataFrame, path: Path) -> None:
+    fig, ((ax,),) = _figure(7.5, 4)
+    for (name, layer), g in alignment.groupby(["algorithm", "layer"], sort=False):
+        ax.plot(g["step"], g["angle_deg"], marker=".", ms=3, label=f"{name} {layer}")
+    ax.axhline(90, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("angle to BP's error signal (degrees)")
     ax.grid(alpha=0.3)
     _legend_right(ax)
     _save(fig, path)
@@ -292,6 +305,7 @@ def draw_all(run_dir: Path) -> list[str]:
     _layers(costs, run_dir / "layers.png")
     _accuracy(training, run_dir / "accuracy.png")
     _alignment(training, run_dir / "alignment.png")
+    _error_alignment(pd.read_csv(run_dir / ALIGNMENT), run_dir / "error_alignment.png")
     _cycles(summary, run_dir / "cycles_by_phase.png")
     _energy(summary, run_dir / "energy_by_component.png")
     _utilisation(summary, run_dir / "utilisation.png")

@@ -30,7 +30,7 @@ from ..errors import NeurosimError
 
 __all__ = ["staged", "read_run", "sha256_file", "RunDirError"]
 
-_DATA = ("costs.csv", "training.csv", "placement.csv")
+_DATA = ("costs.csv", "training.csv", "placement.csv", "alignment.csv")
 
 
 class RunDirError(NeurosimError):
