@@ -19,9 +19,8 @@ from numba import njit
 __all__ = ["dense_project", "sparse_project"]
 
 
-@njit(cache=True)
 def dense_project(e: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``g = e Bᵀ`` for ``e`` (batch, C) and ``B`` (n, C)."""
+    """``g = e Bᵀ`` for ``e`` (batch, C) and ``B`` (n, C) (NumPy's BLAS: see :mod:`.dense`)."""
     return np.dot(e, b.T)
 
 
