@@ -10,7 +10,7 @@ slower than NumPy's; both run the same one-thread sgemm, so the products are
 bit-identical (``tests/test_mlp_regression.py`` pins them). The element-wise
 parts (bias, activation, its derivative, the ``1/B`` scaling) stay fused numba loops.
 Like those, the products stay silent on overflow (a diverging run is caught by the
-trainer's finite-loss check, not by a NumPy warning): :func:`_dot`.
+trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`.
 
 Activations are selected by an integer code (numba cannot dispatch on
 strings cheaply): :data:`IDENTITY`, :data:`TANH`, :data:`RELU`,
@@ -37,6 +37,7 @@ __all__ = [
     "backward_input",
     "dense_jvp",
     "weight_grad",
+    "blas_dot",
 ]
 
 IDENTITY = 0
@@ -59,7 +60,7 @@ def activation_code(name: str) -> int:
 # --------------------------------------------------------------------------- forward
 
 
-def _dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def blas_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """``np.dot`` without NumPy's floating-point warnings (inf/NaN propagate as in numba)."""
     with np.errstate(all="ignore"):
         return np.dot(left, right)
@@ -98,7 +99,7 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
     Returns ``(a, h)``: the pre-activation (kept for the derivative) and the
     output. For :data:`IDENTITY` both are the same array.
     """
-    return _bias_activate(_dot(x, w.T), b, act, slope)
+    return _bias_activate(blas_dot(x, w.T), b, act, slope)
 
 
 @njit(cache=True)
@@ -196,7 +197,7 @@ def backward_input(delta: np.ndarray, w: np.ndarray) -> np.ndarray:
     With ``w`` the forward weights this is BP's error for the layer below
     (before ``f'``); with a fixed random matrix of the same shape it is FA's.
     """
-    return _dot(delta, w)
+    return blas_dot(delta, w)
 
 
 def weight_grad(delta: np.ndarray, x: np.ndarray):
@@ -207,7 +208,7 @@ def weight_grad(delta: np.ndarray, x: np.ndarray):
     scaling ``ΔW``).
     """
     scaled, db = _scale_rows(delta)
-    return _dot(scaled.T, x), db
+    return blas_dot(scaled.T, x), db
 
 
 @njit(cache=True)
@@ -233,4 +234,4 @@ def dense_jvp(t: np.ndarray, w: np.ndarray, a: np.ndarray, h: np.ndarray, act: i
 
     ``ṫ = (t wᵀ) ⊙ f'(a)``, with ``a``/``h`` the stored forward values.
     """
-    return activation_backward(_dot(t, w.T), a, h, act, slope)
+    return activation_backward(blas_dot(t, w.T), a, h, act, slope)

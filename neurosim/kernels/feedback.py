@@ -16,14 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import _dot
+from .dense import blas_dot
 
 __all__ = ["dense_project", "sparse_project"]
 
 
 def dense_project(e: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``g = e Bᵀ`` for ``e`` (batch, C) and ``B`` (n, C) (NumPy's BLAS: see :mod:`.dense`)."""
-    return _dot(e, b.T)
+    return blas_dot(e, b.T)
 
 
 @njit(cache=True)
