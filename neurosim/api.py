@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Callable
 
 from . import pipeline
 from .config import hw as hwcfg
@@ -22,12 +20,12 @@ from .config.hw import HwConfig
 from .config.workload import Workload
 from .data import Dataset, load_dataset
 from .errors import NeurosimError
-from .learning import save_checkpoint
 from .pipeline import BASELINE, RunResult
-from .report import files as rfiles
-from .report.resume import RuleCache
 from .report.rundir import staged
 from .report.terminal import RuleBars, text_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "load_hw",
@@ -46,6 +44,13 @@ __all__ = [
     "prepare",
     "run_and_write",
 ]
+
+def _files():
+    """:mod:`neurosim.report.files` (pandas and the ledger), loaded when a result is read or written."""
+    from .report import files
+
+    return files
+
 
 load_hw = hwcfg.load
 load_workload = wlcfg.load
@@ -115,16 +120,16 @@ class Result:
     def summary(self) -> dict:
         """What summary.json holds."""
         if self._summary is None:
-            self._summary = rfiles.summarize(self.raw, hw_path=self.hw_path, workload_path=self.workload_path)
+            self._summary = _files().summarize(self.raw, hw_path=self.hw_path, workload_path=self.workload_path)
         return self._summary
 
     def costs(self) -> pd.DataFrame:
         """The ledger of one training step (the rows of costs.csv)."""
-        return rfiles.costs_frame(self.raw)
+        return _files().costs_frame(self.raw)
 
     def training(self) -> pd.DataFrame:
         """Per (algorithm, epoch) loss, accuracies and alignment (training.csv)."""
-        return rfiles.training_frame(self.raw)
+        return _files().training_frame(self.raw)
 
     def layers(self) -> pd.DataFrame:
         """Per (algorithm, layer, phase): MACs, energy, busy cycles, bytes by level."""
@@ -162,17 +167,17 @@ def _raw(res: Result | RunResult) -> RunResult:
 
 def costs(res: Result | RunResult) -> pd.DataFrame:
     """The ledger of one training step (the rows of costs.csv)."""
-    return rfiles.costs_frame(_raw(res))
+    return _files().costs_frame(_raw(res))
 
 
 def training(res: Result | RunResult) -> pd.DataFrame:
     """Per (algorithm, epoch) loss, accuracies and alignment (the rows of training.csv)."""
-    return rfiles.training_frame(_raw(res))
+    return _files().training_frame(_raw(res))
 
 
 def summary(res: Result | RunResult) -> dict:
     """What summary.json holds."""
-    return res.summary() if isinstance(res, Result) else rfiles.summarize(res, hw_path="", workload_path="")
+    return res.summary() if isinstance(res, Result) else _files().summarize(res, hw_path="", workload_path="")
 
 
 def layers(res: Result | RunResult) -> pd.DataFrame:
@@ -192,8 +197,11 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
     wl_path = res.workload_path if isinstance(res, Result) else ""
     raw = _raw(res)
     out.mkdir(parents=True, exist_ok=True)
-    rfiles.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
-    written = [rfiles.SUMMARY, rfiles.COSTS, rfiles.TRAINING, rfiles.PLACEMENT, rfiles.ALIGNMENT]
+    files = _files()
+    files.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
+    written = [files.SUMMARY, files.COSTS, files.TRAINING, files.PLACEMENT, files.ALIGNMENT]
+    from .learning.checkpoint import save_checkpoint
+
     for name, run in raw.algorithms.items():  # trained parameters, for a later run's transfer
         if run.training is not None and run.training.diverged is None:
             written.append(save_checkpoint(run.training.state, out / f"checkpoint_{name}.npz").name)
@@ -266,6 +274,8 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     """Execute a prepared job and write the whole output contract into ``job.out``."""
     bars = RuleBars(job.workload.training.epochs) if progress_bar else None
     data_id = {"source_dir": str(Path(job.data.source_dir).resolve()), "n_train": job.data.n_train, "n_test": job.data.n_test}
+    from .report.resume import RuleCache
+
     cache = RuleCache(job.out, hw=job.hw, workload=job.workload, dataset=data_id)  # rules finished before a crash
     try:
         raw = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=bars,

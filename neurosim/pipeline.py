@@ -10,22 +10,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import pandas as pd
-
-from . import counts, ledger
+from . import counts
 from .accounting import ssdfa
 from .config.hw import HwConfig
 from .config.network import LayerShape
 from .config.workload import AlgorithmConfig, Workload
 from .data import Dataset
-from .learning import TrainResult, train
-from .learning.device import LayerWriteStats
 from .records import Record
 from .data.identity import check_identity
 from .preflight import Plan, preflight
 from .sim import HardwareCost
+
+if TYPE_CHECKING:  # pandas, numba (the trainer) and the ledger load when a run needs them
+    import pandas as pd
+
+    from .learning import TrainResult
+    from .learning.device import LayerWriteStats
 
 __all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm",
            "cost_baseline", "run", "diverged", "BASELINE"]
@@ -131,6 +133,8 @@ def step_ledger(
     ]
     records = counts.step_counts(shapes, batch, algo) + chip + device_write_records(hw, writes)
     records += ssdfa.step_records(shapes, batch, algo)  # the authors' accounting view
+    from . import ledger
+
     return ledger.apply_energy(ledger.build(algo.run_name, records), hw, hw_path)
 
 
@@ -148,6 +152,8 @@ def run_algorithm(
     shapes = wl.shapes
     batch = wl.training.batch_size
     t0 = time.perf_counter()
+    from .learning import train
+
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress, hw=hw)
     seconds = time.perf_counter() - t0
     df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path, result.device_writes)

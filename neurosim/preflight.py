@@ -27,15 +27,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import counts
 from .config.hw import HwConfig
 from .config.workload import AlgorithmConfig, Workload
 from .errors import ConfigError, NeurosimError, PlanError
 from .hw.actions import ACTIONS
-from .sim import HardwareCost, cost_step
+
+if TYPE_CHECKING:  # the chip model and numpy load when a plan is costed, not for `neurosim validate HW`
+    from .sim import HardwareCost
 
 __all__ = ["Plan", "preflight", "cost_plan", "check_energy_names", "check_out_dir", "OUTPUT_BYTES_PER_RULE"]
 
@@ -53,6 +54,8 @@ class Plan:
 
 def cost_plan(hw: HwConfig, wl: Workload, algo: AlgorithmConfig, steps_per_epoch: int) -> HardwareCost:
     """The one place the run calls the chip model (its signature follows ``neurosim.sim``)."""
+    from .sim import cost_step
+
     return cost_step(hw, wl.shapes, wl.training.batch_size, algo, steps_per_epoch=steps_per_epoch)
 
 
@@ -84,6 +87,8 @@ def _check_cost(name: str, cost: HardwareCost, energy: dict[str, float]) -> None
 
 def _dry_step(wl: Workload, algo: AlgorithmConfig) -> None:
     """One training step of ``algo`` on two blank samples: the rule can be built and run."""
+    import numpy as np
+
     from .learning import train
 
     dataflow = type(algo).dataflow

@@ -133,10 +133,10 @@ def test_non_finite_cost_refused_before_training(tmp_path, mnist_dir, no_trainin
     """A chip model that returns a non-finite figure (injected) stops the run before training."""
     import dataclasses
 
-    import neurosim.preflight as pf
+    import neurosim.sim as sim  # preflight.cost_plan imports cost_step from here when it runs
 
-    real = pf.cost_step
-    monkeypatch.setattr(pf, "cost_step", lambda *a, **k: dataclasses.replace(real(*a, **k), cycles_per_step=float("inf")))
+    real = sim.cost_step
+    monkeypatch.setattr(sim, "cost_step", lambda *a, **k: dataclasses.replace(real(*a, **k), cycles_per_step=float("inf")))
     line = _one_line(_run(HW_RRAM, _write(tmp_path, "wl.yaml", SMALL), tmp_path / "o"))
     assert "cycles per step is inf (not finite)" in line, line
 

@@ -1,7 +1,9 @@
 """One BLAS thread for the numeric core, so results do not depend on the machine.
 
-The kernels' matrix products go to BLAS (``np.dot`` inside ``@njit`` calls the
-OpenBLAS that SciPy ships, through ``scipy.linalg.cython_blas``). OpenBLAS picks
+The kernels' matrix products go to BLAS: the dense ones to NumPy's OpenBLAS
+(:func:`neurosim.kernels.dense.blas_dot`), the conv ones through ``np.dot`` inside
+``@njit``, which calls the OpenBLAS that SciPy ships (``scipy.linalg.cython_blas``);
+the limit below reaches both. OpenBLAS picks
 its blocking by thread count, and the float32 sums then round differently: on
 784-800-800-10, 20 epochs of DFA end at 95.70 % with two threads and 95.90 % with
 one. Training under :func:`single_threaded_blas` makes the same seed give the same

@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .dense import blas_dot
+
 __all__ = ["dense_project", "sparse_project"]
 
 
-@njit(cache=True)
 def dense_project(e: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``g = e Bᵀ`` for ``e`` (batch, C) and ``B`` (n, C)."""
-    return np.dot(e, b.T)
+    """``g = e Bᵀ`` for ``e`` (batch, C) and ``B`` (n, C) (NumPy's BLAS: see :mod:`.dense`)."""
+    return blas_dot(e, b.T)
 
 
 @njit(cache=True)

@@ -6,13 +6,40 @@
 - :mod:`.optim` — SGD / momentum / Adam;
 - :mod:`.checkpoint` — trained parameters as .npz, for transfer;
 - :mod:`.trainer` — :func:`train`, returning a :class:`TrainResult`.
+
+
+Names are loaded on first use (module ``__getattr__``), so that importing the
+package (e.g. for :func:`save_checkpoint`) does not load numba and the kernels.
 """
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .network import ForwardCache, Network, layer_names
-from .optim import Optimizer, make_optimizer
-from .rules import Rule, make_rule
-from .trainer import EpochRecord, TrainResult, alignment_deg, train
+from importlib import import_module
+
+_HOMES = {
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "ForwardCache": "network",
+    "Network": "network",
+    "layer_names": "network",
+    "Optimizer": "optim",
+    "make_optimizer": "optim",
+    "Rule": "rules",
+    "make_rule": "rules",
+    "EpochRecord": "trainer",
+    "TrainResult": "trainer",
+    "alignment_deg": "trainer",
+    "train": "trainer",
+}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{home}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_HOMES))
 
 __all__ = [
     "train",

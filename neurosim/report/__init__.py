@@ -3,22 +3,32 @@ from those files alone (comparison.csv, plots, report.html)."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
-import pandas as pd
-
-from .compare import COMPARISON, comparison_frame
-from .files import COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_text, write_run
-
 __all__ = ["SUMMARY", "COSTS", "TRAINING", "PLACEMENT", "COMPARISON", "write_run", "build"]
+
+#: Loaded on first use, so that importing a light submodule (``rundir``,
+#: ``terminal``) does not load pandas.
+_HOMES = {"SUMMARY": "files", "COSTS": "files", "TRAINING": "files", "PLACEMENT": "files",
+          "write_run": "files", "COMPARISON": "compare"}
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{home}", __name__), name)
 
 
 def build(run_dir: str | Path) -> list[str]:
     """Derive comparison.csv, every plot and report.html from a run directory's
     data files; return the names written."""
-    import json
+    import pandas as pd
 
     from . import html, plots
+    from .compare import COMPARISON, comparison_frame
+    from .files import COSTS, SUMMARY, atomic_write_text
 
     from .rundir import read_run
 
