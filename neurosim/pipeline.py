@@ -77,7 +77,9 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
     configure gets that rule's defaults)."""
     if not names:
         return list(wl.algorithms)
-    from pydantic import TypeAdapter
+    from pydantic import TypeAdapter, ValidationError
+
+    from .errors import NeurosimError
 
     adapter = TypeAdapter(AlgorithmConfig)
     out = []
@@ -85,7 +87,12 @@ def resolve_algorithms(wl: Workload, names: list[str] | None) -> list[AlgorithmC
         try:
             out.append(wl.algorithm(n))
         except KeyError:
-            out.append(adapter.validate_python({"name": n}))
+            try:
+                out.append(adapter.validate_python({"name": n}))
+            except ValidationError as exc:  # a rule with required settings (hybrid_dfa's direct_to)
+                need = ", ".join(str(e["loc"][-1]) for e in exc.errors() if e["type"] == "missing") or "settings"
+                raise NeurosimError(f"{n}: needs {need}, which a name alone cannot give: list it under "
+                                    f"algorithms in the workload with its settings") from None
     return out
 
 

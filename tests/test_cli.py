@@ -110,3 +110,14 @@ def test_missing_data_is_one_line(tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, ["run", str(HW_RRAM), str(wl), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "train-images-idx3-ubyte" in r.stderr
+
+
+@pytest.mark.parametrize("option", ["--algorithms", "--baseline"])
+def test_a_rule_that_needs_settings_cannot_be_named_alone(tmp_path, small_workload, mnist_dir, option):
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["run", str(HW_RRAM), str(small_workload), option, "hybrid_dfa", "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output + r.stderr
+    assert r.stderr.strip().splitlines() == ["neurosim: error: hybrid_dfa: needs direct_to, which a name alone cannot "
+                                             "give: list it under algorithms in the workload with its settings"]
+    assert not out.exists()
