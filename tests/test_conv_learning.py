@@ -296,3 +296,18 @@ def test_learning_rate_decays_per_epoch(monkeypatch) -> None:
                   algorithms=["dfa"])
     train(wl, wl.algorithms[0], *_data(64))
     assert seen == [0.2, 0.2, 0.1, 0.1, 0.05, 0.05]
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "sigmoid"])
+def test_every_activation_on_conv_and_batchnorm_outputs(activation) -> None:
+    """The activation after a conv (and after a batchnorm) is the configured function (NumPy, float64)."""
+    net = Network(NetworkConfig(activation=activation, leaky_slope=0.1, layers=[
+        {"kind": "conv2d", "channels": 2, "kernel": 3}, {"kind": "conv2d", "channels": 2, "kernel": 3},
+        {"kind": "batchnorm"}, {"kind": "flatten"}, {"kind": "dense", "units": 3}]), (1, 7, 7), np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((4, 49)).astype(np.float32)
+    cache = net.forward(x)
+    f = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0), "leaky_relu": lambda a: np.where(a > 0, a, 0.1 * a),
+         "sigmoid": lambda a: 1.0 / (1.0 + np.exp(-a))}[activation]
+    for j in (0, 2):  # conv1 carries its activation; conv2's is carried by its batchnorm
+        c = cache.layers[j]
+        np.testing.assert_allclose(c.h, f(c.a.astype(np.float64)), rtol=2e-6, atol=2e-6)

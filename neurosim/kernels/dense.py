@@ -32,7 +32,8 @@ __all__ = [
     "activation_code",
     "activate",
     "dense_forward",
-    "activation_forward",
+    "activate",
+    "bias_activation",
     "activation_backward",
     "backward_input",
     "dense_jvp",
@@ -99,12 +100,12 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, act: int, slope: 
     Returns ``(a, h)``: the pre-activation (kept for the derivative) and the
     output. For :data:`IDENTITY` both are the same array.
     """
-    return _bias_activate(blas_dot(x, w.T), b, act, slope)
+    return bias_activation(blas_dot(x, w.T), b, act, slope)
 
 
 @njit(cache=True)
-def _bias_activate(a: np.ndarray, b: np.ndarray, act: int, slope: float):
-    """``a += b`` in place, then ``(a, f(a))``."""
+def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
+    """``a += b`` in place, then ``(a, f(a))`` (the MVM's result is ``a``; the device read path uses it too)."""
     rows, cols = a.shape
     for r in range(rows):
         for c in range(cols):
@@ -128,24 +129,6 @@ def activate(a: np.ndarray, act: int, slope: float) -> np.ndarray:
             for c in range(cols):
                 h[r, c] = one / (one + np.exp(-a[r, c]))
         return h
-    s = np.float32(0.0) if act == RELU else np.float32(slope)
-    for r in range(rows):
-        for c in range(cols):
-            v = a[r, c]
-            h[r, c] = v if v > np.float32(0.0) else s * v
-    return h
-
-
-@njit(cache=True)
-def activation_forward(a: np.ndarray, act: int, slope: float) -> np.ndarray:
-    """``h = f(a)`` for a 2-D ``a`` (a new array; ``a`` itself for :data:`IDENTITY`), as in :func:`dense_forward`."""
-    if act == IDENTITY:
-        return a
-    h = np.empty_like(a)
-    if act == TANH:
-        _tanh_into(a, h)
-        return h
-    rows, cols = a.shape
     s = np.float32(0.0) if act == RELU else np.float32(slope)
     for r in range(rows):
         for c in range(cols):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import activate, blas_dot
+from .dense import blas_dot
 
 __all__ = [
     "curve",
@@ -31,7 +31,6 @@ __all__ = [
     "block_weights",
     "plain_mvm",
     "adc_sum",
-    "bias_activation",
     "pulse_update",
     "normal_draw",
 ]
@@ -132,16 +131,6 @@ def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: in
         start, stop = i * block_rows, min((i + 1) * block_rows, n_in)
         np.dot(x[:, start:stop], w_blocks[i, :, : stop - start].T, out=parts[i])
     return adc_sum(parts, lsb, adc_bits)
-
-
-@njit(cache=True)
-def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
-    """``a += b`` in place, then ``(a, f(a))`` exactly as :func:`dense_forward` applies them."""
-    rows, cols = a.shape
-    for r in range(rows):
-        for c in range(cols):
-            a[r, c] += b[c]
-    return a, activate(a, act, slope)
 
 
 @njit(cache=True)

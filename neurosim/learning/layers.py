@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.network import LayerShape
-from neurosim.kernels.device import bias_activation
 from neurosim.kernels import (
     IDENTITY,
     activation_backward,
-    activation_forward,
+    activate,
+    bias_activation,
     avgpool_backward,
     avgpool_forward,
     backward_input,
@@ -97,7 +97,7 @@ class Layer:
         return dict(zip(self.param_names, self.params))
 
     def _activate(self, x: np.ndarray, a: np.ndarray, extra: tuple = ()) -> tuple[np.ndarray, LayerCache]:
-        h = activation_forward(_flat(a), self.act, self.slope).reshape(a.shape)
+        h = activate(_flat(a), self.act, self.slope).reshape(a.shape)
         return h, LayerCache(x, a, h, extra)
 
     def forward(self, x: np.ndarray, train: bool, update: bool) -> tuple[np.ndarray, LayerCache]:
