@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["KNOWN_SHA256", "MEAN_PIXEL", "MEAN_SPLIT", "check_identity", "identify"]
+__all__ = ["KNOWN_SHA256", "MEAN_PIXEL", "MEAN_SPLIT", "check_identity", "identify", "sha256_file"]
 
 #: sha256 of known file sets besides the official ones (neurosim.data.mnist.SHA256), by dataset.
 KNOWN_SHA256: dict[str, dict[str, str]] = {
@@ -45,7 +45,8 @@ MEAN_PIXEL: dict[str, float] = {"mnist": 0.1307, "fashion_mnist": 0.2860}
 MEAN_SPLIT = (MEAN_PIXEL["mnist"] + MEAN_PIXEL["fashion_mnist"]) / 2
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (also the run folder's data-file seal)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -60,7 +61,7 @@ def _by_hash(folder: Path) -> str | None:
     tables = {name: [sums] for name, sums in SHA256.items()}
     for name, sums in KNOWN_SHA256.items():
         tables.setdefault(name, []).append(sums)
-    digests = {f: _sha256(folder / f) for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if (folder / f).is_file()}
+    digests = {f: sha256_file(folder / f) for f in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz") if (folder / f).is_file()}
     for name, variants in tables.items():
         for sums in variants:
             if digests and any(sums.get(f) == d for f, d in digests.items()):

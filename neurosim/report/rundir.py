@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..data.identity import sha256_file
 from ..errors import NeurosimError
 
 __all__ = ["staged", "read_run", "sha256_file", "RunDirError"]
@@ -35,14 +35,6 @@ _DATA = ("costs.csv", "training.csv", "placement.csv", "alignment.csv")
 
 class RunDirError(NeurosimError):
     """A run folder that is not whole: missing, damaged or mixed files."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _exchange(a: Path, b: Path) -> bool:
