@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pandas, numba (the trainer) and the ledger load when a run 
     from .learning.device import LayerWriteStats
 
 __all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm",
-           "cost_baseline", "run", "diverged", "BASELINE"]
+           "cost_baseline", "run", "BASELINE"]
 
 #: The rule every run is compared against unless told otherwise (``--baseline``).
 BASELINE = "bp"
@@ -248,8 +248,3 @@ def run(
                 resume.save(done)
         res.algorithms[algo.run_name] = done
     return res
-
-
-def diverged(res: RunResult) -> list[str]:
-    """Names of the rules whose training diverged (non-finite loss)."""
-    return [n for n, a in res.algorithms.items() if a.training.diverged is not None]

@@ -39,7 +39,7 @@ what counts, mapping and the op graph use.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -314,11 +314,5 @@ def infer_shapes(net: NetworkConfig, input_shape: tuple[int, ...]) -> list[Layer
     for i, layer in enumerate(out):
         if layer.has_weights and i != last_weight:
             j = i + 1 if i + 1 < len(out) and out[i + 1].kind == "batchnorm" else i
-            out[j] = _with_activation(out[j])
+            out[j] = replace(out[j], activated=True)
     return out
-
-
-def _with_activation(layer: LayerShape) -> LayerShape:
-    from dataclasses import replace
-
-    return replace(layer, activated=True)
