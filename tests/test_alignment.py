@@ -112,3 +112,70 @@ def test_estimator_statistics_match_numpy():
             assert all(v[2] == 0.0 for v in got.values())
         else:
             assert all(v[2] > 0.0 for v in got.values())
+
+
+def _batch(n: int = 16, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, TINY[0])).astype(np.float32), rng.integers(0, TINY[-1], n)
+
+
+@pytest.mark.parametrize("sign,want", [(1.0, 0.0), (-1.0, 180.0)])
+def test_last_hidden_layer_angle_when_w_out_is_b_transposed(sign, want):
+    """DFA's fc2 error is e·B₂ᵀ ⊙ f'; BP's is e·W₃ ⊙ f'. With W₃ = ±B₂ᵀ they coincide (0°) or are
+    opposite (180°): checks the sign convention and that fc2's angle uses fc2's B (not fc1's)."""
+    net = _net()
+    rule = make_rule(DFAConfig(name="dfa"), net, 3)
+    net.weight_layers[2].weight[...] = sign * 2.5 * rule.direct[1].matrix.T
+    x, y = _batch()
+    got = error_alignment_deg(net, rule, x, y)
+    assert got["fc2"] == pytest.approx(want, abs=1e-3)
+    assert 1.0 < got["fc1"] < 179.0  # fc1's B is another draw
+    assert got["fc1"] == pytest.approx(_reference(net, rule, x, y, chain_b=False)["fc1"], abs=1e-3)
+
+
+def test_fa_with_b_equal_to_w_is_bp():
+    """FA whose B_l is W_l carries BP's error down the whole chain: 0° at every hidden layer."""
+    net = _net()
+    rule = make_rule(FAConfig(name="fa"), net, 3)
+    for i in rule.chain_feedback:
+        rule.chain_feedback[i] = net.weight_layers[i].weight.copy()
+    x, y = _batch()
+    assert error_alignment_deg(net, rule, x, y) == pytest.approx({"fc1": 0.0, "fc2": 0.0}, abs=1e-3)
+
+
+@pytest.mark.parametrize("algo", [DFAConfig(name="dfa"), FAConfig(name="fa")])
+def test_output_layer_error_is_bps(algo):
+    """The output layer's δ is e for every rule, bit for bit BP's (angle 0, so it is not recorded)."""
+    from neurosim.kernels import softmax_cross_entropy
+    from neurosim.learning.rules import bp_rule
+
+    net = _net()
+    x, y = _batch()
+    cache = net.forward(x)
+    _, e = softmax_cross_entropy(cache.logits, y)
+    got = make_rule(algo, net, 3).backward(net, cache, e.copy(), y).deltas[-1]
+    np.testing.assert_array_equal(got, bp_rule(net).backward(net, cache, e.copy(), y).deltas[-1])
+    np.testing.assert_allclose(per_sample_cosine(got, e), 1.0, atol=1e-6)
+
+
+def test_measure_after_training_steps_matches_numpy():
+    """After DFA updates (weights far from their initial draw) the measure still equals the
+    NumPy reference computed from the current weights and B."""
+    from neurosim.kernels import softmax_cross_entropy
+
+    net = _net()
+    rule = make_rule(DFAConfig(name="dfa"), net, 3)
+    x, y = _batch(64, seed=9)
+    for step in range(20):
+        xb, yb = x[step % 4 * 16 : step % 4 * 16 + 16], y[step % 4 * 16 : step % 4 * 16 + 16]
+        cache = net.forward(xb)
+        _, e = softmax_cross_entropy(cache.logits, yb)
+        result = rule.backward(net, cache, e, yb)
+        for j, layer in enumerate(net.layers):
+            for p, g in zip(layer.params, result.grads[j] or []):
+                p -= np.float32(0.5) * g
+    xh, yh = _batch(32, seed=11)
+    got = error_alignment_deg(net, rule, xh, yh)
+    want = _reference(net, rule, xh, yh, chain_b=False)
+    assert got == pytest.approx(want, abs=1e-3)
+    assert any(abs(v - 90.0) > 5.0 for v in got.values())  # training moved the alignment
