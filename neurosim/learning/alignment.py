@@ -9,7 +9,11 @@ hook on the layer sees: after ``f'`` and the batchnorm, before ``ΔW``). Per sam
     cos_n = ⟨δ_l,n^rule, δ_l,n^BP⟩ / (‖δ_l,n^rule‖ ‖δ_l,n^BP‖)     (1 when both are zero, 0 when one is)
 
 and the recorded angle is ``arccos(mean_n cos_n)`` in degrees (tinydfa averages the
-per-sample cosines). 90° is no alignment, 0° is BP. The measure is taken at step 0 (before
+per-sample cosines). 90° is no alignment, 0° is BP. lightonai/principled-dfa-training
+(``dfatools/models.py``, ``DFAModel._end_epoch``) hooks every module: on a Linear module it
+sees this ``δ_l``, on a Tanh module the gradient at ``h_l`` before ``f'`` (what its bottleneck
+figure reads; ``bench/bottleneck.py`` computes that one). The output layer's δ is ``e`` for
+every rule (0°), so it is not recorded. The measure is taken at step 0 (before
 any update) and then every ``training.alignment_every`` steps; by default every
 :data:`FIRST_EPOCH_EVERY` steps in the first epoch (where the alignment happens) and
 :data:`MEASURES_PER_EPOCH` times per later epoch. Rules whose every error comes by BP's
