@@ -39,8 +39,8 @@ import numpy as np
 from validation_counts import rewrite
 
 from neurosim.config.workload import BPConfig, DFAConfig, NetworkConfig
-from neurosim.data import load_dataset
 from neurosim.config.workload import load as load_workload
+from neurosim.data import load_dataset
 from neurosim.kernels import softmax_cross_entropy
 from neurosim.kernels.blas import single_threaded_blas
 from neurosim.learning import Network, make_rule
