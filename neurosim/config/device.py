@@ -6,6 +6,9 @@ One analog cell per weight, trained by identical programming pulses
 =====================  ======================================================================
 mapping ``reference``  ``w = w_max · (G - G_ref) / ((G_max - G_min)/2)``, ``G_ref = (G_max + G_min)/2``
                        (a reference column at mid conductance is subtracted, NeuroSim V3)
+reference column       ``G_ref`` at mid conductance, or at the symmetry point ``g*`` of the LTP/LTD
+                       curves (one pulse each way moves g equally; Kim et al. 2019 zero-shifting):
+                       ``w = w_max · 2 (g - g*)``, weights in ``[-2g* w_max, 2(1 - g*) w_max]``
 mapping ``differential``  ``w = w_max · (G⁺ - G⁻) / (G_max - G_min)``; ``ΔW > 0`` pulses ``G⁺``
                        up (LTP), ``ΔW < 0`` pulses ``G⁻`` up (both cells only ever see LTP)
 pulses                 ``n = round(ΔW / (2 w_max) · levels)`` (LTP: ``levels_ltp``, LTD: ``levels_ltd``)
@@ -36,6 +39,11 @@ class DeviceConfig(StrictModel):
     """One RRAM synapse cell and how weights map onto it (figures with their sources)."""
 
     mapping: Literal["reference", "differential"] = "reference"
+    #: Conductance of the reference column (mapping reference): ``mid`` (G_min + G_max)/2
+    #: (MLP+NeuroSim V3.0), or ``symmetry_point``, where one LTP and one LTD pulse change G by the
+    #: same amount (zero-shifting, Kim et al. arXiv:1907.10228): weight 0 sits where the
+    #: asymmetric curves make the cells drift, so the drift pulls weights to 0, not to a bias.
+    reference: Literal["mid", "symmetry_point"] = "mid"
     #: Weight represented by G_max (and -w_max by G_min): the weight range is [-w_max, w_max].
     weight_max: float = Field(default=1.0, gt=0, le=100)
     conductance_min_s: Sourced
@@ -90,6 +98,8 @@ class DeviceConfig(StrictModel):
         for name in ("nonlinearity_ltp", "nonlinearity_ltd"):
             if self._value(getattr(self, name)) > 9:
                 raise ValueError(f"{name} {self._value(getattr(self, name))} is above 9, the largest NeuroSim label")
+        if self.reference == "symmetry_point" and self.mapping != "reference":
+            raise ValueError("reference: symmetry_point needs mapping: reference (a differential pair has no reference column)")
         if self.stuck_at_min_fraction + self.stuck_at_max_fraction > 1:
             raise ValueError("stuck_at_min_fraction + stuck_at_max_fraction exceeds 1")
         if self.conductance_max_s.value <= self.conductance_min_s.value:

@@ -151,6 +151,7 @@ def pulse_update(
     endurance: int,
     row_max: np.ndarray,
     rng_state: np.ndarray,
+    g_ref: float = 0.5,
 ) -> tuple[int, int, int]:
     """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights.
 
@@ -244,7 +245,7 @@ def pulse_update(
             if differential:
                 value = w_max * (g[0, j, k] - g[1, j, k])
             else:
-                value = w_max * (2.0 * g[0, j, k] - 1.0)
+                value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
             w[j, k] = value
             w_eff[j, k] = value
             w_blocks[k // block_rows, j, k % block_rows] = value

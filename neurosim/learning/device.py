@@ -37,7 +37,7 @@ from neurosim.kernels.device import block_mvm, block_weights, dac_quantise, plai
 
 from .network import Network
 
-__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np"]
+__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np", "symmetry_point"]
 
 #: The curve's largest gap to the straight line per unit of NeuroSim's nonlinearity label.
 GAP_PER_LABEL = 0.0989949
@@ -79,6 +79,34 @@ def curve_inverse_np(g: np.ndarray, a: np.ndarray) -> np.ndarray:
     a = np.broadcast_to(np.asarray(a, dtype=np.float64), g.shape)
     safe = np.where(a == 0.0, 1.0, a)
     return np.where(a == 0.0, g, -safe * np.log(1.0 - g * (1.0 - np.exp(-1.0 / safe))))
+
+
+def _step_line(a: float, levels: int) -> tuple[float, float]:
+    """``(c0, c1)`` of one pulse's conductance step ``|Δg| = c0 + c1 g`` on the curve of shape ``a``.
+
+    ``dg/dp = e^{-p/a} / (a (1 - e^{-1/a})) = (1 - g (1 - e^{-1/a})) / (a (1 - e^{-1/a}))``
+    and one pulse is ``Δp = 1/levels``; linear (``a = 0``): ``1/levels``.
+    """
+    if a == 0.0:
+        return 1.0 / levels, 0.0
+    norm = 1.0 - np.exp(-1.0 / a)
+    return 1.0 / (a * norm * levels), -1.0 / (a * levels)
+
+
+def symmetry_point(a_ltp: float, a_ltd: float, levels_ltp: int, levels_ltd: int) -> float:
+    """Normalised conductance where one LTP pulse and one LTD pulse move ``g`` by the same amount.
+
+    LTP steps shrink and LTD steps grow with ``g`` (:func:`_step_line`), so the cell
+    drifts to this point under updates of random sign (Kim et al., "Zero-shifting
+    technique for deep neural network training on resistive cross-point arrays",
+    arXiv:1907.10228, 2019). Where both steps are equal everywhere (equal linear curves) or
+    never cross, it is 0.5 or the nearer end.
+    """
+    up0, up1 = _step_line(a_ltp, levels_ltp)
+    down0, down1 = _step_line(a_ltd, levels_ltd)
+    if up1 == down1:
+        return 0.5 if up0 == down0 else (1.0 if up0 > down0 else 0.0)
+    return float(np.clip((down0 - up0) / (up1 - down1), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,11 @@ class CrossbarDevice:
         self.rng_state = c2c_ss.generate_state(1, dtype=np.uint64) | np.uint64(1)  # nonzero xorshift state
         self.layers: list[_Layer] = []
         self.steps = 0
+        #: Normalised conductance of the reference column (reference mapping): mid, or the symmetry point.
+        self.g_ref = 0.5
+        if self.dev.reference == "symmetry_point":
+            self.g_ref = symmetry_point(float(shape_from_label(self.dev.nl_ltp)), -float(shape_from_label(self.dev.nl_ltd)),
+                                        self.dev.levels_ltp, self.dev.levels_ltd)
 
     # ----------------------------------------------------------------- programming
 
@@ -166,7 +199,7 @@ class CrossbarDevice:
             mag = np.clip(np.abs(w) / self.dev.weight_max, 0.0, 1.0)
             target = np.stack([np.where(w > 0, mag, 0.0), np.where(w > 0, 0.0, mag)])
         else:
-            target = np.clip((w / self.dev.weight_max + 1.0) / 2.0, 0.0, 1.0)[None]
+            target = np.clip(w / (2.0 * self.dev.weight_max) + self.g_ref, 0.0, 1.0)[None]
         if exact:
             cells.g[:] = target
         else:
@@ -186,7 +219,7 @@ class CrossbarDevice:
     def _weights(self, g: np.ndarray) -> np.ndarray:
         if self.differential:
             return (self.dev.weight_max * (g[0] - g[1])).astype(np.float32)
-        return (self.dev.weight_max * (2.0 * g[0] - 1.0)).astype(np.float32)
+        return (self.dev.weight_max * (2.0 * g[0] - 2.0 * self.g_ref)).astype(np.float32)
 
     def program_weights(self, net: Network) -> None:
         """Create and program the cells of every weight matrix of ``net`` (in place on each layer's weight)."""
@@ -257,7 +290,7 @@ class CrossbarDevice:
             ltp, ltd, written = pulse_update(
                 w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
                 self.dev.levels_ltp, self.dev.levels_ltd, self.dev.weight_max, self.dev.c2c,
-                self.differential, endurance, cells.row_max, self.rng_state,
+                self.differential, endurance, cells.row_max, self.rng_state, self.g_ref,
             )  # fmt: skip
             per_row = cells.row_max.sum(axis=1)
             blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))

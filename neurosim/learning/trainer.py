@@ -243,7 +243,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     opt_cfg = workload.training.optimizer
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
-    optimizer = make_optimizer(opt_cfg, params)
+    optimizer = make_optimizer(opt_cfg, params, [net.layers[j].name for j in trainable for _ in net.layers[j].params])
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
