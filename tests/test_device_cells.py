@@ -50,10 +50,13 @@ def test_symmetry_point_equalises_one_pulse_each_way() -> None:
 
 
 def test_symmetry_point_of_symmetric_and_linear_curves() -> None:
-    assert symmetry_point(0.0, 0.0, 100, 100) == 0.5
+    assert symmetry_point(0.0, 0.0, 100, 100) is None  # equal steps everywhere
+    assert symmetry_point(0.0, 0.0, 100, 50) is None  # LTD steps always larger: no point inside
     a = float(shape_from_label(3.0))
     assert symmetry_point(a, -a, 64, 64) == pytest.approx(0.5, abs=1e-12)
-    assert symmetry_point(0.0, 0.0, 100, 50) == 0.0  # LTD steps always larger: drift to G_min
+    hw = load_model(HW_DEVICE, HwConfig)
+    linear = hw.model_copy(update={"device": hw.device.model_copy(update={"nonlinearity_ltp": 0.0, "nonlinearity_ltd": 0.0})})
+    assert CrossbarDevice(linear, np.random.SeedSequence(0)).g_ref == 0.5  # no symmetry point: mid
 
 
 def test_pulse_update_reference_shifts_only_the_weights() -> None:
@@ -246,3 +249,49 @@ def test_ideal_numerics_writes_no_cells_table(mnist_dir, tmp_path) -> None:
     summary = (out / "summary.json").read_text()
     assert "ideal_cells" not in summary and "device_write_energy_pj_per_step" not in summary
     assert 'id="cells"' not in (out / "report.html").read_text()
+
+
+# --------------------------------------------------------------------------- BP's transposed read
+
+
+def test_transposed_read_against_numpy() -> None:
+    """δ W through the DAC (per-sample scale), the cells and a per-array ADC, by hand."""
+    hw = load_model(HW_DEVICE, HwConfig)
+    hw = hw.model_copy(update={"crossbar": hw.crossbar.model_copy(update={"cols": 4, "input_bits": 3, "adc_bits": 5})})
+    dev = CrossbarDevice(hw, np.random.SeedSequence(1))
+    rng = np.random.default_rng(5)
+    w = rng.uniform(-0.2, 0.2, (10, 6)).astype(np.float32)  # (n_out, n_in)
+    cells = dev._cells("fc1", w.shape)
+    dev._program(cells, w, exact=True)
+    dev.layers.append(cells)
+    delta = rng.normal(0, 0.3, (3, 10)).astype(np.float32)
+    got = dev.mvm_transposed(0, delta)
+    scale = np.abs(delta).max(axis=1, keepdims=True)
+    dq = np.sign(delta) * np.floor(np.abs(delta) / scale * 7 + 0.5) / 7 * scale
+    ref = np.zeros((3, 6))
+    for start in range(0, 10, 4):
+        part = dq[:, start:start + 4].astype(np.float64) @ w[start:start + 4].astype(np.float64)
+        lsb = scale * hw.device.adc_full_scale * min(4, 10) * hw.device.weight_max / 16
+        ref += np.clip(np.floor(part / lsb + 0.5), -16, 15) * lsb
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    assert np.abs(got - delta @ w).max() > 0  # the read is quantised, not exact
+
+
+def test_bp_error_goes_through_the_transposed_reader(mnist_dir) -> None:
+    """BP on the device reads W backwards through the cells, once per step (fc2; fc1's error is not needed)."""
+    wl = _workload()
+    data = load_dataset(wl.dataset)
+    hw = load_model(HW_DEVICE, HwConfig)
+    calls = {"bp": 0}
+    original = CrossbarDevice.mvm_transposed
+    for name in calls:
+        def counted(self, index, delta, name=name):
+            calls[name] += 1
+            return original(self, index, delta)
+        CrossbarDevice.mvm_transposed = counted
+        try:
+            wl1 = wl.model_copy(update={"dataset": wl.dataset.model_copy(update={"train_limit": 64})})
+            train(wl1, wl1.algorithm(name), data.x_train[:64], data.y_train[:64], data.x_test, data.y_test, hw=hw)
+        finally:
+            CrossbarDevice.mvm_transposed = original
+    assert calls["bp"] == 64 // 16

@@ -63,6 +63,10 @@ class DeviceConfig(StrictModel):
     read_noise_sigma: Sourced | float = 0.0
     #: ADC full scale as a fraction of an array's largest column sum (rows · w_max at full input).
     adc_full_scale: float = Field(default=1.0, gt=0, le=1)
+    #: BP's transposed read of W (the error through the cells): ``cells``, the forward read
+    #: path the other way round (DAC, read noise, ADC); or ``exact``, the cells' weights in
+    #: float (MLP+NeuroSim V3.0 computes the error in software, Train.cpp:518).
+    error_read: Literal["cells", "exact"] = "cells"
     #: Pulses a cell takes before it stops switching (None: unlimited).
     endurance_pulses: int | None = Field(default=None, gt=0)
     #: Fractions of cells stuck at G_min and at G_max from the start.

@@ -10,6 +10,9 @@ places:
   (with read noise, one draw per cell per batch), and an ADC of
   ``crossbar.adc_bits`` on each array's column sums (``crossbar.rows`` inputs,
   full scale ``adc_full_scale · rows · w_max``); bias and activation are digital;
+  and a transposed reader for BP's error ``δ W`` (:meth:`CrossbarDevice.mvm_transposed`):
+  the same DAC, noise and ADC path with ``δ`` scaled per sample to its largest magnitude
+  and ``crossbar.cols`` columns per array partial sum;
 - :meth:`CrossbarDevice.write` after the optimizer step: the change the
   optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
   and ``net.weights`` becomes what the cells reached.
@@ -18,8 +21,8 @@ The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
 fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
 ``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
 level (:meth:`program_feedback`); stuck faults apply to both. Their
-reads in the error phase, and BP's transposed reads of ``W``, use the cells'
-weights without DAC/ADC quantisation or read noise (not modelled yet).
+reads in the error phase use the programmed values without DAC/ADC quantisation
+or read noise (not modelled yet).
 
 Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
 pulse slots (write latency) per step, averaged over the run, and the
@@ -93,20 +96,21 @@ def _step_line(a: float, levels: int) -> tuple[float, float]:
     return 1.0 / (a * norm * levels), -1.0 / (a * levels)
 
 
-def symmetry_point(a_ltp: float, a_ltd: float, levels_ltp: int, levels_ltd: int) -> float:
+def symmetry_point(a_ltp: float, a_ltd: float, levels_ltp: int, levels_ltd: int) -> float | None:
     """Normalised conductance where one LTP pulse and one LTD pulse move ``g`` by the same amount.
 
     LTP steps shrink and LTD steps grow with ``g`` (:func:`_step_line`), so the cell
     drifts to this point under updates of random sign (Kim et al., "Zero-shifting
     technique for deep neural network training on resistive cross-point arrays",
-    arXiv:1907.10228, 2019). Where both steps are equal everywhere (equal linear curves) or
-    never cross, it is 0.5 or the nearer end.
+    arXiv:1907.10228, 2019). None where the steps never cross inside (0, 1) (e.g. linear
+    curves: equal steps everywhere, or one direction always larger).
     """
     up0, up1 = _step_line(a_ltp, levels_ltp)
     down0, down1 = _step_line(a_ltd, levels_ltd)
     if up1 == down1:
-        return 0.5 if up0 == down0 else (1.0 if up0 > down0 else 0.0)
-    return float(np.clip((down0 - up0) / (up1 - down1), 0.0, 1.0))
+        return None
+    point = float((down0 - up0) / (up1 - down1))
+    return point if 0.0 < point < 1.0 else None
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,8 @@ class _Layer:
         #: w_eff in the arrays' row blocks (kernels.device.block_weights), kept up to date.
         self.w_blocks = block_weights(self.w_eff, block_rows)
         self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
+        #: w_effᵀ in the arrays' column blocks for the transposed read; None: stale (rebuilt on use).
+        self.t_blocks: np.ndarray | None = None
 
 
 class CrossbarDevice:
@@ -171,9 +177,10 @@ class CrossbarDevice:
         self.steps = 0
         #: Normalised conductance of the reference column (reference mapping): mid, or the symmetry point.
         self.g_ref = 0.5
-        if self.dev.reference == "symmetry_point":
-            self.g_ref = symmetry_point(float(shape_from_label(self.dev.nl_ltp)), -float(shape_from_label(self.dev.nl_ltd)),
-                                        self.dev.levels_ltp, self.dev.levels_ltd)
+        if self.dev.reference == "symmetry_point":  # mid where the curves have none (linear)
+            point = symmetry_point(float(shape_from_label(self.dev.nl_ltp)), -float(shape_from_label(self.dev.nl_ltd)),
+                                   self.dev.levels_ltp, self.dev.levels_ltd)
+            self.g_ref = 0.5 if point is None else point
 
     # ----------------------------------------------------------------- programming
 
@@ -269,10 +276,37 @@ class CrossbarDevice:
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
+    def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
+        """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
+
+        The same path as :meth:`mvm` the other way round: each sample's ``δ`` is scaled to
+        its largest magnitude (``s_b = max|δ_b|``, digital) and DAC-quantised, each array's
+        ``crossbar.cols`` columns give one partial sum per row, ADC-quantised with full
+        scale ``adc_full_scale · cols_used · w_max · s_b``; the partial sums are added.
+        """
+        cells = self.layers[index]
+        w = self._read_weights(cells)
+        if not self.quantised_reads:
+            return plain_mvm(delta, w.T)
+        if w is cells.w_eff:
+            if cells.t_blocks is None:  # rebuilt after each write, on the first transposed read
+                cells.t_blocks = block_weights(np.ascontiguousarray(w.T), self.xbar.cols)
+            blocks = cells.t_blocks
+        else:
+            blocks = block_weights(np.ascontiguousarray(w.T), self.xbar.cols)
+        scale = np.abs(delta).max(axis=1).astype(np.float32)
+        dq = dac_quantise(delta, scale, self.xbar.input_bits)
+        full_scale = self.dev.adc_full_scale * min(self.xbar.cols, delta.shape[1]) * self.dev.weight_max
+        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        return block_mvm(dq, blocks, lsb, self.xbar.adc_bits)
+
     def attach(self, net: Network) -> None:
-        """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval)."""
+        """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval),
+        and its transposed MVM too (BP's error through ``W``)."""
         for index, layer in enumerate(net.weight_layers):
             layer.reader = lambda x, index=index: self.mvm(index, x)
+            if self.dev.error_read == "cells":
+                layer.transposed_reader = lambda d, index=index: self.mvm_transposed(index, d)
 
     # ----------------------------------------------------------------- write hook
 
@@ -281,11 +315,13 @@ class CrossbarDevice:
         self.steps += 1
         if not self.programmed:
             for cells, w in zip(self.layers, weights):
+                cells.t_blocks = None
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
         endurance = self.dev.endurance_pulses or 0
         for cells, w in zip(self.layers, weights):
+            cells.t_blocks = None
             cells.row_max[:] = 0
             ltp, ltd, written = pulse_update(
                 w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
