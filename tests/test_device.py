@@ -182,7 +182,7 @@ def test_config_errors() -> None:
     bad = dict(hw, device=None)
     with pytest.raises(ValueError, match="device section is required"):
         HwConfig.model_validate(bad)
-    bad = dict(hw, crossbar=dict(hw["crossbar"], cells_per_weight=4))
+    bad = dict(hw, crossbar=dict(hw["crossbar"], cells_per_weight=4), device=dict(hw["device"], mapping="differential", reference="mid"))
     with pytest.raises(ValueError, match="cells_per_weight must be 1"):
         HwConfig.model_validate(bad)
     bad = dict(hw, device=dict(hw["device"], nonlinearity_ltp=12.0))

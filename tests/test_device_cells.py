@@ -264,6 +264,7 @@ def test_transposed_read_against_numpy() -> None:
     cells = dev._cells("fc1", w.shape)
     dev._program(cells, w, exact=True)
     dev.layers.append(cells)
+    dev.upper.append([])
     delta = rng.normal(0, 0.3, (3, 10)).astype(np.float32)
     got = dev.mvm_transposed(0, delta)
     scale = np.abs(delta).max(axis=1, keepdims=True)

@@ -19,6 +19,10 @@ conductance            normalised ``g = (G - G_min)/(G_max - G_min)`` follows
                        (fits every entry of NeuroSim's label table, formula.cpp getParamA)
 C2C                    ``g += N(0, σ_c2c) · √|n|`` after a write of ``n`` pulses, then clip to [0, 1]
 D2D                    each cell's labels ``NL + N(0, σ_d2d)``
+cells per weight K     ``w = Σ_k w_k``, cell k (k = 0 lowest) a reference-mapped cell of range
+                       ``w_max F^k / Σ_j F^j``; ``ΔW`` is pulsed into cell 0; every carry,
+                       each cell's weight is pulsed into the cell above and the cell is reset
+                       to the reference (MLP_NeuroSim_V3.0 HybridCell, periodic carry)
 read                   ``G · (1 + N(0, σ_read))``; inputs quantised by the DAC, each array's
                        column sums clipped and quantised by the ADC
 =====================  ======================================================================
@@ -67,6 +71,13 @@ class DeviceConfig(StrictModel):
     #: path the other way round (DAC, read noise, ADC); or ``exact``, the cells' weights in
     #: float (MLP+NeuroSim V3.0 computes the error in software, Train.cpp:518).
     error_read: Literal["cells", "exact"] = "cells"
+    #: crossbar.cells_per_weight > 1: each cell of a weight counts ``significance`` times the
+    #: cell below; updates go to the lowest-order cell and are carried up (MLP_NeuroSim_V3.0
+    #: Cell.cpp:962 HybridCell significance = 4, the F factor).
+    significance: float = Field(default=4.0, gt=1, le=1000)
+    #: Steps between two carries (None: once per epoch, as MLP_NeuroSim_V3.0 main.cpp:141-142
+    #: calls WeightTransfer after every epoch).
+    carry_every_steps: int | None = Field(default=None, gt=0)
     #: Pulses a cell takes before it stops switching (None: unlimited).
     endurance_pulses: int | None = Field(default=None, gt=0)
     #: Fractions of cells stuck at G_min and at G_max from the start.
