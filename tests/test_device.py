@@ -279,6 +279,9 @@ def test_sweep_numerics_key_follows_the_device() -> None:
     assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, fewer)
     narrow_adc = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={"adc_bits": 4})})
     assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, narrow_adc)
+    for field, value in (("cols", 64), ("cells_per_weight", 2)):  # the transposed read; sliced weights
+        other = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={field: value})})
+        assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, other)
     assert numerics_key(wl, algo, did, ideal) == numerics_key(wl, algo, did)
     other_ideal = ideal.model_copy(update={"crossbar": ideal.crossbar.model_copy(update={"adc_bits": 4})})
     assert numerics_key(wl, algo, did, other_ideal) == numerics_key(wl, algo, did, ideal)

@@ -28,6 +28,7 @@ __all__ = [
     "curve_inverse",
     "dac_quantise",
     "block_mvm",
+    "block_mvm_transposed",
     "block_weights",
     "plain_mvm",
     "adc_sum",
@@ -130,6 +131,22 @@ def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: in
     for i in range(blocks):
         start, stop = i * block_rows, min((i + 1) * block_rows, n_in)
         np.dot(x[:, start:stop], w_blocks[i, :, : stop - start].T, out=parts[i])
+    return adc_sum(parts, lsb, adc_bits)
+
+
+def block_mvm_transposed(delta: np.ndarray, w: np.ndarray, block: int, lsb: np.ndarray, adc_bits: int) -> np.ndarray:
+    """``δ w`` (``w`` (n_out, n_in), ``δ`` (B, n_out)) summed over blocks of ``block`` rows of ``w``
+    (an array's columns in the transposed read), each block's partial sums ADC-quantised.
+
+    A block of rows of ``w`` is contiguous, so no transposed copy is needed: one BLAS
+    product per block, then :func:`adc_sum`.
+    """
+    n_out, n_in = w.shape
+    blocks = -(-n_out // block)
+    parts = np.empty((blocks, delta.shape[0], n_in), dtype=np.float32)
+    for i in range(blocks):
+        start, stop = i * block, min((i + 1) * block, n_out)
+        np.dot(delta[:, start:stop], w[start:stop], out=parts[i])
     return adc_sum(parts, lsb, adc_bits)
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
+from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_update
 
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
 from .network import Network
@@ -83,8 +83,6 @@ class _Layer:
         #: w_eff in the arrays' row blocks (kernels.device.block_weights), kept up to date.
         self.w_blocks = block_weights(self.w_eff, block_rows)
         self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
-        #: w_effᵀ in the arrays' column blocks for the transposed read; None: stale (rebuilt on use).
-        self.t_blocks: np.ndarray | None = None
 
 
 class CrossbarDevice:
@@ -272,17 +270,11 @@ class CrossbarDevice:
         w = self._read_weights(cells)
         if not self.quantised_reads:
             return plain_mvm(delta, w.T)
-        if w is cells.w_eff:
-            if cells.t_blocks is None:  # rebuilt after each write, on the first transposed read
-                cells.t_blocks = block_weights(np.ascontiguousarray(w.T), self.xbar.cols)
-            blocks = cells.t_blocks
-        else:
-            blocks = block_weights(np.ascontiguousarray(w.T), self.xbar.cols)
         scale = np.abs(delta).max(axis=1).astype(np.float32)
         dq = dac_quantise(delta, scale, self.xbar.input_bits)
         full_scale = self.dev.adc_full_scale * min(self.xbar.cols, delta.shape[1]) * cells.w_max
         lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
-        return block_mvm(dq, blocks, lsb, self.xbar.adc_bits)
+        return block_mvm_transposed(dq, w, self.xbar.cols, lsb, self.xbar.adc_bits)
 
     def attach(self, net: Network) -> None:
         """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval),
@@ -299,7 +291,6 @@ class CrossbarDevice:
         self.steps += 1
         if not self.programmed:
             for cells, w in zip(self.layers, weights):
-                cells.t_blocks = None
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
@@ -316,7 +307,6 @@ class CrossbarDevice:
 
     def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
         """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
-        cells.t_blocks = None
         cells.row_max[:] = 0
         ltp, ltd, written = pulse_update(
             w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
@@ -346,7 +336,6 @@ class CrossbarDevice:
             below.g[live] = self.g_ref
             below.w_eff[:] = self._weights(below.g, below.w_max)
             below.w_blocks[:] = block_weights(below.w_eff, self.xbar.rows)
-            below.t_blocks = None
 
     def stats(self) -> list[LayerWriteStats]:
         """Per weight layer: programming figures of the run so far."""
