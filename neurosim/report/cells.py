@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from ..pipeline import AlgorithmRun, RunResult
 
-__all__ = ["CELLS", "CELLS_COLUMNS", "CellsRow", "cells_frame", "cells_rows", "cells_summary", "cells_text", "write_energy_pj"]
+__all__ = ["CELLS", "CELLS_COLUMNS", "CELLS_HEADER", "CellsRow", "cells_cells", "cells_frame", "cells_rows", "cells_summary", "cells_text", "write_energy_pj"]
 
 CELLS = "cells.csv"
 CELLS_COLUMNS = ["algorithm", "numerics", "test_accuracy", "write_pulses_per_step", "write_energy_pj_per_step",
