@@ -296,3 +296,10 @@ def test_bp_error_goes_through_the_transposed_reader(mnist_dir) -> None:
         finally:
             CrossbarDevice.mvm_transposed = original
     assert calls["bp"] == 64 // 16
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "hwconfigs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_hwconfig_validates(path) -> None:
+    """neurosim_v3*.yaml had fallen behind the schema (adc_scaling, 1.0e-7) unnoticed."""
+    r = CliRunner().invoke(cli, ["validate", str(path)])
+    assert r.exit_code == 0, r.output + r.stderr
