@@ -26,9 +26,9 @@ says where (the history keeps the epochs completed before it).
 
 Device numerics (``hw.numerics == "device"``, :mod:`.device`): the dense weight
 layers are programmed into RRAM cells after the rule is built (hook 0), every MVM of
-the forward pass reads the cells through the DAC, read noise and the ADC (hook 1: a
-reader attached to each dense layer), and every optimizer step is sent to the cells
-as pulses, the weights becoming what the cells reached (hook 2).
+the forward pass and BP's transposed read of W go through the DAC, read noise and the
+ADC (hook 1: readers attached to each dense layer), and every optimizer step is sent to
+the cells as pulses, the weights becoming what the cells reached (hook 2).
 """
 
 from __future__ import annotations
