@@ -203,19 +203,18 @@ def pulse_update(
     # fast path: safely below half a pulse either way nothing is sent (the rest is rounded below)
     up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
     down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
+    kept = np.empty(n_in, dtype=np.int64)
     for j in range(n_out):
         big = 0
-        for k in range(n_in):  # branch-free pass: drop every change below half a pulse
+        for k in range(n_in):  # branch-free pass: drop every change below half a pulse, list the rest
             dw = w[j, k] - w_eff[j, k]
             keep = (dw >= up) | (-dw >= down)
+            kept[big] = k
             big += keep
             w[j, k] = w[j, k] if keep else w_eff[j, k]
-        if big == 0:
-            continue
-        for k in range(n_in):
+        for t in range(big):  # only the listed cells, in column order (the C2C draws keep their order)
+            k = kept[t]
             dw = w[j, k] - w_eff[j, k]
-            if dw == zero:
-                continue
             n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
             if n == 0:
                 w[j, k] = w_eff[j, k]
