@@ -200,6 +200,8 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
     files = _files()
     files.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
     written = [files.SUMMARY, files.COSTS, files.TRAINING, files.PLACEMENT, files.ALIGNMENT]
+    if (out / files.CELLS).is_file() and any(run.ideal is not None for run in raw.algorithms.values()):
+        written.append(files.CELLS)  # numerics: device
     from .learning.checkpoint import save_checkpoint
 
     for name, run in raw.algorithms.items():  # trained parameters, for a later run's transfer

@@ -53,6 +53,9 @@ class AlgorithmRun:
     #: Network-level records summed over one epoch (exact, partial last batch included).
     epoch_network: list[Record]
     train_seconds: float
+    #: ``numerics: device`` only: the same rule, same seed and data, trained on ideal cells
+    #: (``numerics: ideal``), for the side-by-side of ideal and real cells (docs/device.md).
+    ideal: TrainResult | None = None
 
     @property
     def trained(self) -> bool:
@@ -163,6 +166,9 @@ def run_algorithm(
 
     result = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, progress=progress, hw=hw)
     seconds = time.perf_counter() - t0
+    ideal = None
+    if hw.numerics == "device":  # the same rule on ideal cells: what the device costs in accuracy
+        ideal = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)
     df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path, result.device_writes)
     return AlgorithmRun(
         name=algo.run_name,
@@ -172,6 +178,7 @@ def run_algorithm(
         costs=df,
         epoch_network=counts.epoch_counts(shapes, data.n_train, batch, algo),
         train_seconds=seconds,
+        ideal=ideal,
     )
 
 

@@ -284,8 +284,8 @@ def test_learning_rate_decays_per_epoch(monkeypatch) -> None:
     seen: list[float] = []
     real = trainer.make_optimizer
 
-    def recording(cfg, params):
-        opt = real(cfg, params)
+    def recording(cfg, params, layers=None):
+        opt = real(cfg, params, layers)
         step = opt.step
         opt.step = lambda grads: (seen.append(opt.lr), step(grads))[1]
         return opt

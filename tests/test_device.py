@@ -182,7 +182,7 @@ def test_config_errors() -> None:
     bad = dict(hw, device=None)
     with pytest.raises(ValueError, match="device section is required"):
         HwConfig.model_validate(bad)
-    bad = dict(hw, crossbar=dict(hw["crossbar"], cells_per_weight=4))
+    bad = dict(hw, crossbar=dict(hw["crossbar"], cells_per_weight=4), device=dict(hw["device"], mapping="differential", reference="mid"))
     with pytest.raises(ValueError, match="cells_per_weight must be 1"):
         HwConfig.model_validate(bad)
     bad = dict(hw, device=dict(hw["device"], nonlinearity_ltp=12.0))
@@ -279,6 +279,9 @@ def test_sweep_numerics_key_follows_the_device() -> None:
     assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, fewer)
     narrow_adc = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={"adc_bits": 4})})
     assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, narrow_adc)
+    for field, value in (("cols", 64), ("cells_per_weight", 2)):  # the transposed read; sliced weights
+        other = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={field: value})})
+        assert numerics_key(wl, algo, did, base) != numerics_key(wl, algo, did, other)
     assert numerics_key(wl, algo, did, ideal) == numerics_key(wl, algo, did)
     other_ideal = ideal.model_copy(update={"crossbar": ideal.crossbar.model_copy(update={"adc_bits": 4})})
     assert numerics_key(wl, algo, did, other_ideal) == numerics_key(wl, algo, did, ideal)

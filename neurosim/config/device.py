@@ -6,6 +6,9 @@ One analog cell per weight, trained by identical programming pulses
 =====================  ======================================================================
 mapping ``reference``  ``w = w_max · (G - G_ref) / ((G_max - G_min)/2)``, ``G_ref = (G_max + G_min)/2``
                        (a reference column at mid conductance is subtracted, NeuroSim V3)
+reference column       ``G_ref`` at mid conductance, or at the symmetry point ``g*`` of the LTP/LTD
+                       curves (one pulse each way moves g equally; Kim et al. 2019 zero-shifting):
+                       ``w = w_max · 2 (g - g*)``, weights in ``[-2g* w_max, 2(1 - g*) w_max]``
 mapping ``differential``  ``w = w_max · (G⁺ - G⁻) / (G_max - G_min)``; ``ΔW > 0`` pulses ``G⁺``
                        up (LTP), ``ΔW < 0`` pulses ``G⁻`` up (both cells only ever see LTP)
 pulses                 ``n = round(ΔW / (2 w_max) · levels)`` (LTP: ``levels_ltp``, LTD: ``levels_ltd``)
@@ -16,6 +19,10 @@ conductance            normalised ``g = (G - G_min)/(G_max - G_min)`` follows
                        (fits every entry of NeuroSim's label table, formula.cpp getParamA)
 C2C                    ``g += N(0, σ_c2c) · √|n|`` after a write of ``n`` pulses, then clip to [0, 1]
 D2D                    each cell's labels ``NL + N(0, σ_d2d)``
+cells per weight K     ``w = Σ_k w_k``, cell k (k = 0 lowest) a reference-mapped cell of range
+                       ``w_max F^k / Σ_j F^j``; ``ΔW`` is pulsed into cell 0; every carry,
+                       each cell's weight is pulsed into the cell above and the cell is reset
+                       to the reference (MLP_NeuroSim_V3.0 HybridCell, periodic carry)
 read                   ``G · (1 + N(0, σ_read))``; inputs quantised by the DAC, each array's
                        column sums clipped and quantised by the ADC
 =====================  ======================================================================
@@ -36,6 +43,11 @@ class DeviceConfig(StrictModel):
     """One RRAM synapse cell and how weights map onto it (figures with their sources)."""
 
     mapping: Literal["reference", "differential"] = "reference"
+    #: Conductance of the reference column (mapping reference): ``mid`` (G_min + G_max)/2
+    #: (MLP+NeuroSim V3.0), or ``symmetry_point``, where one LTP and one LTD pulse change G by the
+    #: same amount (zero-shifting, Kim et al. arXiv:1907.10228): weight 0 sits where the
+    #: asymmetric curves make the cells drift, so the drift pulls weights to 0, not to a bias.
+    reference: Literal["mid", "symmetry_point"] = "mid"
     #: Weight represented by G_max (and -w_max by G_min): the weight range is [-w_max, w_max].
     weight_max: float = Field(default=1.0, gt=0, le=100)
     conductance_min_s: Sourced
@@ -55,6 +67,17 @@ class DeviceConfig(StrictModel):
     read_noise_sigma: Sourced | float = 0.0
     #: ADC full scale as a fraction of an array's largest column sum (rows · w_max at full input).
     adc_full_scale: float = Field(default=1.0, gt=0, le=1)
+    #: BP's transposed read of W (the error through the cells): ``cells``, the forward read
+    #: path the other way round (DAC, read noise, ADC); or ``exact``, the cells' weights in
+    #: float (MLP+NeuroSim V3.0 computes the error in software, Train.cpp:518).
+    error_read: Literal["cells", "exact"] = "cells"
+    #: crossbar.cells_per_weight > 1: each cell of a weight counts ``significance`` times the
+    #: cell below; updates go to the lowest-order cell and are carried up (MLP_NeuroSim_V3.0
+    #: Cell.cpp:962 HybridCell significance = 4, the F factor).
+    significance: float = Field(default=4.0, gt=1, le=1000)
+    #: Steps between two carries (None: once per epoch, as MLP_NeuroSim_V3.0 main.cpp:141-142
+    #: calls WeightTransfer after every epoch).
+    carry_every_steps: int | None = Field(default=None, gt=0)
     #: Pulses a cell takes before it stops switching (None: unlimited).
     endurance_pulses: int | None = Field(default=None, gt=0)
     #: Fractions of cells stuck at G_min and at G_max from the start.
@@ -90,6 +113,8 @@ class DeviceConfig(StrictModel):
         for name in ("nonlinearity_ltp", "nonlinearity_ltd"):
             if self._value(getattr(self, name)) > 9:
                 raise ValueError(f"{name} {self._value(getattr(self, name))} is above 9, the largest NeuroSim label")
+        if self.reference == "symmetry_point" and self.mapping != "reference":
+            raise ValueError("reference: symmetry_point needs mapping: reference (a differential pair has no reference column)")
         if self.stuck_at_min_fraction + self.stuck_at_max_fraction > 1:
             raise ValueError("stuck_at_min_fraction + stuck_at_max_fraction exceeds 1")
         if self.conductance_max_s.value <= self.conductance_min_s.value:

@@ -287,10 +287,10 @@ class HwConfig(StrictModel):
                 raise ValueError("numerics is device, so a device section is required")
             if self.crossbar is None or self.chip.weight_storage != "crossbar":
                 raise ValueError("numerics device models crossbar cells: chip.weight_storage must be crossbar")
-            if self.crossbar.cells_per_weight != 1:
+            if self.crossbar.cells_per_weight != 1 and self.device.mapping != "reference":
                 raise ValueError(
-                    "numerics device trains one analog cell per weight (plus its reference or differential "
-                    f"partner): crossbar.cells_per_weight must be 1, not {self.crossbar.cells_per_weight}"
+                    "numerics device slices a weight over cells_per_weight cells against a reference column: "
+                    f"with device.mapping differential crossbar.cells_per_weight must be 1, not {self.crossbar.cells_per_weight}"
                 )
         x, y = self.dram.port_tile_xy
         if not (0 <= x < self.noc.mesh_cols and 0 <= y < self.noc.mesh_rows):

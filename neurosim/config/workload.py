@@ -69,6 +69,10 @@ class OptimizerConfig(StrictModel):
     #: Per-epoch factor on the learning rate: epoch k (1-based) uses learning_rate · lr_decay^(k-1)
     #: (the sparse-DFA authors' ``--decay``; 1: constant).
     lr_decay: float = Field(default=1.0, gt=0, le=1)
+    #: Learning rate of the named layers (weight and bias), in place of learning_rate (or of a
+    #: rule's own learning_rate); lr_decay applies to them too. E.g. ``{fc2: 0.2}``
+    #: (MLP_NeuroSim_V3.0 Param.cpp: alpha1 0.4 for the first layer, alpha2 0.2 for the second).
+    layer_lr: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(default_factory=dict)
 
 
 class TrainingConfig(StrictModel):
@@ -229,6 +233,19 @@ class Workload(StrictModel):
             if net.n_classes != ds.n_classes:
                 raise ValueError(f"the last layer must be {ds.n_classes} for {ds.name} ({ds.n_classes} classes), got {net.n_classes}")
         return net
+
+    @field_validator("training")
+    @classmethod
+    def _layer_lr_names(cls, training: TrainingConfig, info: ValidationInfo) -> TrainingConfig:
+        net, ds = info.data.get("network"), info.data.get("dataset")
+        if net is None or ds is None or not training.optimizer.layer_lr:
+            return training
+        shapes = infer_shapes(net, ds.input_shape)
+        names = sorted({s.name for s in shapes if s.has_weights or s.kind == "batchnorm"})
+        for name in training.optimizer.layer_lr:
+            if name not in names:
+                raise ValueError(f"optimizer.layer_lr: {name!r} is not a layer with parameters (those are {', '.join(names)})")
+        return training
 
     @field_validator("algorithms")
     @classmethod

@@ -28,6 +28,7 @@ __all__ = [
     "curve_inverse",
     "dac_quantise",
     "block_mvm",
+    "block_mvm_transposed",
     "block_weights",
     "plain_mvm",
     "adc_sum",
@@ -133,6 +134,22 @@ def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: in
     return adc_sum(parts, lsb, adc_bits)
 
 
+def block_mvm_transposed(delta: np.ndarray, w: np.ndarray, block: int, lsb: np.ndarray, adc_bits: int) -> np.ndarray:
+    """``δ w`` (``w`` (n_out, n_in), ``δ`` (B, n_out)) summed over blocks of ``block`` rows of ``w``
+    (an array's columns in the transposed read), each block's partial sums ADC-quantised.
+
+    A block of rows of ``w`` is contiguous, so no transposed copy is needed: one BLAS
+    product per block, then :func:`adc_sum`.
+    """
+    n_out, n_in = w.shape
+    blocks = -(-n_out // block)
+    parts = np.empty((blocks, delta.shape[0], n_in), dtype=np.float32)
+    for i in range(blocks):
+        start, stop = i * block, min((i + 1) * block, n_out)
+        np.dot(delta[:, start:stop], w[start:stop], out=parts[i])
+    return adc_sum(parts, lsb, adc_bits)
+
+
 @njit(cache=True)
 def pulse_update(
     w: np.ndarray,
@@ -151,6 +168,7 @@ def pulse_update(
     endurance: int,
     row_max: np.ndarray,
     rng_state: np.ndarray,
+    g_ref: float = 0.5,
 ) -> tuple[int, int, int]:
     """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights.
 
@@ -185,19 +203,18 @@ def pulse_update(
     # fast path: safely below half a pulse either way nothing is sent (the rest is rounded below)
     up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
     down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
+    kept = np.empty(n_in, dtype=np.int64)
     for j in range(n_out):
         big = 0
-        for k in range(n_in):  # branch-free pass: drop every change below half a pulse
+        for k in range(n_in):  # branch-free pass: drop every change below half a pulse, list the rest
             dw = w[j, k] - w_eff[j, k]
             keep = (dw >= up) | (-dw >= down)
+            kept[big] = k
             big += keep
             w[j, k] = w[j, k] if keep else w_eff[j, k]
-        if big == 0:
-            continue
-        for k in range(n_in):
+        for t in range(big):  # only the listed cells, in column order (the C2C draws keep their order)
+            k = kept[t]
             dw = w[j, k] - w_eff[j, k]
-            if dw == zero:
-                continue
             n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
             if n == 0:
                 w[j, k] = w_eff[j, k]
@@ -244,7 +261,7 @@ def pulse_update(
             if differential:
                 value = w_max * (g[0, j, k] - g[1, j, k])
             else:
-                value = w_max * (2.0 * g[0, j, k] - 1.0)
+                value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
             w[j, k] = value
             w_eff[j, k] = value
             w_blocks[k // block_rows, j, k % block_rows] = value

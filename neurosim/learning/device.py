@@ -10,6 +10,9 @@ places:
   (with read noise, one draw per cell per batch), and an ADC of
   ``crossbar.adc_bits`` on each array's column sums (``crossbar.rows`` inputs,
   full scale ``adc_full_scale · rows · w_max``); bias and activation are digital;
+  and a transposed reader for BP's error ``δ W`` (:meth:`CrossbarDevice.mvm_transposed`):
+  the same DAC, noise and ADC path with ``δ`` scaled per sample to its largest magnitude
+  and ``crossbar.cols`` columns per array partial sum;
 - :meth:`CrossbarDevice.write` after the optimizer step: the change the
   optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
   and ``net.weights`` becomes what the cells reached.
@@ -18,8 +21,8 @@ The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
 fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
 ``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
 level (:meth:`program_feedback`); stuck faults apply to both. Their
-reads in the error phase, and BP's transposed reads of ``W``, use the cells'
-weights without DAC/ADC quantisation or read noise (not modelled yet).
+reads in the error phase use the programmed values without DAC/ADC quantisation
+or read noise (not modelled yet).
 
 Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
 pulse slots (write latency) per step, averaged over the run, and the
@@ -33,53 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import block_mvm, block_weights, dac_quantise, plain_mvm, pulse_update
+from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_update
 
+from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
 from .network import Network
 
-__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np"]
-
-#: The curve's largest gap to the straight line per unit of NeuroSim's nonlinearity label.
-GAP_PER_LABEL = 0.0989949
-
-
-def _gap(a: np.ndarray) -> np.ndarray:
-    """Largest ``g(p) - p`` of the curve with shape ``a > 0`` (at ``p* = -a ln(a (1 - e^{-1/a}))``)."""
-    norm = 1.0 - np.exp(-1.0 / a)
-    p = np.clip(-a * np.log(a * norm), 0.0, 1.0)
-    return (1.0 - np.exp(-p / a)) / norm - p
-
-
-def shape_from_label(label: np.ndarray | float) -> np.ndarray:
-    """Curve shape ``A > 0`` whose largest gap to the line is ``GAP_PER_LABEL · |label|`` (0 for label 0)."""
-    target = GAP_PER_LABEL * np.abs(np.asarray(label, dtype=np.float64))
-    if np.any(target >= 0.999):
-        raise ValueError("nonlinearity label above 10 has no curve")
-    lo = np.full(target.shape, np.log(1e-4))
-    hi = np.full(target.shape, np.log(1e6))
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        big = _gap(np.exp(mid)) > target
-        lo = np.where(big, mid, lo)
-        hi = np.where(big, hi, mid)
-    return np.where(target < 1e-9, 0.0, np.exp(0.5 * (lo + hi)))
-
-
-def curve_np(p: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """NumPy twin of :func:`neurosim.kernels.device.curve` (elementwise; ``a == 0`` linear)."""
-    p = np.asarray(p, dtype=np.float64)
-    a = np.broadcast_to(np.asarray(a, dtype=np.float64), p.shape)
-    safe = np.where(a == 0.0, 1.0, a)
-    return np.where(a == 0.0, p, (1.0 - np.exp(-p / safe)) / (1.0 - np.exp(-1.0 / safe)))
-
-
-def curve_inverse_np(g: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """NumPy twin of :func:`neurosim.kernels.device.curve_inverse` (elementwise; ``a == 0`` linear)."""
-    g = np.asarray(g, dtype=np.float64)
-    a = np.broadcast_to(np.asarray(a, dtype=np.float64), g.shape)
-    safe = np.where(a == 0.0, 1.0, a)
-    return np.where(a == 0.0, g, -safe * np.log(1.0 - g * (1.0 - np.exp(-1.0 / safe))))
-
+__all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np", "symmetry_point"]
 
 @dataclass(frozen=True)
 class LayerWriteStats:
@@ -107,8 +69,10 @@ class LayerWriteStats:
 class _Layer:
     """Cells of one crossbar-held matrix."""
 
-    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int):
+    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int, w_max: float):
         self.name = name
+        #: Weight of G_max (reference mapping: ±w_max around the reference); a slice's share of it.
+        self.w_max = w_max
         self.g = np.zeros((sides,) + shape, dtype=np.float64)
         self.a_ltp = a_ltp
         self.a_ltd = a_ltd
@@ -124,7 +88,8 @@ class _Layer:
 class CrossbarDevice:
     """Device state of every crossbar-held matrix of one training run (see module docstring)."""
 
-    def __init__(self, hw: HwConfig, seed: np.random.SeedSequence, *, programmed: bool = True, quantised_reads: bool = True):
+    def __init__(self, hw: HwConfig, seed: np.random.SeedSequence, *, programmed: bool = True, quantised_reads: bool = True,
+                 steps_per_epoch: int = 0):
         if hw.device is None or hw.crossbar is None:
             raise ValueError("CrossbarDevice needs a hwconfig with crossbar and device sections")
         self.dev = hw.device
@@ -140,11 +105,27 @@ class CrossbarDevice:
         self.read_rng = np.random.default_rng(read_ss)
         self.rng_state = c2c_ss.generate_state(1, dtype=np.uint64) | np.uint64(1)  # nonzero xorshift state
         self.layers: list[_Layer] = []
+        #: cells_per_weight > 1: per layer, the cells above the lowest-order one (``layers[i]``), in
+        #: rising significance; slice k holds ``w_max · F^k / Σ_j F^j`` (F = device.significance).
+        self.upper: list[list[_Layer]] = []
+        self.slices = hw.crossbar.cells_per_weight
+        total = sum(self.dev.significance**k for k in range(self.slices))
+        self.slice_w_max = [self.dev.weight_max * self.dev.significance**k / total for k in range(self.slices)]
+        if self.slices == 1:
+            self.slice_w_max = [self.dev.weight_max]
+        #: Steps between two carries of the lower cells into the higher (0: never).
+        self.carry_every = self.dev.carry_every_steps or steps_per_epoch
         self.steps = 0
+        #: Normalised conductance of the reference column (reference mapping): mid, or the symmetry point.
+        self.g_ref = 0.5
+        if self.dev.reference == "symmetry_point":  # mid where the curves have none (linear)
+            point = symmetry_point(float(shape_from_label(self.dev.nl_ltp)), -float(shape_from_label(self.dev.nl_ltd)),
+                                   self.dev.levels_ltp, self.dev.levels_ltd)
+            self.g_ref = 0.5 if point is None else point
 
     # ----------------------------------------------------------------- programming
 
-    def _cells(self, name: str, shape: tuple[int, int]) -> _Layer:
+    def _cells(self, name: str, shape: tuple[int, int], w_max: float | None = None) -> _Layer:
         full = (self.sides,) + shape
         per_cell = self.dev.d2d > 0
         shapes = [np.zeros((1, 1, 1)), np.zeros((1, 1, 1))]
@@ -153,7 +134,8 @@ class CrossbarDevice:
             shapes[i] = shape_from_label(labels) * (1.0 if i == 0 else -1.0)
         needs_frozen = self.dev.endurance_pulses is not None or self.dev.stuck_at_min_fraction > 0 or self.dev.stuck_at_max_fraction > 0
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
-        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows)
+        return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows,
+                      self.dev.weight_max if w_max is None else w_max)
 
     def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
         """Initial write, then stuck faults; ``w`` becomes the cells' weights.
@@ -163,10 +145,10 @@ class CrossbarDevice:
         nearest pulse level of the LTP curve from G_min.
         """
         if self.differential:
-            mag = np.clip(np.abs(w) / self.dev.weight_max, 0.0, 1.0)
+            mag = np.clip(np.abs(w) / cells.w_max, 0.0, 1.0)
             target = np.stack([np.where(w > 0, mag, 0.0), np.where(w > 0, 0.0, mag)])
         else:
-            target = np.clip((w / self.dev.weight_max + 1.0) / 2.0, 0.0, 1.0)[None]
+            target = np.clip(w / (2.0 * cells.w_max) + self.g_ref, 0.0, 1.0)[None]
         if exact:
             cells.g[:] = target
         else:
@@ -179,20 +161,23 @@ class CrossbarDevice:
             cells.g[low] = 0.0
             cells.g[high] = 1.0
             cells.frozen[:] = low | high
-        w[:] = self._weights(cells.g)
+        w[:] = self._weights(cells.g, cells.w_max)
         cells.w_eff[:] = w
         cells.w_blocks[:] = block_weights(w, self.xbar.rows)
 
-    def _weights(self, g: np.ndarray) -> np.ndarray:
+    def _weights(self, g: np.ndarray, w_max: float) -> np.ndarray:
         if self.differential:
-            return (self.dev.weight_max * (g[0] - g[1])).astype(np.float32)
-        return (self.dev.weight_max * (2.0 * g[0] - 1.0)).astype(np.float32)
+            return (w_max * (g[0] - g[1])).astype(np.float32)
+        return (w_max * (2.0 * g[0] - 2.0 * self.g_ref)).astype(np.float32)
 
     def program_weights(self, net: Network) -> None:
         """Create and program the cells of every weight matrix of ``net`` (in place on each layer's weight)."""
         if any(layer.shape.kind != "dense" for layer in net.weight_layers):
             raise ValueError("numerics: device models dense layers only (a conv layer's cells are not modelled yet)")
         for name, w in ((layer.name, layer.weight) for layer in net.weight_layers):
+            if self.slices > 1:
+                self._program_slices(name, w)
+                continue
             cells = self._cells(name, w.shape)
             if self.programmed:
                 self._program(cells, w, exact=True)
@@ -200,6 +185,31 @@ class CrossbarDevice:
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             self.layers.append(cells)
+            self.upper.append([])
+
+    def _program_slices(self, name: str, w: np.ndarray) -> None:
+        """cells_per_weight > 1: the highest cell takes what it can hold of ``w``, each lower one
+        the rest it can hold (all written exactly); ``w`` becomes their sum."""
+        rest = w.astype(np.float64)
+        stack = []
+        for k in range(self.slices - 1, -1, -1):
+            cells = self._cells(name, w.shape, self.slice_w_max[k])
+            lo, hi = -2.0 * self.g_ref * cells.w_max, 2.0 * (1.0 - self.g_ref) * cells.w_max
+            part = np.clip(rest, lo, hi).astype(np.float32) if k > 0 else rest.astype(np.float32)
+            self._program(cells, part, exact=True)
+            rest -= part
+            stack.append(cells)
+        stack.reverse()
+        self.layers.append(stack[0])
+        self.upper.append(stack[1:])
+        w[:] = self._stack_weights(len(self.layers) - 1)
+
+    def _stack_weights(self, index: int) -> np.ndarray:
+        """The weight the cells of layer ``index`` hold together (float32, highest cell first)."""
+        total = np.zeros_like(self.layers[index].w_eff)
+        for cells in [*reversed(self.upper[index]), self.layers[index]]:
+            total += cells.w_eff
+        return total
 
     def program_feedback(self, matrices: list[np.ndarray]) -> None:
         """Program fixed feedback matrices held in crossbars (in place: they become the cells' values)."""
@@ -215,7 +225,7 @@ class CrossbarDevice:
         sigma = self.dev.read_noise
         if sigma == 0.0:
             return cells.w_eff
-        scale = self.dev.weight_max * (2.0 if not self.differential else 1.0)
+        scale = cells.w_max * (2.0 if not self.differential else 1.0)
         out = cells.w_eff.astype(np.float64)
         for side in range(self.sides):
             sign = -1.0 if side == 1 else 1.0
@@ -224,22 +234,55 @@ class CrossbarDevice:
         return out.astype(np.float32)
 
     def mvm(self, index: int, x: np.ndarray) -> np.ndarray:
-        """Layer ``index`` (0-based) read for input batch ``x``: ``x Wᵀ`` through DAC, cells and ADC."""
-        cells = self.layers[index]
+        """Layer ``index`` (0-based) read for input batch ``x``: ``x Wᵀ`` through DAC, cells and ADC
+        (with several cells per weight: each cell's columns read and ADC-converted on their own,
+        the outputs added digitally)."""
+        out = self._read(self.layers[index], x)
+        for cells in self.upper[index]:
+            out += self._read(cells, x)
+        return out
+
+    def _read(self, cells: _Layer, x: np.ndarray) -> np.ndarray:
         w = self._read_weights(cells)
         if not self.quantised_reads:
             return plain_mvm(x, w)
         blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
         ones = np.ones(x.shape[0], dtype=np.float32)
         xq = dac_quantise(x, ones, self.xbar.input_bits)
-        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * self.dev.weight_max
+        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * cells.w_max
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
+    def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
+        """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
+
+        The same path as :meth:`mvm` the other way round: each sample's ``δ`` is scaled to
+        its largest magnitude (``s_b = max|δ_b|``, digital) and DAC-quantised, each array's
+        ``crossbar.cols`` columns give one partial sum per row, ADC-quantised with full
+        scale ``adc_full_scale · cols_used · w_max · s_b``; the partial sums are added.
+        """
+        out = self._read_transposed(self.layers[index], delta)
+        for cells in self.upper[index]:
+            out += self._read_transposed(cells, delta)
+        return out
+
+    def _read_transposed(self, cells: _Layer, delta: np.ndarray) -> np.ndarray:
+        w = self._read_weights(cells)
+        if not self.quantised_reads:
+            return plain_mvm(delta, w.T)
+        scale = np.abs(delta).max(axis=1).astype(np.float32)
+        dq = dac_quantise(delta, scale, self.xbar.input_bits)
+        full_scale = self.dev.adc_full_scale * min(self.xbar.cols, delta.shape[1]) * cells.w_max
+        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        return block_mvm_transposed(dq, w, self.xbar.cols, lsb, self.xbar.adc_bits)
+
     def attach(self, net: Network) -> None:
-        """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval)."""
+        """Hook 1: every dense layer of ``net`` reads its MVM through the cells (train and eval),
+        and its transposed MVM too (BP's error through ``W``)."""
         for index, layer in enumerate(net.weight_layers):
             layer.reader = lambda x, index=index: self.mvm(index, x)
+            if self.dev.error_read == "cells":
+                layer.transposed_reader = lambda d, index=index: self.mvm_transposed(index, d)
 
     # ----------------------------------------------------------------- write hook
 
@@ -251,35 +294,67 @@ class CrossbarDevice:
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
-        endurance = self.dev.endurance_pulses or 0
-        for cells, w in zip(self.layers, weights):
-            cells.row_max[:] = 0
-            ltp, ltd, written = pulse_update(
-                w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
-                self.dev.levels_ltp, self.dev.levels_ltd, self.dev.weight_max, self.dev.c2c,
-                self.differential, endurance, cells.row_max, self.rng_state,
-            )  # fmt: skip
-            per_row = cells.row_max.sum(axis=1)
-            blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
-            cells.totals += (ltp, ltd, written, int(blocks.max()))
+        for index, (cells, w) in enumerate(zip(self.layers, weights)):
+            if not self.upper[index]:
+                self._pulse(cells, w)
+                continue
+            # several cells per weight: the lowest-order cell takes the whole change
+            target = cells.w_eff + (w - self._stack_weights(index))
+            self._pulse(cells, target)
+            if self.carry_every and self.steps % self.carry_every == 0:
+                self._carry(index)
+            w[:] = self._stack_weights(index)
+
+    def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
+        """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
+        cells.row_max[:] = 0
+        ltp, ltd, written = pulse_update(
+            w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
+            self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
+            self.differential, self.dev.endurance_pulses or 0, cells.row_max, self.rng_state, self.g_ref,
+        )  # fmt: skip
+        per_row = cells.row_max.sum(axis=1)
+        blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
+        cells.totals += (ltp, ltd, written, int(blocks.max()))
+
+    def _carry(self, index: int) -> None:
+        """Carry (MLP_NeuroSim_V3.0 HybridCell::WeightTransfer, Cell.cpp:1003-): from the lowest
+        cell up, each cell's weight is pulsed into the cell above and the cell is reset to the
+        reference conductance (write-verified; the pulses a reset takes on the linear scale,
+        ``round(|g - g_ref| · levels)``, are counted, not modelled)."""
+        stack = [self.layers[index], *self.upper[index]]
+        for below, above in zip(stack[:-1], stack[1:]):
+            self._pulse(above, above.w_eff + below.w_eff)
+            live = ~below.frozen if below.frozen.size > 1 else np.ones(below.g.shape, dtype=np.bool_)
+            if below.frozen.size == 1 and below.frozen[0, 0, 0]:
+                live[:] = False
+            up = (below.g < self.g_ref) & live
+            levels = np.where(up, self.dev.levels_ltp, self.dev.levels_ltd)
+            n = np.where(live, np.floor(np.abs(below.g - self.g_ref) * levels + 0.5), 0).astype(np.int64)
+            below.pulses += n
+            below.totals += (int(n[up].sum()), int(n[~up].sum()), int(np.count_nonzero(n)), int(n.max(initial=0)))
+            below.g[live] = self.g_ref
+            below.w_eff[:] = self._weights(below.g, below.w_max)
+            below.w_blocks[:] = block_weights(below.w_eff, self.xbar.rows)
 
     def stats(self) -> list[LayerWriteStats]:
         """Per weight layer: programming figures of the run so far."""
         out = []
         steps = max(self.steps, 1)
-        for cells in self.layers:
-            per_cell = cells.pulses.sum(axis=0).ravel()
+        for cells, upper in zip(self.layers, self.upper):
+            per_cell = np.concatenate([c.pulses.sum(axis=0).ravel() for c in (cells, *upper)])
+            totals = sum((c.totals for c in upper), cells.totals.copy())
             top = int(per_cell.max()) if per_cell.size else 0
             counts, edges = np.histogram(per_cell, bins=10, range=(0, max(top, 1)))
             out.append(
                 LayerWriteStats(
                     layer=cells.name,
                     steps=self.steps,
-                    cells=int(cells.pulses.size),
-                    ltp_pulses_per_step=float(cells.totals[0]) / steps,
-                    ltd_pulses_per_step=float(cells.totals[1]) / steps,
-                    cells_written_per_step=float(cells.totals[2]) / steps,
-                    pulse_slots_per_step=float(cells.totals[3]) / steps,
+                    cells=int(per_cell.size),
+                    ltp_pulses_per_step=float(totals[0]) / steps,
+                    ltd_pulses_per_step=float(totals[1]) / steps,
+                    cells_written_per_step=float(totals[2]) / steps,
+                    pulse_slots_per_step=float(totals[3]) / steps,
                     pulses_per_cell_mean=float(per_cell.mean()),
                     pulses_per_cell_max=top,
                     pulses_per_cell_counts=tuple(int(c) for c in counts),

@@ -134,6 +134,8 @@ class WeightLayer(Layer):
         self.param_names = [f"{self.name}.weight", f"{self.name}.bias"]
         #: ``x → x Wᵀ`` read through RRAM cells (``numerics: device``, :meth:`.device.CrossbarDevice.attach`); None: exact.
         self.reader = None
+        #: ``δ → δ W`` read through the same cells (BP's transposed read); None: exact.
+        self.transposed_reader = None
 
     def chain(self, g: np.ndarray, cache: LayerCache, matrix: np.ndarray, groups: int = 1) -> np.ndarray:
         """∂/∂x from ``g = ∂/∂a`` through ``matrix`` (W for BP, B for FA) in ``groups`` blocks."""
@@ -157,6 +159,8 @@ class Dense(WeightLayer):
         return h, LayerCache(x2, a, h)
 
     def chain(self, g, cache, matrix, groups=1):
+        if self.transposed_reader is not None and matrix is self.weight:  # BP's read of W through the cells
+            return self.transposed_reader(np.ascontiguousarray(g)).reshape((g.shape[0],) + self.shape.in_shape)
         return backward_input(g, matrix).reshape((g.shape[0],) + self.shape.in_shape)
 
     def param_grads(self, g, cache):

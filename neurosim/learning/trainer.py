@@ -26,9 +26,9 @@ says where (the history keeps the epochs completed before it).
 
 Device numerics (``hw.numerics == "device"``, :mod:`.device`): the dense weight
 layers are programmed into RRAM cells after the rule is built (hook 0), every MVM of
-the forward pass reads the cells through the DAC, read noise and the ADC (hook 1: a
-reader attached to each dense layer), and every optimizer step is sent to the cells
-as pulses, the weights becoming what the cells reached (hook 2).
+the forward pass and BP's transposed read of W go through the DAC, read noise and the
+ADC (hook 1: readers attached to each dense layer), and every optimizer step is sent to
+the cells as pulses, the weights becoming what the cells reached (hook 2).
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def train(
     """
     device = None
     if hw is not None and hw.numerics == "device":
-        device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]))
+        device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]),
+                                steps_per_epoch=-(-x_train.shape[0] // workload.training.batch_size))
     with single_threaded_blas():
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device)
 
@@ -243,7 +244,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     opt_cfg = workload.training.optimizer
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
-    optimizer = make_optimizer(opt_cfg, params)
+    optimizer = make_optimizer(opt_cfg, params, [net.layers[j].name for j in trainable for _ in net.layers[j].params])
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]

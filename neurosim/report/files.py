@@ -1,7 +1,7 @@
 """The output contract of a run: fixed file names, written atomically.
 
-``summary.json``, ``costs.csv``, ``training.csv`` and ``placement.csv`` are the
-run's data; plots and ``report.html`` are drawn from these files only
+``summary.json``, ``costs.csv``, ``training.csv`` and ``placement.csv`` (and, with
+``numerics: device``, ``cells.csv``: :mod:`neurosim.report.cells`) are the run's data; plots and ``report.html`` are drawn from these files only
 (:mod:`neurosim.report.plots`, :mod:`neurosim.report.html`).
 """
 
@@ -20,6 +20,7 @@ import pandas as pd
 
 from .. import ledger
 from ..pipeline import RunResult
+from .cells import CELLS, cells_frame
 from .summary import summarize
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TRAINING",
     "PLACEMENT",
     "ALIGNMENT",
+    "CELLS",
     "alignment_frame",
     "atomic_write_text",
     "atomic_write_bytes",
@@ -149,6 +151,11 @@ def write_run(res: RunResult, out: Path, *, hw_path: str, workload_path: str) ->
     atomic_write_text(out / TRAINING, _csv(training_frame(res)))
     atomic_write_text(out / PLACEMENT, _csv(placement_frame(res)))
     atomic_write_text(out / ALIGNMENT, _csv(alignment_frame(res)))
-    summary["data_files"] = {name: sha256_file(out / name) for name in (COSTS, TRAINING, PLACEMENT, ALIGNMENT)}
+    names = [COSTS, TRAINING, PLACEMENT, ALIGNMENT]
+    cells = cells_frame(res)
+    if len(cells):  # numerics: device: each rule on ideal and on real cells
+        atomic_write_text(out / CELLS, _csv(cells))
+        names.append(CELLS)
+    summary["data_files"] = {name: sha256_file(out / name) for name in names}
     atomic_write_text(out / SUMMARY, dumps_json(summary))
     return summary

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from .compare import COMPARISON
 from .files import COSTS, SUMMARY, TRAINING, atomic_write_text
 from .fmt import count, energy, percent, ratio
+from .cells import CELLS_HEADER, cells_cells, cells_rows
 from .headline import KEY_ROWS, headline_rows
 from .layers import layer_frame
 from .plots import PLOTS
@@ -152,6 +153,8 @@ def _context(s: dict, costs: pd.DataFrame) -> dict:
         "key_rows": [r for k in _FIRST for r in rows if r.key == k],
         "other_rows": [r for r in rows if r.key not in _FIRST],
         "why": why_,
+        "cells_header": CELLS_HEADER,
+        "cells_rows": [cells_cells(r) for r in cells_rows(s)],
         "verdict": verdict,
         "docs_links": _docs_links(),
     }

@@ -31,6 +31,8 @@ from ..errors import NeurosimError
 __all__ = ["staged", "read_run", "sha256_file", "RunDirError"]
 
 _DATA = ("costs.csv", "training.csv", "placement.csv", "alignment.csv")
+#: Data files only some runs write (numerics: device: cells.csv); when summary.json lists one, it must be there.
+_OPTIONAL = ("cells.csv",)
 
 
 class RunDirError(NeurosimError):
@@ -96,9 +98,12 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or not isinstance(summary.get("algorithms"), dict) or not summary["algorithms"]:
         raise RunDirError(f"{run_dir}/summary.json: damaged, expected an object with an 'algorithms' table")
     sums = summary.get("data_files")
-    if not isinstance(sums, dict) or set(sums) != set(_DATA):
+    optional = {name for name in _OPTIONAL if isinstance(sums, dict) and name in sums}
+    if not isinstance(sums, dict) or set(sums) != set(_DATA) | optional:
         raise RunDirError(f"{run_dir}/summary.json: no record of its data files (written by an older neurosim, or damaged); rerun")
-    for name in _DATA:
+    for name in (*_DATA, *sorted(optional)):
+        if not (run_dir / name).is_file():
+            raise RunDirError(f"{run_dir}: not a whole run directory (missing {name})")
         if sha256_file(run_dir / name) != sums[name]:
             raise RunDirError(f"{run_dir}/{name}: does not belong to this summary.json (mixed from another run, truncated or edited)")
     return summary

@@ -26,6 +26,7 @@ from typing import Any
 from .. import __version__, ledger
 from ..pipeline import AlgorithmRun, RunResult
 from ..records import PHASES
+from .cells import cells_summary
 from .layers import layer_summary
 
 __all__ = ["LEVEL_KEYS", "summarize"]
@@ -115,6 +116,8 @@ def _algorithm_summary(run: AlgorithmRun, res: RunResult) -> dict[str, Any]:
         "spills": list(hw.spills),
         # numerics: device only: the cells' programming per weight layer (docs/device.md)
         "device_writes": {w.layer: asdict(w) for w in run.training.device_writes} if run.training is not None else {},
+        # numerics: device only: the same rule on ideal cells, and the programming energy (report.cells)
+        **cells_summary(run),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from .cells import cells_text
 from .headline import headline_rows, rules_of
 
 __all__ = ["RuleBars", "text_table"]
@@ -64,6 +65,9 @@ def text_table(summary: dict) -> str:
     out = [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     if base:
         out.append(f"(in brackets: {base} ÷ rule, above 1× the rule costs less; accuracy: points vs {base})")
+    cells = cells_text(summary)
+    if cells:
+        out += ["", cells]
     for name, alg in summary.get("algorithms", {}).items():
         div = alg.get("diverged")
         if div:

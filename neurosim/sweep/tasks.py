@@ -97,13 +97,15 @@ def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Data
 
 def device_numerics(hw: HwConfig | None) -> dict | None:
     """The part of a hwconfig training depends on: none for ``numerics: ideal``; for
-    ``device`` the device section, the crossbar's read path and where feedback lives."""
+    ``device`` the device section, the crossbar's read path (rows for the forward read, cols for
+    BP's transposed read), its cells per weight and where feedback lives."""
     if hw is None or hw.numerics != "device" or hw.crossbar is None or hw.device is None:
         return None
     xbar = hw.crossbar
     return {
         "device": hw.device.model_dump(mode="json"),
-        "crossbar": {"rows": xbar.rows, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits},
+        "crossbar": {"rows": xbar.rows, "cols": xbar.cols, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits,
+                     "cells_per_weight": xbar.cells_per_weight},
         "feedback_storage": hw.chip.feedback_storage,
     }
 
