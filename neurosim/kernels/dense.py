@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.linalg.blas import sgemm
 
 __all__ = [
     "IDENTITY",
@@ -38,6 +39,7 @@ __all__ = [
     "backward_input",
     "dense_jvp",
     "weight_grad",
+    "dense_sgd_update",
     "blas_dot",
 ]
 
@@ -207,6 +209,39 @@ def _scale_rows(delta: np.ndarray):
             scaled[r, c] = v
             db[c] += v
     return scaled, db
+
+
+def dense_sgd_update(delta: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, lr: float) -> None:
+    """One plain-SGD step of a dense layer, in place: ``W ← W - η δᵀx/B``, ``b ← b - η Σ_b δ/B``.
+
+    The weight step is one sgemm with ``β = 1`` writing into ``W`` (SciPy's BLAS
+    binding, which exposes ``β``; NumPy's does not): no ``ΔW`` array, no update pass.
+    ``W`` (n_out, n_in) row-major is ``Wᵀ`` column-major, so the call computes
+    ``Wᵀ ← Wᵀ + α xᵀ δ`` with ``α = -η/B`` on the arrays' own memory (``x.T``, ``δ.T``
+    and ``W.T`` are Fortran-ordered views: no copies). Equal to :func:`weight_grad` then
+    :func:`~neurosim.kernels.update.sgd_step` in exact arithmetic; in float32 it rounds
+    once per element where that pair rounds three times (``δ/B``, ``ΔW``, ``η ΔW``), so
+    the bits differ. The bias step is the pair's, bit for bit.
+    """
+    alpha = np.float32(-np.float32(lr) * np.float32(1.0 / delta.shape[0]))
+    w_t = w.T
+    if sgemm(alpha, x.T, delta.T, 1.0, w_t, trans_b=1, overwrite_c=1) is not w_t:  # f2py copied W: the step would be lost
+        raise ValueError("dense_sgd_update needs a C-contiguous float32 weight matrix")
+    _bias_sgd(delta, b, lr)
+
+
+@njit(cache=True)
+def _bias_sgd(delta: np.ndarray, b: np.ndarray, lr: float) -> None:
+    """``b ← b - η Σ_b (δ/B)`` in place (the sums as :func:`_scale_rows` forms them)."""
+    rows, cols = delta.shape
+    db = np.zeros(cols, dtype=delta.dtype)
+    inv = np.float32(1.0 / rows)
+    for r in range(rows):
+        for c in range(cols):
+            db[c] += delta[r, c] * inv
+    eta = np.float32(lr)
+    for c in range(cols):
+        b[c] -= eta * db[c]
 
 
 # --------------------------------------------------------------------------- forward mode
