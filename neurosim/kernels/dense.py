@@ -71,13 +71,16 @@ def blas_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 _TANH_CLAMP = np.float32(7.90531110763549805)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _tanh_into(a: np.ndarray, h: np.ndarray) -> None:
     """``h = tanh(a)`` by a vectorisable rational approximation (Eigen's float tanh).
 
     ``tanh(x) ≈ x·P(x²)/Q(x²)`` on ``x`` clamped to ``±7.905`` (where float32 tanh
     is 1 to within an ulp), ``P`` of degree 6 and ``Q`` of degree 3; the error is
-    below 3e-7, i.e. a few float32 ulp, and it runs ~10x faster than libm's tanhf.
+    below 3e-7, i.e. a few float32 ulp. ``error_model="numpy"`` drops Python's
+    zero-division check (``Q ≥ 0.0049``), which is what lets the loop vectorise: 5×
+    faster than the checked scalar loop, same bits (only fused multiply-adds allowed,
+    no reciprocal approximation).
     """
     rows, cols = a.shape
     for r in range(rows):
@@ -115,7 +118,7 @@ def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
     return a, activate(a, act, slope)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activate(a: np.ndarray, act: int, slope: float) -> np.ndarray:
     """``f(a)`` (a new array; ``a`` itself for :data:`IDENTITY`)."""
     if act == IDENTITY:
