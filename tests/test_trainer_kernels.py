@@ -1,5 +1,5 @@
 """The trainer's fused kernels against NumPy references: the one-sgemm SGD step of a dense
-layer and the float64 sums of the alignment's estimator figures; and the trainer's fused
+layer and the float64 sums of the alignment's figures (estimator, per-sample cosines); and the trainer's fused
 SGD path against the unfused one (same run up to rounding, bit-identical run to run)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from neurosim import kernels as K
 from neurosim.config.workload import Workload
-from neurosim.kernels.stats import estimator_sums
+from neurosim.kernels.stats import estimator_sums, row_sums
 from neurosim.learning import train
 
 SHAPES = [(1, 1, 1), (1, 7, 3), (5, 13, 11), (32, 784, 33), (17, 9, 800), (32, 800, 800)]  # (batch, n_in, n_out)
@@ -65,6 +65,19 @@ def test_estimator_sums_match_numpy(draws: int, size: int) -> None:
     assert spread == pytest.approx(((h64 - h64.mean(axis=0)) ** 2).sum(), rel=1e-10, abs=1e-12)
     if draws == 1:
         assert spread == 0.0
+
+
+@pytest.mark.parametrize("rows,size", [(1, 1), (7, 13), (256, 800)])
+def test_row_sums_match_numpy(rows: int, size: int) -> None:
+    rng = np.random.default_rng(rows + size)
+    u, v = _rand(rng, rows, size), _rand(rng, rows, size)
+    u[0] = 0.0
+    uu, vv, uv = row_sums(u, v)
+    u64, v64 = u.astype(np.float64), v.astype(np.float64)
+    np.testing.assert_allclose(uu, (u64**2).sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(vv, (v64**2).sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(uv, (u64 * v64).sum(axis=1), rtol=1e-10, atol=1e-10)
+    assert uu[0] == 0.0 and uv[0] == 0.0
 
 
 def _workload(optimizer: str) -> Workload:

@@ -13,6 +13,8 @@ of a gradient ``g``, all of ``P`` entries,
 =============  ====================================================
 
 every product and sum in float64 (the inputs are widened one entry at a time).
+:func:`row_sums` gives the same per row of two ``(rows, P)`` arrays (``uu, vv, uv``):
+the per-sample cosines of the error alignment.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["estimator_sums"]
+__all__ = ["estimator_sums", "row_sums"]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -64,3 +66,24 @@ def estimator_sums(hats: np.ndarray, g: np.ndarray):
     """``(gg, hh, hg, dd, spread)`` of ``hats`` (k, P) against ``g`` (P,) (module docstring)."""
     mean = np.zeros(g.shape[0] if hats.shape[0] > 1 else 0)
     return _sums(hats, g, mean)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def row_sums(u: np.ndarray, v: np.ndarray):
+    """Per row ``r`` of ``u``, ``v`` (rows, P): ``(Σ u², Σ v², Σ u v)`` in float64."""
+    rows, size = u.shape
+    uu = np.zeros(rows)
+    vv = np.zeros(rows)
+    uv = np.zeros(rows)
+    for r in range(rows):
+        suu = 0.0
+        svv = 0.0
+        suv = 0.0
+        for p in range(size):
+            a = np.float64(u[r, p])
+            b = np.float64(v[r, p])
+            suu += a * a
+            svv += b * b
+            suv += a * b
+        uu[r], vv[r], uv[r] = suu, svv, suv
+    return uu, vv, uv

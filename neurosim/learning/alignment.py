@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.kernels import softmax_cross_entropy
-from neurosim.kernels.stats import estimator_sums
+from neurosim.kernels.stats import estimator_sums, row_sums
 
 from .network import Network
 from .rules import Rule, bp_rule
@@ -97,25 +97,28 @@ def measure(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str,
         if not plan.trainable or ests[0].deltas[i] is None:
             continue
         layer, c = net.layers[j], cache.layers[j]
-        cos = float(np.clip(per_sample_cosine(ests[0].deltas[i], true.deltas[i]).mean(), -1.0, 1.0))
+        est, bp = (d.reshape(d.shape[0], -1) for d in (ests[0].deltas[i], true.deltas[i]))
+        cos = float(np.clip(_cosines(*row_sums(est, bp)).mean(), -1.0, 1.0))
         g = layer.param_grads(true.deltas[i], c)[0].reshape(-1)
-        hats = np.stack([layer.param_grads(est.deltas[i], c)[0].reshape(-1) for est in ests])
+        hats = [layer.param_grads(e.deltas[i], c)[0].reshape(1, -1) for e in ests]
+        hats = hats[0] if draws == 1 else np.concatenate(hats)
         gg, hh, hg, dd, spread = estimator_sums(hats, g)  # float64 sums, one pass over the float32 ΔW
         norm2 = max(gg, np.finfo(np.float64).tiny)
         out[layer.name] = (
             float(np.degrees(np.arccos(cos))),
-            float(_cosines(hh, gg, hg).mean()),
+            float(_cosines(hh, np.full_like(hh, gg), hg).mean()),
             float(spread / draws / norm2),
             float(dd.mean() / norm2),
         )
     return out
 
 
-def _cosines(hh: np.ndarray, gg: float, hg: np.ndarray) -> np.ndarray:
-    """``hg / √(hh·gg)`` with :func:`per_sample_cosine`'s conventions for zero vectors."""
-    norms = np.sqrt(hh) * np.sqrt(gg)
-    cos = hg / np.where(norms > 0, norms, 1.0)
-    return np.where((hh == 0) & (gg == 0), 1.0, cos)
+def _cosines(uu: np.ndarray, vv: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """``uv / √(uu·vv)`` from float64 sums, with :func:`per_sample_cosine`'s conventions
+    (1 when both vectors are zero, 0 when one is)."""
+    norms = np.sqrt(uu) * np.sqrt(vv)
+    cos = uv / np.where(norms > 0, norms, 1.0)
+    return np.where((uu == 0) & (vv == 0), 1.0, cos)
 
 
 def measures_at(step: int, per_epoch: int, every: int | None) -> bool:
