@@ -10,7 +10,9 @@ slower than NumPy's; both run the same one-thread sgemm, so the products are
 bit-identical (``tests/test_mlp_regression.py`` pins them). The element-wise
 parts (bias, activation, its derivative, the ``1/B`` scaling) stay fused numba loops.
 Like those, the products stay silent on overflow (a diverging run is caught by the
-trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`.
+trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`. Plain SGD
+does not form ``ΔW`` at all: :func:`dense_sgd_update` is one sgemm with ``β = 1``
+into ``W`` (SciPy's binding: NumPy's has no ``β``).
 
 Activations are selected by an integer code (numba cannot dispatch on
 strings cheaply): :data:`IDENTITY`, :data:`TANH`, :data:`RELU`,
