@@ -6,8 +6,9 @@ the plain-SGD weight step to the OpenBLAS that SciPy ships
 (:func:`neurosim.kernels.dense.dense_sgd_update`: ``scipy.linalg.blas.sgemm``, which
 exposes ``β``); the limit below reaches both libraries. OpenBLAS picks
 its blocking by thread count, and the float32 sums then round differently: on
-784-800-800-10, 20 epochs of DFA end at 95.70 % with two threads and 95.90 % with
-one. Training under :func:`single_threaded_blas` makes the same seed give the same
+784-800-800-10, 20 epochs of DFA ended at 95.70 % with two threads and 95.90 % with
+one (measured before the SGD step became one sgemm, which rounds differently again:
+95.55 % with one thread now). Training under :func:`single_threaded_blas` makes the same seed give the same
 bits on any machine and in any process (a ``neurosim run`` and a sweep worker
 agree). At batch 32 the products are too small to gain from a second thread
 (measured: 14.8 s vs 14.7 s for 20 epochs of DFA on this 2-core machine);
