@@ -48,9 +48,9 @@ from .alignment import HELD_OUT_SIZE, AlignmentRecord, measures_at
 from .alignment import measure as measure_alignment
 from .checkpoint import load_checkpoint
 from .device import CrossbarDevice, LayerWriteStats
-from .network import Network
+from .network import ForwardCache, Network
 from .optim import SGD, make_optimizer
-from .rules import Rule, bp_rule, make_rule
+from .rules import Backward, Rule, bp_rule, make_rule
 
 __all__ = ["EpochRecord", "Divergence", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
@@ -302,7 +302,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     return history, diverged, alignment
 
 
-def _sgd_layers(net: Network, trainable: list[int], result, cache, lr: float) -> None:
+def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, lr: float) -> None:
     """Plain SGD, layer by layer: a weight layer from its δ (a dense layer as one sgemm into ``W``,
     :meth:`~.layers.WeightLayer.sgd_update`), any other from the gradients the backward formed.
     The same step as :class:`SGD` in exact arithmetic; every δ is taken before any weight moves."""
