@@ -45,9 +45,15 @@ def main() -> None:
     ap.add_argument("workload")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rules", default="bp,dfa,sdfa")
+    ap.add_argument("--alignment-every", type=int, default=None,
+                    help="neurosim's error-alignment interval in steps (default: the workload's schedule, "
+                         "every 10 steps in epoch 1); a value above the epoch's steps leaves the measure at step 0 only")
     args = ap.parse_args()
     wl = wlcfg.load(args.workload)
-    wl = wl.model_copy(update={"training": wl.training.model_copy(update={"epochs": 1})})
+    update = {"epochs": 1}
+    if args.alignment_every is not None:
+        update["alignment_every"] = args.alignment_every
+    wl = wl.model_copy(update={"training": wl.training.model_copy(update=update)})
     data = load_dataset(wl.dataset)
     torch.set_num_threads(1)
     rules = args.rules.split(",")

@@ -32,7 +32,7 @@ class StrictModel(BaseModel):
     number beyond :data:`MAX_MAGNITUDE` (a typo such as ``1e30``, not a setting;
     checked on the raw file by :func:`validate_mapping`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False, defer_build=True)
 
 
 class Sourced(StrictModel):

@@ -78,7 +78,7 @@ class OptimizerConfig(StrictModel):
 class TrainingConfig(StrictModel):
     epochs: int = Field(default=20, gt=0)
     batch_size: int = Field(default=32, gt=0)
-    optimizer: OptimizerConfig = OptimizerConfig()
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)  # a factory: no validator built at import
     #: Steps between two measures of the error-signal alignment (Launay et al. 2020; alignment.csv).
     #: None: every 10 steps in the first epoch, then 4 times per epoch.
     alignment_every: int | None = Field(default=None, gt=0)
@@ -209,9 +209,9 @@ class Workload(StrictModel):
     #: Names the default output folder, so a plain file name: no '/', no '..'.
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = Field(default=0, ge=0)
-    dataset: DatasetConfig = DatasetConfig()
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     network: NetworkConfig
-    training: TrainingConfig = TrainingConfig()
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
     algorithms: list[AlgorithmConfig] = Field(min_length=1)
 
     @model_validator(mode="before")

@@ -8,6 +8,7 @@
 - :mod:`.conv` — 2-D convolution (im2col + BLAS): forward, input and weight gradient;
 - :mod:`.pool` — max / average pooling, forward, backward and tangent;
 - :mod:`.batchnorm` — batch normalisation (train / eval), forward and backward;
+- :mod:`.stats` — float64 sums over float32 arrays (the alignment's estimator figures);
 - :mod:`.blas` — the one-thread BLAS limit that keeps results machine-independent.
 """
 
@@ -25,6 +26,7 @@ from .dense import (
     backward_input,
     dense_forward,
     dense_jvp,
+    dense_sgd_update,
     weight_grad,
 )
 from .batchnorm import batchnorm_backward, batchnorm_eval, batchnorm_eval_backward, batchnorm_train
@@ -49,6 +51,7 @@ __all__ = [
     "backward_input",
     "dense_jvp",
     "weight_grad",
+    "dense_sgd_update",
     "softmax_cross_entropy",
     "one_hot",
     "dense_project",

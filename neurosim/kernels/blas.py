@@ -1,12 +1,14 @@
 """One BLAS thread for the numeric core, so results do not depend on the machine.
 
-The kernels' matrix products go to BLAS: the dense ones to NumPy's OpenBLAS
-(:func:`neurosim.kernels.dense.blas_dot`), the conv ones through ``np.dot`` inside
-``@njit``, which calls the OpenBLAS that SciPy ships (``scipy.linalg.cython_blas``);
-the limit below reaches both. OpenBLAS picks
+The kernels' matrix products go to BLAS: the dense and conv ones to NumPy's OpenBLAS
+(:func:`neurosim.kernels.dense.blas_dot`, called from Python between the numba loops),
+the plain-SGD weight step to the OpenBLAS that SciPy ships
+(:func:`neurosim.kernels.dense.dense_sgd_update`: ``scipy.linalg.blas.sgemm``, which
+exposes ``β``); the limit below reaches both libraries. OpenBLAS picks
 its blocking by thread count, and the float32 sums then round differently: on
-784-800-800-10, 20 epochs of DFA end at 95.70 % with two threads and 95.90 % with
-one. Training under :func:`single_threaded_blas` makes the same seed give the same
+784-800-800-10, 20 epochs of DFA ended at 95.70 % with two threads and 95.90 % with
+one (measured before the SGD step became one sgemm, which rounds differently again:
+95.55 % with one thread now). Training under :func:`single_threaded_blas` makes the same seed give the same
 bits on any machine and in any process (a ``neurosim run`` and a sweep worker
 agree). At batch 32 the products are too small to gain from a second thread
 (measured: 14.8 s vs 14.7 s for 20 epochs of DFA on this 2-core machine);
@@ -15,7 +17,7 @@ sweeps get their parallelism from running points side by side.
 
 from __future__ import annotations
 
-import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS numba calls, so the limit reaches it)
+import scipy.linalg.blas  # noqa: F401  (loads SciPy's OpenBLAS, which the SGD step calls, so the limit reaches it)
 from threadpoolctl import threadpool_limits
 
 __all__ = ["single_threaded_blas"]

@@ -19,7 +19,8 @@ im2col unrolls the whole batch into ``cols`` of shape ``(C_in·k·k, N·H'·W')`
 block ``[q·K_g, (q+1)·K_g)`` with ``K_g = C_in/g·k·k``. Then each of the three passes is
 one BLAS product per group over the whole batch: ``y_q = w_q (C_out/g, K_g) · cols_q``,
 ``dcols_q = w_qᵀ · g_q`` (then col2im), ``dw_q = g_q · cols_qᵀ`` with ``g`` laid out
-channel-major ``(C_out, N·H'W')``. The forward pass returns ``cols`` for the weight
+channel-major ``(C_out, N·H'W')``. The products are NumPy's BLAS, called from Python
+between the numba loops (as for dense layers, :mod:`.dense`). The forward pass returns ``cols`` for the weight
 gradient, so the input is unrolled once per step. Measured against a direct (7-loop) numba convolution on the shapes of
 ``workloads/mnist_conv_compare.yaml``: see ``bench/bench_conv.py``.
 
@@ -93,13 +94,10 @@ def col2im(cols: np.ndarray, batch: int, channels: int, height: int, width: int,
     return x
 
 
-@njit(cache=True)
-def _put_rows(dst: np.ndarray, row0: int, src: np.ndarray) -> None:
-    """``dst[row0 : row0 + len(src)] = src`` by explicit loops (numba's slice assignment is slow here)."""
-    rows, cols = src.shape
-    for r in range(rows):
-        for c in range(cols):
-            dst[row0 + r, c] = src[r, c]
+def _gemm(left: np.ndarray, right: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = left · right`` by NumPy's BLAS (silent on overflow, as numba's products are)."""
+    with np.errstate(all="ignore"):
+        return np.dot(left, right, out=out)
 
 
 @njit(cache=True)
@@ -116,31 +114,42 @@ def _to_channel_major(g: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _add_bias_batch_major(prod: np.ndarray, b: np.ndarray, batch: int) -> np.ndarray:
+    """``y[n, o, p] = prod[o, n·P + p] + b[o]``: the channel-major product to ``(N, C_out, P)``."""
+    c_out = prod.shape[0]
+    positions = prod.shape[1] // batch
+    y = np.empty((batch, c_out, positions), dtype=prod.dtype)
+    for o in range(c_out):
+        bias = b[o]
+        for n in range(batch):
+            base = n * positions
+            for p in range(positions):
+                y[n, o, p] = prod[o, base + p] + bias
+    return y
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, padding: int, groups: int):
-    """Returns ``(y, cols)``: the convolution ``(N, C_out, H', W')`` and the unrolled input."""
+    """Returns ``(y, cols)``: the convolution ``(N, C_out, H', W')`` and the unrolled input.
+
+    im2col and the bias are numba loops; the product is NumPy's BLAS, one per group
+    (numba's ``np.dot`` binds SciPy's OpenBLAS, 1.5× slower on these shapes; same bits).
+    """
     batch, _, height, width = x.shape
     c_out, _, kernel, _ = w.shape
     out_h = conv_out_size(height, kernel, stride, padding)
     out_w = conv_out_size(width, kernel, stride, padding)
-    positions = out_h * out_w
     cols = im2col(x, kernel, stride, padding)
     k_group = cols.shape[0] // groups
     o_group = c_out // groups
     w3 = np.ascontiguousarray(w).reshape(groups, o_group, k_group)
-    c3 = cols.reshape(groups, k_group, batch * positions)
-    y = np.empty((batch, c_out, positions), dtype=x.dtype)
+    c3 = cols.reshape(groups, k_group, cols.shape[1])
+    prod = np.empty((c_out, cols.shape[1]), dtype=x.dtype)
     for q in range(groups):
-        prod = np.dot(w3[q], c3[q])
-        for o in range(o_group):
-            bias = b[q * o_group + o]
-            for n in range(batch):
-                base = n * positions
-                for p in range(positions):
-                    y[n, q * o_group + o, p] = prod[o, base + p] + bias
+        _gemm(w3[q], c3[q], prod[q * o_group : (q + 1) * o_group])
+    y = _add_bias_batch_major(prod, b, batch)
     return y.reshape(batch, c_out, out_h, out_w), cols
 
 
-@njit(cache=True)
 def conv2d_input_grad(g: np.ndarray, w: np.ndarray, height: int, width: int, stride: int, padding: int, groups: int) -> np.ndarray:
     """The transposed convolution ``dx`` (N, C_in, H, W) of the output gradient ``g`` (N, C_out, H', W')."""
     batch, c_out, out_h, out_w = g.shape
@@ -150,29 +159,33 @@ def conv2d_input_grad(g: np.ndarray, w: np.ndarray, height: int, width: int, str
     o_group = c_out // groups
     w3 = np.ascontiguousarray(w).reshape(groups, o_group, k_group)
     g3 = _to_channel_major(g).reshape(groups, o_group, batch * out_h * out_w)
-    if groups == 1:
-        dcols = np.dot(w3[0].T, g3[0])
-    else:
-        dcols = np.empty((groups * k_group, batch * out_h * out_w), dtype=g.dtype)
-        for q in range(groups):
-            _put_rows(dcols, q * k_group, np.dot(w3[q].T, g3[q]))
+    dcols = np.empty((groups * k_group, batch * out_h * out_w), dtype=g.dtype)
+    for q in range(groups):
+        _gemm(w3[q].T, g3[q], dcols[q * k_group : (q + 1) * k_group])
     return col2im(dcols, batch, channels, height, width, kernel, stride, padding)
 
 
-@njit(cache=True)
 def conv2d_weight_grad(g: np.ndarray, cols: np.ndarray, kernel: int, groups: int):
     """Batch-mean ``(dw, db)`` from the output gradient ``g`` and the forward pass's ``cols``."""
     batch, c_out = g.shape[0], g.shape[1]
     k_group = cols.shape[0] // groups
     o_group = c_out // groups
-    inv = 1.0 / batch
     gc = _to_channel_major(g)
     g3 = gc.reshape(groups, o_group, gc.shape[1])
     c3 = cols.reshape(groups, k_group, cols.shape[1])
     dw = np.empty((c_out, k_group), dtype=g.dtype)
-    db = np.empty(c_out, dtype=g.dtype)
     for q in range(groups):
-        _put_rows(dw, q * o_group, np.dot(g3[q], c3[q].T))
+        _gemm(g3[q], c3[q].T, dw[q * o_group : (q + 1) * o_group])
+    db = _batch_mean_scale(gc, dw, batch)
+    return dw.reshape(c_out, k_group // (kernel * kernel), kernel, kernel), db
+
+
+@njit(cache=True)
+def _batch_mean_scale(gc: np.ndarray, dw: np.ndarray, batch: int) -> np.ndarray:
+    """``db[o] = Σ_p gc[o, p] / N`` and ``dw /= N`` in place (the batch means)."""
+    c_out, k_group = dw.shape
+    inv = 1.0 / batch
+    db = np.empty(c_out, dtype=gc.dtype)
     for o in range(c_out):
         acc = gc[o, 0] * 0
         for p in range(gc.shape[1]):
@@ -180,4 +193,4 @@ def conv2d_weight_grad(g: np.ndarray, cols: np.ndarray, kernel: int, groups: int
         db[o] = acc * inv
         for r in range(k_group):
             dw[o, r] *= inv
-    return dw.reshape(c_out, k_group // (kernel * kernel), kernel, kernel), db
+    return db

@@ -10,7 +10,9 @@ slower than NumPy's; both run the same one-thread sgemm, so the products are
 bit-identical (``tests/test_mlp_regression.py`` pins them). The element-wise
 parts (bias, activation, its derivative, the ``1/B`` scaling) stay fused numba loops.
 Like those, the products stay silent on overflow (a diverging run is caught by the
-trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`.
+trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`. Plain SGD
+does not form ``ΔW`` at all: :func:`dense_sgd_update` is one sgemm with ``β = 1``
+into ``W`` (SciPy's binding: NumPy's has no ``β``).
 
 Activations are selected by an integer code (numba cannot dispatch on
 strings cheaply): :data:`IDENTITY`, :data:`TANH`, :data:`RELU`,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.linalg.blas import sgemm
 
 __all__ = [
     "IDENTITY",
@@ -38,6 +41,7 @@ __all__ = [
     "backward_input",
     "dense_jvp",
     "weight_grad",
+    "dense_sgd_update",
     "blas_dot",
 ]
 
@@ -69,13 +73,16 @@ def blas_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 _TANH_CLAMP = np.float32(7.90531110763549805)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _tanh_into(a: np.ndarray, h: np.ndarray) -> None:
     """``h = tanh(a)`` by a vectorisable rational approximation (Eigen's float tanh).
 
     ``tanh(x) ≈ x·P(x²)/Q(x²)`` on ``x`` clamped to ``±7.905`` (where float32 tanh
     is 1 to within an ulp), ``P`` of degree 6 and ``Q`` of degree 3; the error is
-    below 3e-7, i.e. a few float32 ulp, and it runs ~10x faster than libm's tanhf.
+    below 3e-7, i.e. a few float32 ulp. ``error_model="numpy"`` drops Python's
+    zero-division check (``Q ≥ 0.0049``), which is what lets the loop vectorise: 5×
+    faster than the checked scalar loop, same bits (only fused multiply-adds allowed,
+    no reciprocal approximation).
     """
     rows, cols = a.shape
     for r in range(rows):
@@ -113,7 +120,7 @@ def bias_activation(a: np.ndarray, b: np.ndarray, act: int, slope: float):
     return a, activate(a, act, slope)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activate(a: np.ndarray, act: int, slope: float) -> np.ndarray:
     """``f(a)`` (a new array; ``a`` itself for :data:`IDENTITY`)."""
     if act == IDENTITY:
@@ -207,6 +214,39 @@ def _scale_rows(delta: np.ndarray):
             scaled[r, c] = v
             db[c] += v
     return scaled, db
+
+
+def dense_sgd_update(delta: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, lr: float) -> None:
+    """One plain-SGD step of a dense layer, in place: ``W ← W - η δᵀx/B``, ``b ← b - η Σ_b δ/B``.
+
+    The weight step is one sgemm with ``β = 1`` writing into ``W`` (SciPy's BLAS
+    binding, which exposes ``β``; NumPy's does not): no ``ΔW`` array, no update pass.
+    ``W`` (n_out, n_in) row-major is ``Wᵀ`` column-major, so the call computes
+    ``Wᵀ ← Wᵀ + α xᵀ δ`` with ``α = -η/B`` on the arrays' own memory (``x.T``, ``δ.T``
+    and ``W.T`` are Fortran-ordered views: no copies). Equal to :func:`weight_grad` then
+    :func:`~neurosim.kernels.update.sgd_step` in exact arithmetic; in float32 it rounds
+    once per element where that pair rounds three times (``δ/B``, ``ΔW``, ``η ΔW``), so
+    the bits differ. The bias step is the pair's, bit for bit.
+    """
+    alpha = np.float32(-np.float32(lr) * np.float32(1.0 / delta.shape[0]))
+    w_t = w.T
+    if sgemm(alpha, x.T, delta.T, 1.0, w_t, trans_b=1, overwrite_c=1) is not w_t:  # f2py copied W: the step would be lost
+        raise ValueError("dense_sgd_update needs a C-contiguous float32 weight matrix")
+    _bias_sgd(delta, b, lr)
+
+
+@njit(cache=True)
+def _bias_sgd(delta: np.ndarray, b: np.ndarray, lr: float) -> None:
+    """``b ← b - η Σ_b (δ/B)`` in place (the sums as :func:`_scale_rows` forms them)."""
+    rows, cols = delta.shape
+    db = np.zeros(cols, dtype=delta.dtype)
+    inv = np.float32(1.0 / rows)
+    for r in range(rows):
+        for c in range(cols):
+            db[c] += delta[r, c] * inv
+    eta = np.float32(lr)
+    for c in range(cols):
+        b[c] -= eta * db[c]
 
 
 # --------------------------------------------------------------------------- forward mode

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.kernels import softmax_cross_entropy
+from neurosim.kernels.stats import estimator_sums, row_sums
 
 from .network import Network
 from .rules import Rule, bp_rule
@@ -92,25 +93,36 @@ def measure(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str,
         return {}
     cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
-    true = bp_rule(net).backward(net, cache, e.copy(), y)
+    true = bp_rule(net).backward(net, cache, e.copy(), y, weight_grads=False)
     draws = ESTIMATOR_DRAWS if rule.perturbed else 1
-    ests = [rule.backward(net, cache, e.copy(), y, np.random.default_rng(k)) for k in range(draws)]
+    ests = [rule.backward(net, cache, e.copy(), y, np.random.default_rng(k), weight_grads=False) for k in range(draws)]
     out = {}
     for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
         if not plan.trainable or ests[0].deltas[i] is None:
             continue
         layer, c = net.layers[j], cache.layers[j]
-        cos = float(np.clip(per_sample_cosine(ests[0].deltas[i], true.deltas[i]).mean(), -1.0, 1.0))
-        g = layer.param_grads(true.deltas[i], c)[0].astype(np.float64).ravel()
-        hats = np.stack([layer.param_grads(est.deltas[i], c)[0].astype(np.float64).ravel() for est in ests])
-        norm2 = max(float(g @ g), np.finfo(np.float64).tiny)
+        est, bp = (d.reshape(d.shape[0], -1) for d in (ests[0].deltas[i], true.deltas[i]))
+        cos = float(np.clip(_cosines(*row_sums(est, bp)).mean(), -1.0, 1.0))
+        g = layer.param_grads(true.deltas[i], c)[0].reshape(-1)
+        hats = [layer.param_grads(e.deltas[i], c)[0].reshape(1, -1) for e in ests]
+        hats = hats[0] if draws == 1 else np.concatenate(hats)
+        gg, hh, hg, dd, spread = estimator_sums(hats, g)  # float64 sums, one pass over the float32 ΔW
+        norm2 = max(gg, np.finfo(np.float64).tiny)
         out[layer.name] = (
             float(np.degrees(np.arccos(cos))),
-            float(per_sample_cosine(hats, np.broadcast_to(g, hats.shape)).mean()),
-            float(((hats - hats.mean(axis=0)) ** 2).sum(axis=1).mean() / norm2),
-            float(((hats - g) ** 2).sum(axis=1).mean() / norm2),
+            float(_cosines(hh, np.full_like(hh, gg), hg).mean()),
+            float(spread / draws / norm2),
+            float(dd.mean() / norm2),
         )
     return out
+
+
+def _cosines(uu: np.ndarray, vv: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """``uv / √(uu·vv)`` from float64 sums, with :func:`per_sample_cosine`'s conventions
+    (1 when both vectors are zero, 0 when one is)."""
+    norms = np.sqrt(uu) * np.sqrt(vv)
+    cos = uv / np.where(norms > 0, norms, 1.0)
+    return np.where((uu == 0) & (vv == 0), 1.0, cos)
 
 
 def measures_at(step: int, per_epoch: int, every: int | None) -> bool:

@@ -54,9 +54,11 @@ from neurosim.kernels import (
     conv2d_weight_grad,
     dense_forward,
     dense_jvp,
+    dense_sgd_update,
     maxpool_backward,
     maxpool_forward,
     maxpool_gather,
+    sgd_step,
     weight_grad,
 )
 
@@ -148,6 +150,11 @@ class WeightLayer(Layer):
         """Batch-mean ``[ΔW, Δb]`` from ``g = ∂/∂a`` (per-sample)."""
         raise NotImplementedError
 
+    def sgd_update(self, g: np.ndarray, cache: LayerCache, lr: float) -> None:
+        """One plain-SGD step ``p ← p - η Δp`` on ``[W, b]`` from ``g = ∂/∂a``, in place."""
+        for p, grad in zip(self.params, self.param_grads(g, cache)):
+            sgd_step(p, grad, lr)
+
 
 class Dense(WeightLayer):
     def forward(self, x, train, update):
@@ -165,6 +172,9 @@ class Dense(WeightLayer):
 
     def param_grads(self, g, cache):
         return list(weight_grad(g, cache.x))
+
+    def sgd_update(self, g, cache, lr):
+        dense_sgd_update(g, cache.x, self.weight, self.bias, lr)  # one sgemm into W: no ΔW array
 
     def tangent(self, t, cache):
         return dense_jvp(np.ascontiguousarray(_flat(t)), self.weight, cache.a, cache.h, self.act, self.slope)

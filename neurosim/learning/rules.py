@@ -171,14 +171,17 @@ class Rule:
         return e
 
     def backward(self, net: Network, cache: ForwardCache, e: np.ndarray, y: np.ndarray,
-                 rng: np.random.Generator | None = None) -> Backward:
+                 rng: np.random.Generator | None = None, weight_grads: bool = True) -> Backward:
         """Every weight layer's δ and every trainable layer's gradients, top layer down. Pure,
-        but for the forward gradient's tangents (drawn from ``rng``, default the rule's own)."""
+        but for the forward gradient's tangents (drawn from ``rng``, default the rule's own).
+        ``weight_grads=False`` leaves the weight layers' gradients unformed (``grads[j]`` None):
+        for callers that need only the δ, or that step each layer from its δ (plain SGD)."""
         out = Backward(len(net.layers), len(self.plan))
         if self.perturbed:
-            return self._backward(net, cache, e, out, self.forward_gradient(net, cache, e, rng or self.sample_rng))
+            tangents = self.forward_gradient(net, cache, e, rng or self.sample_rng)
+            return self._backward(net, cache, e, out, tangents, weight_grads)
         projections = {i: fb.project(self.signal(e, y)) for i, fb in self.direct.items()} if self.direct else {}
-        return self._backward(net, cache, e, out, projections)
+        return self._backward(net, cache, e, out, projections, weight_grads)
 
     def forward_gradient(self, net: Network, cache: ForwardCache, e: np.ndarray,
                          rng: np.random.Generator) -> dict[int, np.ndarray]:
@@ -204,7 +207,7 @@ class Rule:
         return injected, t
 
     def _backward(self, net: Network, cache: ForwardCache, e: np.ndarray, out: Backward,
-                  projections: dict[int, np.ndarray]) -> Backward:
+                  projections: dict[int, np.ndarray], weight_grads: bool) -> Backward:
         g: np.ndarray | None = e
         weight_index = {j: i for i, j in enumerate(net.weight_positions)}
         for j in range(len(net.layers) - 1, -1, -1):
@@ -218,7 +221,7 @@ class Rule:
             if isinstance(layer, WeightLayer):
                 i = weight_index[j]
                 out.deltas[i] = g
-                if self.plan[i].trainable:
+                if self.plan[i].trainable and weight_grads:
                     out.grads[j] = layer.param_grads(g, c)
                 below = self.plan[i - 1] if i > 0 else None
                 if below is not None and below.error == "chain":

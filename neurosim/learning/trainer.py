@@ -41,15 +41,16 @@ import numpy as np
 from neurosim.config.hw import HwConfig
 from neurosim.config.workload import AlgorithmConfig, BPConfig, Workload
 from neurosim.errors import ConfigError
-from neurosim.kernels import single_threaded_blas, softmax_cross_entropy
+from neurosim.kernels import sgd_step, single_threaded_blas, softmax_cross_entropy
+from neurosim.kernels.stats import estimator_sums
 
 from .alignment import HELD_OUT_SIZE, AlignmentRecord, measures_at
 from .alignment import measure as measure_alignment
 from .checkpoint import load_checkpoint
 from .device import CrossbarDevice, LayerWriteStats
-from .network import Network
-from .optim import make_optimizer
-from .rules import Rule, bp_rule, make_rule
+from .network import ForwardCache, Network
+from .optim import SGD, make_optimizer
+from .rules import Backward, Rule, bp_rule, make_rule
 
 __all__ = ["EpochRecord", "Divergence", "TrainResult", "train", "alignment_deg", "PROBE_SIZE"]
 
@@ -98,12 +99,11 @@ class TrainResult:
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
     """Angle between two arrays seen as vectors, in degrees (float64 accumulation)."""
-    a = u.ravel().astype(np.float64)
-    b = v.ravel().astype(np.float64)
-    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    vv, uu, uv, _, _ = estimator_sums(u.reshape(1, -1), v.reshape(-1))
+    norm = np.sqrt(uu[0]) * np.sqrt(vv)
     if norm == 0.0:
         return 90.0
-    return float(np.degrees(np.arccos(np.clip(a @ b / norm, -1.0, 1.0))))
+    return float(np.degrees(np.arccos(np.clip(uv[0] / norm, -1.0, 1.0))))
 
 
 def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -116,8 +116,8 @@ def alignment_deg(net: Network, rule: Rule, x: np.ndarray, y: np.ndarray) -> dic
         return {}
     cache = net.forward(x, train=True, update=False)
     _, e = softmax_cross_entropy(cache.logits, y)
-    true = bp_rule(net).backward(net, cache, e.copy(), y)
-    est = rule.backward(net, cache, e.copy(), y, np.random.default_rng(0))  # own tangents: training's stay put
+    true = bp_rule(net).backward(net, cache, e.copy(), y, weight_grads=False)
+    est = rule.backward(net, cache, e.copy(), y, np.random.default_rng(0), weight_grads=False)  # own tangents
     out = {}
     for i, (j, plan) in enumerate(zip(net.weight_positions[:-1], rule.plan[:-1])):
         if plan.trainable and est.deltas[i] is not None:
@@ -245,6 +245,8 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
     optimizer = make_optimizer(opt_cfg, params, [net.layers[j].name for j in trainable for _ in net.layers[j].params])
+    # plain SGD at one rate: each layer steps itself from its δ (no gradient arrays)
+    fused = type(optimizer) is SGD and not opt_cfg.layer_lr
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
@@ -276,9 +278,12 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
                 break
             loss_sum += loss * len(idx)
             correct += int(np.count_nonzero(cache.logits.argmax(axis=1) == yb))
-            result = rule.backward(net, cache, e, yb)
+            result = rule.backward(net, cache, e, yb, weight_grads=not fused)
             rule.learn_feedback(net, cache)
-            optimizer.step([g for j in trainable for g in result.grads[j]])
+            if fused:
+                _sgd_layers(net, trainable, result, cache, optimizer.lr)
+            else:
+                optimizer.step([g for j in trainable for g in result.grads[j]])
             if device is not None:  # device hook 2: the update sent as pulses
                 device.write([layer.weight for layer in net.weight_layers])
             counter.tick(correct / (start + len(idx)))
@@ -297,6 +302,20 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
                 )
             )
     return history, diverged, alignment
+
+
+def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, lr: float) -> None:
+    """Plain SGD, layer by layer: a weight layer from its δ (a dense layer as one sgemm into ``W``,
+    :meth:`~.layers.WeightLayer.sgd_update`), any other from the gradients the backward formed.
+    The same step as :class:`SGD` in exact arithmetic; every δ is taken before any weight moves."""
+    weight_index = {j: i for i, j in enumerate(net.weight_positions)}
+    for j in trainable:
+        layer = net.layers[j]
+        if j in weight_index:
+            layer.sgd_update(result.deltas[weight_index[j]], cache.layers[j], lr)
+        else:
+            for p, g in zip(layer.params, result.grads[j]):
+                sgd_step(p, g, lr)
 
 
 def _trains(rule: Rule, net: Network, j: int) -> bool:
