@@ -107,7 +107,7 @@ def test_fused_sgd_training_tracks_the_unfused_step(rule: int, mnist_dir, monkey
     class Unfused(optim.SGD):
         """Plain SGD through :meth:`Optimizer.step` (the trainer fuses only ``type(...) is SGD``)."""
 
-    monkeypatch.setattr(trainer, "make_optimizer", lambda cfg, params: Unfused(params, cfg.learning_rate))
+    monkeypatch.setattr(trainer, "make_optimizer", lambda cfg, params, layers=None: Unfused(params, cfg.learning_rate))
     unfused = train(*args)
     for name in fused.weights:
         np.testing.assert_array_equal(fused.weights[name], again.weights[name])  # deterministic

@@ -245,8 +245,9 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     if algo.learning_rate is not None:
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
     optimizer = make_optimizer(opt_cfg, params, [net.layers[j].name for j in trainable for _ in net.layers[j].params])
-    # plain SGD at one rate: each layer steps itself from its δ (no gradient arrays)
-    fused = type(optimizer) is SGD and not opt_cfg.layer_lr
+    fused = type(optimizer) is SGD  # plain SGD: each layer steps itself from its δ (no gradient arrays)
+    scale = {j: opt_cfg.layer_lr[net.layers[j].name] / opt_cfg.learning_rate
+             for j in trainable if net.layers[j].name in opt_cfg.layer_lr}
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
@@ -281,7 +282,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
             result = rule.backward(net, cache, e, yb, weight_grads=not fused)
             rule.learn_feedback(net, cache)
             if fused:
-                _sgd_layers(net, trainable, result, cache, optimizer.lr)
+                _sgd_layers(net, trainable, result, cache, optimizer.lr, scale)
             else:
                 optimizer.step([g for j in trainable for g in result.grads[j]])
             if device is not None:  # device hook 2: the update sent as pulses
@@ -304,18 +305,22 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     return history, diverged, alignment
 
 
-def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, lr: float) -> None:
+def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, lr: float,
+                scale: dict[int, float]) -> None:
     """Plain SGD, layer by layer: a weight layer from its δ (a dense layer as one sgemm into ``W``,
     :meth:`~.layers.WeightLayer.sgd_update`), any other from the gradients the backward formed.
-    The same step as :class:`SGD` in exact arithmetic; every δ is taken before any weight moves."""
+    The same step as :class:`SGD` in exact arithmetic (layer ``j`` at ``lr · scale[j]`` where
+    ``optimizer.layer_lr`` lists it, the rate :meth:`Optimizer.rate` gives); every δ is taken
+    before any weight moves."""
     weight_index = {j: i for i, j in enumerate(net.weight_positions)}
     for j in trainable:
         layer = net.layers[j]
+        rate = lr * scale[j] if scale.get(j, 1.0) != 1.0 else lr
         if j in weight_index:
-            layer.sgd_update(result.deltas[weight_index[j]], cache.layers[j], lr)
+            layer.sgd_update(result.deltas[weight_index[j]], cache.layers[j], rate)
         else:
             for p, g in zip(layer.params, result.grads[j]):
-                sgd_step(p, g, lr)
+                sgd_step(p, g, rate)
 
 
 def _trains(rule: Rule, net: Network, j: int) -> bool:
