@@ -179,3 +179,32 @@ def test_measure_after_training_steps_matches_numpy():
     want = _reference(net, rule, xh, yh, chain_b=False)
     assert got == pytest.approx(want, abs=1e-3)
     assert any(abs(v - 90.0) > 5.0 for v in got.values())  # training moved the alignment
+
+
+def test_training_csv_carries_each_epochs_last_error_angle(mnist_dir):
+    """training.csv's ``error_angle_deg_<layer>`` is, per epoch, the angle of that epoch's
+    last measure in alignment.csv (read back from the two frames a run writes)."""
+    from types import SimpleNamespace
+
+    from neurosim.config.workload import Workload
+    from neurosim.data import load_dataset
+    from neurosim.learning import train
+    from neurosim.report.files import alignment_frame, training_frame
+
+    wl = Workload.model_validate({
+        "name": "tiny", "seed": 0, "dataset": {"name": "mnist", "train_limit": 160, "test_limit": 64},
+        "network": {"layers": [784, 16, 12, 10], "activation": "tanh"},
+        "training": {"epochs": 3, "batch_size": 16, "alignment_every": 3,
+                     "optimizer": {"name": "sgd", "learning_rate": 0.1}},
+        "algorithms": ["dfa"]})
+    data = load_dataset(wl.dataset)
+    result = train(wl, wl.algorithm("dfa"), data.x_train, data.y_train, data.x_test, data.y_test)
+    run = SimpleNamespace(algorithms={"dfa": SimpleNamespace(training=result)})
+    steps = alignment_frame(run)
+    assert sorted(steps["step"].unique()) == list(range(0, 31, 3))  # every 3 of the 30 steps
+    last = steps.loc[steps.groupby(["epoch", "layer"])["step"].idxmax()]
+    per_epoch = training_frame(run).set_index("epoch")
+    assert list(per_epoch.index) == [1, 2, 3]
+    for row in last.itertuples():
+        assert per_epoch.loc[row.epoch, f"error_angle_deg_{row.layer}"] == row.angle_deg
+    assert {"error_angle_deg_fc1", "error_angle_deg_fc2"} <= set(per_epoch.columns)

@@ -95,9 +95,23 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(finite_json(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
+def _error_angles_by_epoch(alignment) -> dict[int, dict[str, float]]:
+    """Per epoch, each layer's error-signal angle (Launay et al.) at the epoch's last measure."""
+    last: dict[int, dict[str, tuple[int, float]]] = {}
+    for a in alignment:
+        seen = last.setdefault(a.epoch, {})
+        if a.layer not in seen or a.step >= seen[a.layer][0]:
+            seen[a.layer] = (a.step, a.angle_deg)
+    return {epoch: {layer: angle for layer, (_, angle) in layers.items()} for epoch, layers in last.items()}
+
+
 def training_frame(res: RunResult) -> pd.DataFrame:
+    """One row per (algorithm, epoch): loss, accuracies, the weight-update angle per layer
+    (``alignment_deg_<layer>``) and the error-signal angle at the epoch's last alignment
+    measure (``error_angle_deg_<layer>``; every measure is in alignment.csv)."""
     rows = []
     for name, r in res.algorithms.items():
+        angles = _error_angles_by_epoch(r.training.alignment) if r.training is not None else {}
         for h in r.training.history if r.training is not None else ():
             row = {
                 "algorithm": name,
@@ -107,6 +121,7 @@ def training_frame(res: RunResult) -> pd.DataFrame:
                 "test_accuracy": h.test_accuracy,
             }
             row.update({f"alignment_deg_{k}": v for k, v in sorted(h.alignment_deg.items())})
+            row.update({f"error_angle_deg_{k}": v for k, v in sorted(angles.get(h.epoch, {}).items())})
             rows.append(row)
     return pd.DataFrame(rows)
 
