@@ -35,6 +35,30 @@ MERGE_INTERVAL_S = 2.0
 # --------------------------------------------------------------------------- run
 
 
+def _work(pp: PlannedPoint, alg: str) -> int:
+    """How long one rule's chip costing of a point takes, as a rank: the blocks its
+    placement holds (the op graph and the simulation grow with them); 0 when it does not fit."""
+    from ..config.hw import HwConfig
+    from ..config.workload import Workload
+    from ..errors import MappingError
+    from ..mapping.placement import place
+    from .tasks import ALGO
+
+    try:
+        pl = place(HwConfig.model_validate(pp.hw), Workload.model_validate(pp.wl).shapes, ALGO.validate_python(pp.algos[alg]))
+    except (MappingError, ValueError):
+        return 0
+    return sum(len(m.blocks) for m in pl.matrices)
+
+
+def cost_queue(todo: list[PlannedPoint]) -> list[tuple[PlannedPoint, str]]:
+    """One chip task per (point, rule), the longest first (the longest-processing-time
+    order keeps every worker busy to the end); ties in grid, then rule order."""
+    tasks = [(pp, alg) for pp in todo for alg in pp.algos]
+    work = {(pp.point.id, alg): _work(pp, alg) for pp, alg in tasks}
+    return sorted(tasks, key=lambda t: -work[(t[0].point.id, t[1])])
+
+
 def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: ProgressBar, flush, ex=None) -> None:
     spec = plan.spec
     # numerics: on disk already, or to train once per key
@@ -54,12 +78,12 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         for key in set(pp.keys.values()):
             waiting.setdefault(key, []).append(pp.point.id)
     by_id = {pp.point.id: pp for pp in todo}
-    costs: dict[str, dict] = {}
+    costs: dict[str, dict] = {pp.point.id: {} for pp in todo}  # point id -> run name -> its chip figures
     n_train_total = len(to_train)
 
     def finalize(pid: str) -> None:
         pp = by_id[pid]
-        if pid not in costs or any(k not in numerics for k in pp.keys.values()):
+        if pid not in costs or len(costs[pid]) < len(pp.algos) or any(k not in numerics for k in pp.keys.values()):
             return
         rows = merge_rows(pp, numerics, costs.pop(pid))
         rec = make_record(pp, plan, rows)
@@ -73,32 +97,32 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
     window = 4 * n_workers + len(to_train)
     ex = ex or make_executor(spec.executor, n_workers, spec.scheduler, spec.dask_processes)
     try:
-        inflight: dict[Any, tuple[str, str]] = {}
+        inflight: dict[Any, tuple[str, str, str]] = {}
         for key, pp in to_train.items():
             alg = next(a for a, k in pp.keys.items() if k == key)
             algo = pp.algos[alg]
-            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key)
+            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key, "")
         bar.training(0, n_train_total)
-        queue = list(todo)
+        queue = cost_queue(todo)
         queue.reverse()
 
         def top_up() -> None:
             while queue and len(inflight) < window:
-                pp = queue.pop()
-                fut = ex.submit(cost_task, pp.hw, pp.wl, list(pp.algos.values()), pp.n_train, str(spec.hw))
-                inflight[fut] = ("cost", pp.point.id)
+                pp, alg = queue.pop()
+                fut = ex.submit(cost_task, pp.hw, pp.wl, [pp.algos[alg]], pp.n_train, str(spec.hw))
+                inflight[fut] = ("cost", pp.point.id, alg)
 
         top_up()
         while inflight:
             for fut in ex.wait(list(inflight)):
-                kind, ident = inflight.pop(fut)
+                kind, ident, alg = inflight.pop(fut)
                 try:
                     res = ex.result(fut)
                 except NeurosimError:
                     raise  # the executor itself is gone (a local worker died): stop, rerun resumes
                 except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed while on this task
                     err = {"error": f"task lost: {one_line(exc)}"}
-                    res = err if kind == "train" else {name: err for name in by_id[ident].algos}
+                    res = err if kind == "train" else {alg: err}
                 if kind == "train":
                     if "error" not in res:
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})
@@ -107,7 +131,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                     for pid in waiting.get(ident, []):
                         finalize(pid)
                 else:
-                    costs[ident] = res
+                    costs[ident].update(res)
                     finalize(ident)
             top_up()
     except BaseException:

@@ -34,7 +34,7 @@ from .columns import LEVELS
 
 __all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics"]
 
-_ALGO = TypeAdapter(AlgorithmConfig)
+ALGO = TypeAdapter(AlgorithmConfig)
 _DATA: dict[tuple, Dataset] = {}
 _DATA_LOCK = threading.Lock()
 
@@ -114,10 +114,10 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
     try:
         wl = Workload.model_validate(wl_dict)
         hw = HwConfig.model_validate(hw_dict) if hw_dict is not None else None
-        algo = _ALGO.validate_python(algo_dict)
+        algo = ALGO.validate_python(algo_dict)
         data = _dataset(wl, base_dir, source_dir)
         t0 = time.perf_counter()
-        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
+        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, hw=hw, diagnostics=False)
         if res.diverged is not None:
             return {"error": f"{algo.name} diverged (non-finite loss) at epoch {res.diverged.epoch}, step {res.diverged.step}"}
         last = res.history[-1]
@@ -168,7 +168,7 @@ def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int
     try:
         hw = HwConfig.model_validate(hw_dict)
         wl = Workload.model_validate(wl_dict)
-        algos = [_ALGO.validate_python(a) for a in algo_dicts]
+        algos = [ALGO.validate_python(a) for a in algo_dicts]
     except Exception as exc:  # noqa: BLE001
         return {a.get("label") or a["name"]: {"error": one_line(exc)} for a in algo_dicts}
     steps = math.ceil(n_train / wl.training.batch_size)
