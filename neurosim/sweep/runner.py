@@ -11,6 +11,7 @@ in. Only this driver writes into the sweep folder.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ from .progress import ProgressBar
 from .records import failed_rows, is_done, merge_rows, make_record, rows_ok, results_frame
 from .spec import SweepSpec
 from .store import HTML, SweepDir
-from .tasks import cost_task, one_line, train_task
+from .tasks import CPU_SECONDS, cost_task, one_line, train_task
 
 __all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns", "results_frame"]
 
@@ -59,7 +60,21 @@ def cost_queue(todo: list[PlannedPoint]) -> list[tuple[PlannedPoint, str]]:
     return sorted(tasks, key=lambda t: -work[(t[0].point.id, t[1])])
 
 
-def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: ProgressBar, flush, ex=None) -> None:
+@dataclass
+class Timing:
+    """Where a sweep's time went (``DIR/timing.json``, rewritten by every run; never a result):
+    the driver's wall seconds before the first task and for the plots and page, and the
+    workers' CPU seconds per training (by key) and per chip costing (by point and rule)."""
+
+    plan_s: float = 0.0
+    execute_s: float = 0.0
+    plots_s: float = 0.0
+    training_cpu_s: dict[str, float] = field(default_factory=dict)
+    chip_cpu_s: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: ProgressBar, flush,
+             timing: Timing, ex=None) -> None:
     spec = plan.spec
     # numerics: on disk already, or to train once per key
     numerics: dict[str, dict] = {}
@@ -124,6 +139,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                     err = {"error": f"task lost: {one_line(exc)}"}
                     res = err if kind == "train" else {alg: err}
                 if kind == "train":
+                    timing.training_cpu_s[ident] = res.get(CPU_SECONDS, 0.0)
                     if "error" not in res:
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})
                     numerics[ident] = res  # an error is used for this run's rows, never cached
@@ -131,6 +147,8 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                     for pid in waiting.get(ident, []):
                         finalize(pid)
                 else:
+                    for name, figures in res.items():
+                        timing.chip_cpu_s.setdefault(ident, {})[name] = figures.pop(CPU_SECONDS, 0.0)
                     costs[ident].update(res)
                     finalize(ident)
             top_up()
@@ -151,6 +169,7 @@ def run_sweep(spec: SweepSpec, *, progress: bool = False) -> pd.DataFrame:
     another sweep (grid, points, rules, epochs or base configs differ) is refused
     unless ``spec.force``.
     """
+    t0 = time.perf_counter()
     plan = plan_sweep(spec)
     store = SweepDir(plan.out)
     # a remote cluster that cannot be reached is a user error: say so before writing anything
@@ -159,13 +178,13 @@ def run_sweep(spec: SweepSpec, *, progress: bool = False) -> pd.DataFrame:
         with store.locked():
             store.check_same_sweep(plan.manifest, force=spec.force)
             store.write_manifest(plan.manifest)
-            return _run_locked(spec, plan, store, early, progress)
+            return _run_locked(spec, plan, store, early, progress, t0)
     finally:
         if early is not None:
             early.close()
 
 
-def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: bool) -> pd.DataFrame:
+def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: bool, t0: float) -> pd.DataFrame:
     from . import html, plots
 
     records = store.load_points()
@@ -196,8 +215,11 @@ def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: b
             store.save_point(rec)
             records[pp.point.id] = rec
             bar.point(False)
+        timing = Timing(plan_s=time.perf_counter() - t0)
+        t1 = time.perf_counter()
         if todo:
-            _execute(plan, store, records, todo, bar, flush, early)
+            _execute(plan, store, records, todo, bar, flush, timing, early)
+        timing.execute_s = time.perf_counter() - t1
     finally:
         bar.close()
         flush(force=True)
@@ -206,5 +228,7 @@ def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: b
     if wrote[0] or not all((plan.out / n).is_file() for n in expected):  # else they are drawn from this very file
         names = plots.draw_all(plan.out)
         html.write_page(plan.out, names)
+    timing.plots_s = time.perf_counter() - t1 - timing.execute_s
+    store.write_timing(asdict(timing))
     df.attrs["sweep_dir"] = str(plan.out)
     return df
