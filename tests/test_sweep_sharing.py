@@ -129,3 +129,18 @@ def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, mon
     alone = ns.summary(ns.run(_point_hw(HW_DEVICE, crossbar__rows=64, noc__mesh="4x4"), ns.load_workload(wl_path),
                               algorithms=["dfa"]))["algorithms"]["dfa"]
     assert df[(df["crossbar.rows"] == 64) & (df["noc.mesh"] == "4x4")]["test_accuracy"].item() == alone["test_accuracy"]
+
+
+def test_chip_tasks_run_longest_first(tmp_path, tiny):  # noqa: F811
+    """One task per (point, rule), ranked by the blocks of its placement; a point that does
+    not fit ranks last; ties keep grid order, then rule order."""
+    from neurosim.sweep.plan import plan_sweep
+    from neurosim.sweep.runner import cost_queue
+
+    spec = SweepSpec.from_cli(HW_RRAM, tiny, ["crossbar.rows=256,64,0", "noc.mesh=1x1,8x8"], algorithms=["bp", "dfa"],
+                              out=tmp_path / "q")
+    todo = [pp for pp in plan_sweep(spec).points if pp.error is None]  # rows=0: a config error, no task
+    order = [(pp.point.params["crossbar.rows"], pp.point.params["noc.mesh"], alg) for pp, alg in cost_queue(todo)]
+    # 784-32-10 in 64-row arrays: 13 + 1 blocks; in 256-row arrays 4 + 1; neither fits one tile
+    assert order == [(64, "8x8", "bp"), (64, "8x8", "dfa"), (256, "8x8", "bp"), (256, "8x8", "dfa"),
+                     (256, "1x1", "bp"), (256, "1x1", "dfa"), (64, "1x1", "bp"), (64, "1x1", "dfa")]

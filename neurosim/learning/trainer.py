@@ -159,7 +159,7 @@ def train(
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics or device is not None)
 
 
-def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics) -> TrainResult:
+def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics=True) -> TrainResult:
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)
