@@ -210,6 +210,44 @@ def test_xy_route_flit_hops_by_hand():
     assert m.arrival_cycles(r, dst, 5) == 3 * 2 + 14
 
 
+def _reference_route(m: Mesh, src: int, needs: dict, value_bytes):
+    """A multicast tree the slow way: each destination's XY path in turn, links numbered as
+    first crossed, each link's payload the union of the needs of every destination behind it."""
+    order, parent, ids, paths = [], {}, {}, {}
+    for d in sorted(needs):
+        if d == src:
+            continue
+        prev = -1
+        for link in m.xy_path(src, d):
+            if link not in ids:
+                order.append(link)
+                parent[link], ids[link] = prev, set()
+            ids[link] |= needs[d]
+            prev = link
+        paths[d] = m.xy_path(src, d)
+    index = {link: i for i, link in enumerate(order)}
+    hops = tuple((link, index[parent[link]] if parent[link] != -1 else -1, m.tile_at(*m.link_name(link)[2:]),
+                  float(value_bytes(len(ids[link]))), m.flits(value_bytes(len(ids[link])))) for link in order)
+    dests = {d: (len(p), max(hops[index[link]][4] for link in p)) for d, p in paths.items()}
+    return hops, dests
+
+
+def test_multicast_tree_equals_the_union_of_xy_paths():
+    import random
+
+    rng = random.Random(7)
+    for mesh in ("1x1", "1x4", "4x1", "2x2", "3x5", "5x3", "8x8", "16x16"):
+        m = Mesh(hwcfg.load(HW_RRAM).noc.model_copy(update={"mesh": mesh}))
+        for _ in range(60):
+            src = rng.randrange(m.tiles)
+            needs = {d: frozenset(rng.sample(range(40), rng.randrange(0, 6))) for d in rng.sample(range(m.tiles), rng.randrange(0, m.tiles + 1))}
+            route = m.route(src, needs, lambda n: 2.5 * n)
+            hops, dests = _reference_route(m, src, needs, lambda n: 2.5 * n)
+            assert route.hops == hops and list(route.dests.items()) == list(dests.items())
+            assert {k: list(v) for k, v in route.children.items()} == \
+                   {-1: [i for i, h in enumerate(hops) if h[1] == -1], **{p: [i for i, h in enumerate(hops) if h[1] == p] for p in {h[1] for h in hops} if p != -1}}
+
+
 def test_multicast_tree_shares_links_and_prunes_payload():
     m = _mesh()
     src = m.tile_at(0, 0)

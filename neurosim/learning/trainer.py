@@ -136,6 +136,7 @@ def train(
     *,
     progress: Callable[[int, int, float], None] | None = None,
     hw: HwConfig | None = None,
+    diagnostics: bool = True,
 ) -> TrainResult:
     """Train ``workload.network`` with rule ``algo``; see the module docstring.
 
@@ -144,17 +145,22 @@ def train(
     running_train_accuracy)`` is called after every step (BP pre-training steps
     included). BLAS runs on one thread (see :mod:`neurosim.kernels.blas`), so the
     result does not depend on the machine. With ``hw.numerics == "device"`` the weights
-    train through the crossbar cells (:class:`CrossbarDevice`).
+    train through the crossbar cells (:class:`CrossbarDevice`). ``diagnostics=False``
+    skips the alignment measures (:attr:`TrainResult.alignment` and each epoch's
+    ``alignment_deg`` stay empty): with exact numerics they read the network with their
+    own generators and never change it, so the training is bit-identical either way (a
+    sweep, which reports neither, trains this way). With device numerics their reads
+    draw read noise from the cells' stream, so they are part of the training and always run.
     """
     device = None
     if hw is not None and hw.numerics == "device":
         device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]),
                                 steps_per_epoch=-(-x_train.shape[0] // workload.training.batch_size))
     with single_threaded_blas():
-        return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device)
+        return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics or device is not None)
 
 
-def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device) -> TrainResult:
+def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics=True) -> TrainResult:
     x_train = np.ascontiguousarray(x_train, dtype=np.float32)
     x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     y_train = np.ascontiguousarray(y_train, dtype=np.int64)
@@ -183,7 +189,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device) -
         device.program_feedback(_feedback_in_crossbars(rule, device.feedback_storage))
         device.attach(net)  # hook 1: every dense layer's MVM reads the cells
     history, diverged, alignment = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
-                             workload.training.epochs, counter, record=True, device=device)
+                             workload.training.epochs, counter, record=True, device=device, diagnostics=diagnostics)
     names = net.names
     return TrainResult(
         algorithm=algo.run_name,
@@ -234,10 +240,10 @@ def _freeze(net: Network, names: list[str], source: dict[str, np.ndarray], where
 
 
 def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator, data, epochs: int,
-         counter: _Progress, record: bool, device: CrossbarDevice | None
+         counter: _Progress, record: bool, device: CrossbarDevice | None, diagnostics: bool = True
          ) -> tuple[list[EpochRecord], Divergence | None, list[AlignmentRecord]]:
-    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history and alignment only if
-    ``record``), stopped at the first non-finite loss (then the :class:`Divergence` says where)."""
+    """``epochs`` of mini-batch training of ``net`` by ``rule`` (history only if ``record``,
+    alignment only if ``record`` and ``diagnostics``), stopped at the first non-finite loss (then the :class:`Divergence` says where)."""
     x_train, y_train, x_test, y_test = data
     trainable = [j for j, layer in enumerate(net.layers) if layer.params and _trains(rule, net, j)]
     params = [p for j in trainable for p in net.layers[j].params]
@@ -257,7 +263,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     step = 0
 
     def measure(epoch: int) -> None:
-        if record and measures_at(step, per_epoch, every):
+        if record and diagnostics and measures_at(step, per_epoch, every):
             alignment.extend(AlignmentRecord(step, epoch, name, *values)
                              for name, values in measure_alignment(net, rule, held_x, held_y).items())
 
@@ -299,7 +305,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
                     loss=loss_sum / n,
                     train_accuracy=correct / n,
                     test_accuracy=float(np.mean(net.predict(x_test) == y_test)),
-                    alignment_deg=alignment_deg(net, rule, probe_x, probe_y),
+                    alignment_deg=alignment_deg(net, rule, probe_x, probe_y) if diagnostics else {},
                 )
             )
     return history, diverged, alignment

@@ -247,36 +247,20 @@ class StepBuilder:
 
     def _crossbar_reads(self, w: Work, m: MatrixPlacement, blocks: list[Block], tile: int, phase: str,
                         vectors: float, transposed: bool, groups: int) -> None:
-        model = self.crossbar
-        reads = self._reads
-        fn = model.transposed_read if transposed else model.forward_read
-
-        def read(rows: int, weights: int, vectors: float):  # identical blocks are read alike: memoised
-            key = (transposed, rows, weights, vectors)
-            bw = reads.get(key)
-            if bw is None:
-                bw = reads[key] = fn(rows, weights, vectors)
-            return bw
-
-        arr_max = adc_max = duration = 0.0
-        counts: dict[tuple[str, str], float] = defaultdict(float)
-        macs = 0.0
-        for b in blocks:
-            arr = adc = dur = 0.0
-            for rows, weights in self.pieces(m, b, groups):
-                bw = read(rows, weights, vectors)
-                for key, v in bw.counts.items():
-                    counts[key] += v
-                arr, adc, dur = arr + bw.array_cycles, adc + bw.adc_cycles, dur + bw.cycles
-                w.busy["crossbar"] += bw.array_cycles
-                w.busy["adc"] += bw.adc_busy_total
-                macs += bw.macs
-            arr_max, adc_max, duration = max(arr_max, arr), max(adc_max, adc), max(duration, dur)
+        # A tile's blocks of one matrix read the same way at every chunk of the same size: the
+        # sums over its blocks are memoised per (matrix, tile, vectors), added up in block order.
+        key = ("tile", transposed, m.layer, m.matrix, tile, vectors, groups)
+        agg = self._reads.get(key)
+        if agg is None:
+            agg = self._reads[key] = self._tile_reads(m, blocks, vectors, transposed, groups)
+        counts, arr_max, adc_max, duration, busy_xbar, busy_adc, macs = agg
+        w.busy["crossbar"] += busy_xbar
+        w.busy["adc"] += busy_adc
         cfg = self.hw.crossbar
         w.hold(("xbar", tile), arr_max)
         w.hold(("adc", tile), adc_max)
         w.min_duration = duration
-        for (comp, action), n in sorted(counts.items()):
+        for (comp, action), n in counts:
             if comp == "crossbar":
                 w.rec(phase, comp, action, n, 0.0, n * cfg.read_cycles.value)
             elif comp == "dac":
@@ -286,6 +270,35 @@ class StepBuilder:
             else:
                 w.rec(phase, comp, action, n)
         w.macs.append((phase, "crossbar", macs))
+
+    def _tile_reads(self, m: MatrixPlacement, blocks: list[Block], vectors: float, transposed: bool, groups: int) -> tuple:
+        """(sorted action counts, array hold, ADC hold, duration, crossbar busy, ADC busy, MACs) of ``blocks``."""
+        reads = self._reads
+        fn = self.crossbar.transposed_read if transposed else self.crossbar.forward_read
+
+        def read(rows: int, weights: int, vectors: float):  # identical blocks are read alike: memoised
+            key = (transposed, rows, weights, vectors)
+            bw = reads.get(key)
+            if bw is None:
+                bw = reads[key] = fn(rows, weights, vectors)
+            return bw
+
+        arr_max = adc_max = duration = 0.0
+        busy_xbar = busy_adc = 0.0
+        counts: dict[tuple[str, str], float] = defaultdict(float)
+        macs = 0.0
+        for b in blocks:
+            arr = adc = dur = 0.0
+            for rows, weights in self.pieces(m, b, groups):
+                bw = read(rows, weights, vectors)
+                for key, v in bw.counts.items():
+                    counts[key] += v
+                arr, adc, dur = arr + bw.array_cycles, adc + bw.adc_cycles, dur + bw.cycles
+                busy_xbar += bw.array_cycles
+                busy_adc += bw.adc_busy_total
+                macs += bw.macs
+            arr_max, adc_max, duration = max(arr_max, arr), max(adc_max, adc), max(duration, dur)
+        return sorted(counts.items()), arr_max, adc_max, duration, busy_xbar, busy_adc, macs
 
     def program(self, w: Work, tile: int, index: int, block: Block, phase: str) -> None:
         """Program one crossbar block (a weight update or a learned B)."""

@@ -70,10 +70,13 @@ def multicast_to_next(sb: StepBuilder, l: int, k: int, samples: int, phase: str,
     for h in sb.layers[l].homes:
         src = [(sources[h], -1)]
         msg = sb.send(sb.fwd_routes[l][h], samples, sb.layers[l].name, phase, src, k)
-        fed = sb.fed_ids[l][h]
-        for t in nxt.weights.tiles:
-            if nxt.inputs_on(t) & fed:
-                incoming[t].extend(sb.delivered(msg, t, src))
+        key = ("fed_tiles", l, h)  # the tiles reading some of h's outputs: the same for every chunk
+        tiles = sb._sets.get(key)
+        if tiles is None:
+            fed = sb.fed_ids[l][h]
+            tiles = sb._sets[key] = tuple(t for t in nxt.weights.tiles if nxt.inputs_on(t) & fed)
+        for t in tiles:
+            incoming[t].extend(sb.delivered(msg, t, src))
     return incoming
 
 

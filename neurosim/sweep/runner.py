@@ -11,6 +11,7 @@ in. Only this driver writes into the sweep folder.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ from .progress import ProgressBar
 from .records import failed_rows, is_done, merge_rows, make_record, rows_ok, results_frame
 from .spec import SweepSpec
 from .store import HTML, SweepDir
-from .tasks import cost_task, one_line, train_task
+from .tasks import CPU_SECONDS, cost_task, one_line, train_task
 
 __all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns", "results_frame"]
 
@@ -35,7 +36,44 @@ MERGE_INTERVAL_S = 2.0
 # --------------------------------------------------------------------------- run
 
 
-def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: ProgressBar, flush, ex=None) -> None:
+def _work(pp: PlannedPoint, alg: str) -> int:
+    """How long one rule's chip costing of a point takes, as a rank: the blocks its
+    placement holds (the op graph and the simulation grow with them); 0 when it does not fit."""
+    from ..config.hw import HwConfig
+    from ..config.workload import Workload
+    from ..mapping.placement import place
+    from .tasks import ALGO
+
+    try:
+        pl = place(HwConfig.model_validate(pp.hw), Workload.model_validate(pp.wl).shapes, ALGO.validate_python(pp.algos[alg]))
+    except Exception:  # noqa: BLE001 - e.g. MappingError: the chip task reports it, this is only a rank
+        return 0
+    return sum(len(m.blocks) for m in pl.matrices)
+
+
+def cost_queue(todo: list[PlannedPoint]) -> list[tuple[PlannedPoint, str]]:
+    """One chip task per (point, rule), the longest first (the longest-processing-time
+    order keeps every worker busy to the end); ties in grid, then rule order."""
+    tasks = [(pp, alg) for pp in todo for alg in pp.algos]
+    work = {(pp.point.id, alg): _work(pp, alg) for pp, alg in tasks}
+    return sorted(tasks, key=lambda t: -work[(t[0].point.id, t[1])])
+
+
+@dataclass
+class Timing:
+    """Where a sweep's time went (``DIR/timing.json``, rewritten by every run; never a result):
+    the driver's wall seconds before the first task and for the plots and page, and the
+    workers' CPU seconds per training (by key) and per chip costing (by point and rule)."""
+
+    plan_s: float = 0.0
+    execute_s: float = 0.0
+    plots_s: float = 0.0
+    training_cpu_s: dict[str, float] = field(default_factory=dict)
+    chip_cpu_s: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[PlannedPoint], bar: ProgressBar, flush,
+             timing: Timing, ex=None) -> None:
     spec = plan.spec
     # numerics: on disk already, or to train once per key
     numerics: dict[str, dict] = {}
@@ -54,12 +92,12 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         for key in set(pp.keys.values()):
             waiting.setdefault(key, []).append(pp.point.id)
     by_id = {pp.point.id: pp for pp in todo}
-    costs: dict[str, dict] = {}
+    costs: dict[str, dict] = {pp.point.id: {} for pp in todo}  # point id -> run name -> its chip figures
     n_train_total = len(to_train)
 
     def finalize(pid: str) -> None:
         pp = by_id[pid]
-        if pid not in costs or any(k not in numerics for k in pp.keys.values()):
+        if pid not in costs or len(costs[pid]) < len(pp.algos) or any(k not in numerics for k in pp.keys.values()):
             return
         rows = merge_rows(pp, numerics, costs.pop(pid))
         rec = make_record(pp, plan, rows)
@@ -73,33 +111,34 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
     window = 4 * n_workers + len(to_train)
     ex = ex or make_executor(spec.executor, n_workers, spec.scheduler, spec.dask_processes)
     try:
-        inflight: dict[Any, tuple[str, str]] = {}
+        inflight: dict[Any, tuple[str, str, str]] = {}
         for key, pp in to_train.items():
             alg = next(a for a, k in pp.keys.items() if k == key)
             algo = pp.algos[alg]
-            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key)
+            inflight[ex.submit(train_task, pp.wl, algo, pp.base_dir, pp.source_dir, pp.hw)] = ("train", key, "")
         bar.training(0, n_train_total)
-        queue = list(todo)
+        queue = cost_queue(todo)
         queue.reverse()
 
         def top_up() -> None:
             while queue and len(inflight) < window:
-                pp = queue.pop()
-                fut = ex.submit(cost_task, pp.hw, pp.wl, list(pp.algos.values()), pp.n_train, str(spec.hw))
-                inflight[fut] = ("cost", pp.point.id)
+                pp, alg = queue.pop()
+                fut = ex.submit(cost_task, pp.hw, pp.wl, [pp.algos[alg]], pp.n_train, str(spec.hw))
+                inflight[fut] = ("cost", pp.point.id, alg)
 
         top_up()
         while inflight:
             for fut in ex.wait(list(inflight)):
-                kind, ident = inflight.pop(fut)
+                kind, ident, alg = inflight.pop(fut)
                 try:
                     res = ex.result(fut)
                 except NeurosimError:
                     raise  # the executor itself is gone (a local worker died): stop, rerun resumes
                 except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker killed while on this task
                     err = {"error": f"task lost: {one_line(exc)}"}
-                    res = err if kind == "train" else {name: err for name in by_id[ident].algos}
+                    res = err if kind == "train" else {alg: err}
                 if kind == "train":
+                    timing.training_cpu_s[ident] = res.get(CPU_SECONDS, 0.0)
                     if "error" not in res:
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})
                     numerics[ident] = res  # an error is used for this run's rows, never cached
@@ -107,7 +146,9 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                     for pid in waiting.get(ident, []):
                         finalize(pid)
                 else:
-                    costs[ident] = res
+                    for name, figures in res.items():
+                        timing.chip_cpu_s.setdefault(ident, {})[name] = figures.pop(CPU_SECONDS, 0.0)
+                    costs[ident].update(res)
                     finalize(ident)
             top_up()
     except BaseException:
@@ -127,6 +168,7 @@ def run_sweep(spec: SweepSpec, *, progress: bool = False) -> pd.DataFrame:
     another sweep (grid, points, rules, epochs or base configs differ) is refused
     unless ``spec.force``.
     """
+    t0 = time.perf_counter()
     plan = plan_sweep(spec)
     store = SweepDir(plan.out)
     # a remote cluster that cannot be reached is a user error: say so before writing anything
@@ -135,13 +177,13 @@ def run_sweep(spec: SweepSpec, *, progress: bool = False) -> pd.DataFrame:
         with store.locked():
             store.check_same_sweep(plan.manifest, force=spec.force)
             store.write_manifest(plan.manifest)
-            return _run_locked(spec, plan, store, early, progress)
+            return _run_locked(spec, plan, store, early, progress, t0)
     finally:
         if early is not None:
             early.close()
 
 
-def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: bool) -> pd.DataFrame:
+def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: bool, t0: float) -> pd.DataFrame:
     from . import html, plots
 
     records = store.load_points()
@@ -172,8 +214,11 @@ def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: b
             store.save_point(rec)
             records[pp.point.id] = rec
             bar.point(False)
+        timing = Timing(plan_s=time.perf_counter() - t0)
+        t1 = time.perf_counter()
         if todo:
-            _execute(plan, store, records, todo, bar, flush, early)
+            _execute(plan, store, records, todo, bar, flush, timing, early)
+        timing.execute_s = time.perf_counter() - t1
     finally:
         bar.close()
         flush(force=True)
@@ -182,5 +227,7 @@ def _run_locked(spec: SweepSpec, plan: Plan, store: SweepDir, early, progress: b
     if wrote[0] or not all((plan.out / n).is_file() for n in expected):  # else they are drawn from this very file
         names = plots.draw_all(plan.out)
         html.write_page(plan.out, names)
+    timing.plots_s = time.perf_counter() - t1 - timing.execute_s
+    store.write_timing(asdict(timing))
     df.attrs["sweep_dir"] = str(plan.out)
     return df

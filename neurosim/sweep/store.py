@@ -7,6 +7,7 @@
     DIR/numerics/<key>.json    one file per trained (workload, algorithm)
     DIR/results.csv            the merged table (rebuilt from points/, never appended)
     DIR/sweep_*.png, sweep.html
+    DIR/timing.json            where the last run's time went (not a result)
     DIR/.lock                  held (flock) while a sweep runs here
 
 Why one small file per point rather than appending to results.csv: each file is
@@ -39,6 +40,7 @@ HTML = "sweep.html"
 POINTS = "points"
 NUMERICS = "numerics"
 LOCK = ".lock"
+TIMING = "timing.json"
 
 
 def _dumps(obj: Any) -> str:
@@ -136,6 +138,9 @@ class SweepDir:
 
     def save_numerics(self, key: str, rec: dict) -> None:
         atomic_write_text(self.path / NUMERICS / f"{key}.json", _dumps({"key": key, **rec}))
+
+    def write_timing(self, timing: dict) -> None:
+        atomic_write_text(self.path / TIMING, _dumps(timing))
 
     def write_results(self, df: pd.DataFrame) -> bool:
         """Write results.csv if its content changed; return whether it did."""

@@ -32,9 +32,12 @@ from ..records import PHASES
 from ..sim import cost_step
 from .columns import LEVELS
 
-__all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics"]
+__all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics", "CPU_SECONDS"]
 
-_ALGO = TypeAdapter(AlgorithmConfig)
+#: The worker's CPU seconds for a task (timing.json; not a result).
+CPU_SECONDS = "cpu_seconds"
+
+ALGO = TypeAdapter(AlgorithmConfig)
 _DATA: dict[tuple, Dataset] = {}
 _DATA_LOCK = threading.Lock()
 
@@ -116,10 +119,10 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
     try:
         wl = Workload.model_validate(wl_dict)
         hw = HwConfig.model_validate(hw_dict) if hw_dict is not None else None
-        algo = _ALGO.validate_python(algo_dict)
+        algo = ALGO.validate_python(algo_dict)
         data = _dataset(wl, base_dir, source_dir)
-        t0 = time.perf_counter()
-        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, hw=hw)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        res = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test, hw=hw, diagnostics=False)
         if res.diverged is not None:
             return {"error": f"{algo.name} diverged (non-finite loss) at epoch {res.diverged.epoch}, step {res.diverged.step}"}
         last = res.history[-1]
@@ -129,6 +132,7 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
             "final_loss": float(last.loss),
             "epochs": int(len(res.history)),
             "train_seconds": round(time.perf_counter() - t0, 3),
+            CPU_SECONDS: round(time.process_time() - cpu0, 3),
         }
     except Exception as exc:  # noqa: BLE001 - reported as the point's error
         return {"error": one_line(exc)}
@@ -165,18 +169,21 @@ def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: s
 def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int, hw_label: str) -> dict[str, dict]:
     """Cost one training step of each algorithm on one point's chip:
     ``{run name: {metric: value}}`` or ``{run name: {"error": text}}`` (run name:
-    the entry's label, else its rule name)."""
+    the entry's label, else its rule name), each with the task's :data:`CPU_SECONDS`
+    (the driver files it in timing.json, never in a point's rows)."""
     out: dict[str, dict] = {}
     try:
         hw = HwConfig.model_validate(hw_dict)
         wl = Workload.model_validate(wl_dict)
-        algos = [_ALGO.validate_python(a) for a in algo_dicts]
+        algos = [ALGO.validate_python(a) for a in algo_dicts]
     except Exception as exc:  # noqa: BLE001
         return {a.get("label") or a["name"]: {"error": one_line(exc)} for a in algo_dicts}
     steps = math.ceil(n_train / wl.training.batch_size)
     for algo in algos:
+        cpu0 = time.process_time()
         try:
             out[algo.run_name] = _metrics(hw, wl, algo, steps, hw_label)
         except Exception as exc:  # noqa: BLE001 - e.g. MappingError: the network does not fit this chip
             out[algo.run_name] = {"error": one_line(exc)}
+        out[algo.run_name][CPU_SECONDS] = round(time.process_time() - cpu0, 3)
     return out
