@@ -22,6 +22,7 @@ from ..vocabulary import COMPONENT_LEVEL, LEVELS, PHASES
 from .analytic import longest_path
 from .des import SimResult, critical_path_share, unit_counts
 from .engine import simulate, simulate_window
+from .engine_arrays import encode
 from .fastpath import fast_simulate
 from .graph import StepGraph, build_step_graph, default_chunks
 
@@ -131,8 +132,9 @@ def cost_step(
     elif window == 1:
         one = win = simulate(graph, steps=1)
     else:
-        win, lone = simulate_window(graph, window)
-        one = lone or simulate(graph, steps=1)
+        encoded = encode(graph)
+        win, lone = simulate_window(graph, window, encoded)
+        one = lone or simulate(graph, steps=1, encoded=encoded)
     epoch, steady = epoch_cycles(win.step_end, steps_per_epoch)
     cycles = one.makespan
     bound = longest_path(graph).makespan

@@ -1,0 +1,328 @@
+"""The arena of the DES kernel (:mod:`.des_loop`): the graph's arrays and the engine's
+state laid out in one int64 array ``I`` and one float64 array ``F``, and the event heap.
+
+numba pays for every array a compiled function receives (a tuple of arrays is
+copied and reference-counted member by member on each call), so the kernel's
+helpers take just ``(I, F)``: a header of ``I`` holds the sizes, the scalar state
+and the offset of every array (slots below); the header of ``F`` the clock, the
+stall sums and the head's hop time.
+
+The event heap is a binary heap on ``(time, scheduling id)`` (SimPy's order):
+times in ``F``, ``(id, kind, a, b)`` in ``I``. A unit is SimPy's ``PriorityResource``
+as the Python replay (:mod:`neurosim.sim.replay`) runs it: :func:`request`,
+:func:`hold` (a release timeout, elided while no one waits), :func:`release`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["make_arena", "results", "push", "pop", "schedule", "request", "hold", "release", "grant_head", "INT_ARRAYS", "FLOAT_ARRAYS", "ERRORS"]
+
+GRANT, WALK, RESUME, RELEASE, TRIGGER, DELIVER = 0, 1, 2, 3, 4, 5  # event kinds
+COMPUTE, ROUTE, ZERO = 0, 1, 2  # op kinds
+# columns of a unit's row: capacity, users held, queue head, queue tail, lazy release id and request,
+# phantom count, then the users and (from column PHB) the phantoms' scheduling ids
+CAP, NU, QH, QT, LSEQ, LREQ, PHN, USERS = 0, 1, 2, 3, 4, 5, 6, 7
+#: error codes (slot ERR)
+ERRORS = {1: "event heap overflow", 2: "phantom release overflow", 3: "release of a request not held"}
+#: the graph's int and float arrays, in the order of their offset slots O_KIND... and OF_DUR...
+INT_ARRAYS = ("kind", "prio", "hold_ptr", "hold_unit", "root_ptr", "root", "n_dests", "hop_unit", "hop_slot",
+              "child_ptr", "child", "key_ptr", "succ_ptr", "succ", "carry_ptr", "carry")
+FLOAT_ARRAYS = ("duration", "latency", "hold_cycles", "hop_hold", "hop_tail")
+
+# ---- the arena: slots of the header of I (sizes, scalar state, offsets of the arrays in I and F)
+N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB = 0, 1, 2, 3, 4, 5, 6, 7
+CUR, NEXT, HSIZE, LATER, ERR, IHEAD, ITAIL, EVENTS, HCAP = 8, 9, 10, 11, 12, 13, 14, 15, 16
+(O_KIND, O_PRIO, O_HOLD_PTR, O_HOLD_UNIT, O_ROOT_PTR, O_ROOT, O_NDESTS, O_HOP_UNIT, O_HOP_SLOT, O_CHILD_PTR, O_CHILD,
+ O_KEY_PTR, O_SUCC_PTR, O_SUCC, O_CARRY_PTR, O_CARRY, O_UU, O_RQ, O_PR, O_INITS, O_CRIT, O_REM, O_PEND, O_STK,
+ O_HI) = range(17, 42)
+OF_DUR, OF_LAT, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_UF, OF_RT, OF_PT, OF_TIMES, OF_ARR, OF_HT = range(42, 53)
+HEADER = 53
+NOW, STALL, STALL1, HEAD, FHEADER = 0, 1, 2, 3, 4  # slots of the header of F
+
+
+@njit(cache=True)
+def push(I, F, t, seq, kind, a, b):
+    i = I[HSIZE]
+    if i >= I[HCAP]:
+        I[ERR] = 1
+        return
+    I[HSIZE] = i + 1
+    ht = I[OF_HT]
+    hi = I[O_HI]
+    while i > 0:
+        parent = (i - 1) >> 1
+        pt = F[ht + parent]
+        if pt < t or (pt == t and I[hi + 4 * parent] < seq):
+            break
+        F[ht + i] = pt
+        I[hi + 4 * i] = I[hi + 4 * parent]
+        I[hi + 4 * i + 1] = I[hi + 4 * parent + 1]
+        I[hi + 4 * i + 2] = I[hi + 4 * parent + 2]
+        I[hi + 4 * i + 3] = I[hi + 4 * parent + 3]
+        i = parent
+    F[ht + i] = t
+    I[hi + 4 * i] = seq
+    I[hi + 4 * i + 1] = kind
+    I[hi + 4 * i + 2] = a
+    I[hi + 4 * i + 3] = b
+
+
+@njit(cache=True)
+def pop(I, F):
+    ht = I[OF_HT]
+    hi = I[O_HI]
+    t, seq, kind, a, b = F[ht], I[hi], I[hi + 1], I[hi + 2], I[hi + 3]
+    size = I[HSIZE] - 1
+    I[HSIZE] = size
+    if size > 0:
+        lt, ls = F[ht + size], I[hi + 4 * size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and (F[ht + c + 1] < F[ht + c] or (F[ht + c + 1] == F[ht + c] and I[hi + 4 * c + 4] < I[hi + 4 * c])):
+                c += 1
+            if F[ht + c] < lt or (F[ht + c] == lt and I[hi + 4 * c] < ls):
+                F[ht + i] = F[ht + c]
+                I[hi + 4 * i] = I[hi + 4 * c]
+                I[hi + 4 * i + 1] = I[hi + 4 * c + 1]
+                I[hi + 4 * i + 2] = I[hi + 4 * c + 2]
+                I[hi + 4 * i + 3] = I[hi + 4 * c + 3]
+                i = c
+            else:
+                break
+        F[ht + i] = lt
+        I[hi + 4 * i] = ls
+        I[hi + 4 * i + 1] = I[hi + 4 * size + 1]
+        I[hi + 4 * i + 2] = I[hi + 4 * size + 2]
+        I[hi + 4 * i + 3] = I[hi + 4 * size + 3]
+    return t, seq, kind, a, b
+
+
+@njit(cache=True)
+def schedule(I, F, t, kind, a, b):
+    seq = I[NEXT]
+    I[NEXT] = seq + 1
+    push(I, F, t, seq, kind, a, b)
+
+
+# ---- units: SimPy's PriorityResource (a request queue sorted by (priority, time), stably)
+
+@njit(cache=True)
+def remove_user(I, ub, r):
+    nu = I[ub + NU]
+    j = 0
+    while j < nu and I[ub + USERS + j] != r:
+        j += 1
+    if j == nu:
+        I[ERR] = 3
+        return
+    while j < nu - 1:
+        I[ub + USERS + j] = I[ub + USERS + j + 1]
+        j += 1
+    I[ub + NU] = nu - 1
+
+
+@njit(cache=True)
+def dequeue(I, ub):
+    head = I[ub + QH]
+    nxt = I[I[O_RQ] + 4 * head + 3]
+    I[ub + QH] = nxt
+    if nxt < 0:
+        I[ub + QT] = -1
+    return head
+
+
+@njit(cache=True)
+def enqueue(I, F, ub, r, prio, now):
+    """Insert request ``r`` after every queued request with ``(priority, time) <= (prio, now)``."""
+    rq = I[O_RQ]
+    rt = I[OF_RT]
+    I[rq + 4 * r + 3] = -1
+    tail = I[ub + QT]
+    if tail < 0:
+        I[ub + QH] = r
+        I[ub + QT] = r
+        return
+    if I[rq + 4 * tail] < prio or (I[rq + 4 * tail] == prio and F[rt + tail] <= now):
+        I[rq + 4 * tail + 3] = r
+        I[ub + QT] = r
+        return
+    prev = -1
+    e = I[ub + QH]
+    while e >= 0 and (I[rq + 4 * e] < prio or (I[rq + 4 * e] == prio and F[rt + e] <= now)):
+        prev = e
+        e = I[rq + 4 * e + 3]
+    I[rq + 4 * r + 3] = e
+    if prev < 0:
+        I[ub + QH] = r
+    else:
+        I[rq + 4 * prev + 3] = r
+
+
+@njit(cache=True)
+def grant_head(I, F, ub, now):
+    """The head of the queue takes a free slot; its grant is processed now."""
+    granted = dequeue(I, ub)
+    nu = I[ub + NU]
+    I[ub + USERS + nu] = granted
+    I[ub + NU] = nu + 1
+    schedule(I, F, now, GRANT, granted, 0)
+
+
+@njit(cache=True)
+def request(I, F, u, r):
+    """Request ``r`` (priority and process already set) asks for unit ``u`` now."""
+    now = F[NOW]
+    ub = I[O_UU] + u * I[UCOLS]
+    uf = I[OF_UF] + 2 * u
+    rq = I[O_RQ]
+    lr = I[ub + LREQ]
+    if lr >= 0 and (F[uf] < now or (F[uf] == now and I[ub + LSEQ] < I[CUR])):
+        remove_user(I, ub, lr)  # its release timeout came before this moment: a no-op release
+        I[ub + LREQ] = -1
+        lr = -1
+    prio = I[rq + 4 * r]
+    nu = I[ub + NU]
+    if prio < 8 and nu > 0 and (I[rq + 4 * I[ub + USERS]] >= 8 or I[rq + 4 * I[ub + USERS + nu - 1]] >= 8):
+        I[LATER] = 1  # a later step holds a unit the first step asks for
+    seq = I[NEXT]
+    F[I[OF_RT] + r] = now
+    I[rq + 4 * r + 1] = seq
+    if I[ub + QH] < 0 and nu < I[ub + CAP]:  # free and no one waits: granted at once
+        I[NEXT] = seq + 2
+        I[ub + USERS + nu] = r
+        I[ub + NU] = nu + 1
+        push(I, F, now, seq + 1, GRANT, r, 0)
+        return
+    I[NEXT] = seq + 1
+    enqueue(I, F, ub, r, prio, now)
+    if nu < I[ub + CAP]:
+        grant_head(I, F, ub, now)
+    if I[ub + QH] >= 0 and lr >= 0:  # someone waits: the holder's release timeout becomes a real event
+        I[ub + LREQ] = -1
+        push(I, F, F[uf], I[ub + LSEQ], RELEASE, u, lr)
+    if I[ub + QH] >= 0 and I[ub + PHN] > 0:  # someone waits: release events not yet reached become real
+        if F[uf + 1] == now:
+            for j in range(I[ub + PHN]):
+                sp = I[ub + I[PHB] + j]
+                if sp > I[CUR]:
+                    push(I, F, now, sp, TRIGGER, u, 0)
+        I[ub + PHN] = 0
+
+
+@njit(cache=True)
+def hold(I, F, u, r, cycles):
+    """A timeout that releases ``r`` after ``cycles`` (elided while no one waits)."""
+    t = F[NOW] + cycles
+    ub = I[O_UU] + u * I[UCOLS]
+    if I[ub + CAP] == 1 and I[ub + QH] < 0 and cycles > 0:
+        seq = I[NEXT]
+        I[NEXT] = seq + 1
+        F[I[OF_UF] + 2 * u] = t
+        I[ub + LSEQ] = seq
+        I[ub + LREQ] = r
+    else:
+        schedule(I, F, t, RELEASE, u, r)
+
+
+@njit(cache=True)
+def release(I, F, u, r):
+    ub = I[O_UU] + u * I[UCOLS]
+    remove_user(I, ub, r)
+    now = F[NOW]
+    if I[ub + QH] >= 0:
+        schedule(I, F, now, TRIGGER, u, 0)
+    elif I[ub + CAP] > 1:  # elided until someone waits at this time
+        seq = I[NEXT]
+        I[NEXT] = seq + 1
+        uf = I[OF_UF] + 2 * u
+        k = I[ub + PHN]
+        if k > 0 and F[uf + 1] != now:
+            k = 0
+        if I[PHB] + k >= I[UCOLS]:
+            I[ERR] = 2
+            return
+        F[uf + 1] = now
+        I[ub + I[PHB] + k] = seq
+        I[ub + PHN] = k + 1
+
+
+def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
+               head: float, steps: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
+    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`)."""
+    n = rem0.shape[0]
+    total = n * steps
+    n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
+    n_units = unit_cap.shape[0]
+    max_cap = int(unit_cap.max()) if n_units else 1
+    ucols = USERS + 2 * max_cap
+    n_req = steps * (n_holds + n_hops)
+    n_proc = total + steps * n_hops
+    # every event is scheduled at most once: per request a grant, a release, a trigger and a
+    # head move; per op two resumes; per destination a delivery
+    heap = 4 * n_req + 2 * total + steps * int(ints["n_dests"].sum()) + 16
+    header = np.zeros(HEADER, np.int64)
+    header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
+        n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
+    units = np.full((n_units, ucols), -1, np.int64)
+    units[:, CAP] = unit_cap
+    units[:, NU] = 0
+    units[:, PHN] = 0
+    rem = np.tile(rem0, steps)
+    rem[n:] += np.tile(carry_cnt, steps - 1)
+    parts = [header] + [ints[name] for name in INT_ARRAYS] + [units.ravel()]
+    sizes = [4 * n_req, 3 * n_proc, n_proc]
+    offsets = np.cumsum([0] + [p.shape[0] for p in parts])
+    header[O_KIND:O_KIND + len(INT_ARRAYS)] = offsets[1:-2]
+    header[O_UU] = offsets[-2]
+    at = offsets[-1]
+    for slot, size in zip((O_RQ, O_PR, O_INITS), sizes):
+        header[slot] = at
+        at += size
+    header[O_CRIT] = at
+    header[O_REM] = at + total
+    header[O_PEND] = at + 2 * total
+    header[O_STK] = at + 3 * total
+    header[O_HI] = at + 5 * total + 4
+    I = np.empty(header[O_HI] + 4 * heap, np.int64)  # the heap's pages are touched only as far as it grows
+    for p, o in zip(parts, offsets[:-1]):
+        I[o:o + p.shape[0]] = p
+    I[header[O_CRIT]:header[O_CRIT] + total] = -1
+    I[header[O_REM]:header[O_REM] + total] = rem
+    I[header[O_PEND]:header[O_PEND] + total] = 0
+
+    fparts = [np.array([0.0, 0.0, 0.0, head])] + [floats[name] for name in FLOAT_ARRAYS] + [np.zeros(2 * n_units)]
+    foffsets = np.cumsum([0] + [p.shape[0] for p in fparts])
+    I[OF_DUR:OF_DUR + len(FLOAT_ARRAYS)] = foffsets[1:-2]
+    I[OF_UF] = foffsets[-2]
+    at = foffsets[-1]
+    for slot, size in ((OF_RT, n_req), (OF_PT, n_proc), (OF_TIMES, 3 * total), (OF_ARR, steps * n_keys)):
+        I[slot] = at
+        at += size
+    I[OF_HT] = at
+    F = np.empty(at + heap, np.float64)
+    for p, o in zip(fparts, foffsets[:-1]):
+        F[o:o + p.shape[0]] = p
+    F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
+    F[I[OF_ARR]:I[OF_ARR] + steps * n_keys] = np.nan
+    return I, F
+
+
+def results(I: np.ndarray, F: np.ndarray):
+    """``(times[3, total]`` ready/start/end, ``arrival[steps * n_keys]`` (NaN: none), ``crit[total]``
+    releasing global key (-1: none), ``rem[total]`` inputs still missing, stall sum, the first
+    step's stall sum, whether a later step held a unit the first step asked for, error code,
+    events processed) of a run."""
+    total = int(I[TOTAL])
+    times = F[I[OF_TIMES]:I[OF_TIMES] + 3 * total].reshape(3, total)
+    arr = F[I[OF_ARR]:I[OF_ARR] + I[STEPS] * I[NKEYS]]
+    crit = I[I[O_CRIT]:I[O_CRIT] + total]
+    rem = I[I[O_REM]:I[O_REM] + total]
+    return times, arr, crit, rem, float(F[STALL]), float(F[STALL1]), bool(I[LATER]), int(I[ERR]), int(I[EVENTS])
+

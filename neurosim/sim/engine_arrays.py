@@ -1,0 +1,186 @@
+"""A step graph as the flat arrays the numba event loop runs on, and its results back.
+
+:func:`encode` turns the template (one step) of a :class:`~neurosim.sim.ops.StepGraph`
+into integer ids and CSR lists (the layout is in :mod:`neurosim.kernels.des_loop`);
+:func:`decode` turns the kernel's per-op times, arrival per dependency key and
+releasing key per op back into a :class:`~neurosim.sim.des.SimResult`. The
+numbers are copied, never recomputed, except the ones the Python replay computes
+from the graph before it runs (a hop's hold ``samples × flits × link`` and a
+delivery's tail ``max((samples × flits − 1) × link, 0)``), computed here the same way.
+
+Per op: kind (compute, route, nothing to do), priority by phase, duration,
+latency, its holds (CSR: unit, cycles), its route's first hops (CSR), its
+destinations; per hop (all routes' hops numbered in op order): link unit, hold
+cycles, delivery tail, destination slot (-1: none), children (CSR); per
+dependency key: the ops of the same step (``succ``) and of the next step
+(``carry``) that wait for it (CSR, in the order the replay notifies them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .des import PHASE_PRIORITY, UNIT_KINDS
+from .ops import StepGraph
+
+__all__ = ["EncodedGraph", "encode", "csr"]
+
+
+@dataclass(frozen=True)
+class EncodedGraph:
+    n_ops: int
+    n_keys: int
+    #: the step's arrays by the names of neurosim.kernels.des_loop.INT_ARRAYS / FLOAT_ARRAYS
+    ints: dict
+    floats: dict
+    unit_cap: np.ndarray
+    #: deps of each op within its step, and carry edges into it from the previous step
+    rem0: np.ndarray
+    carry_cnt: np.ndarray
+    #: per dependency key of one step: its op and its destination tile (-1: completion)
+    key_op: np.ndarray
+    key_node: np.ndarray
+    head_cycles: float
+
+
+def csr(keys: list[int], values: list[int], n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pointer, values) listing each key's values in the order given (a stable sort)."""
+    k = np.asarray(keys, dtype=np.int64)
+    v = np.asarray(values, dtype=np.int64)
+    order = np.argsort(k, kind="stable")
+    ptr = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(k, minlength=n_keys), out=ptr[1:])
+    return ptr, v[order]
+
+
+def encode(graph: StepGraph) -> EncodedGraph:
+    """The arrays of one step of ``graph`` (see the module docstring)."""
+    hw = graph.hw
+    ops = graph.ops
+    n = len(ops)
+    link_c = hw.noc.link_cycles_per_hop.value
+    head = hw.noc.router_cycles_per_hop.value + link_c
+    caps_by_kind = {}
+    for kind, (cls, section) in UNIT_KINDS.items():
+        cfg = getattr(hw, section)
+        if cfg is not None:
+            caps_by_kind[kind] = cls(cfg).capacity
+    unit_ids: dict[tuple, int] = {}
+    unit_cap: list[int] = []
+
+    def uid(key: tuple) -> int:
+        u = unit_ids.get(key)
+        if u is None:
+            u = unit_ids[key] = len(unit_cap)
+            unit_cap.append(caps_by_kind[key[0]])
+        return u
+
+    op_kind = np.zeros(n, np.int64)
+    op_prio = np.zeros(n, np.int64)
+    op_dur = np.zeros(n, np.float64)
+    op_lat = np.zeros(n, np.float64)
+    op_ndests = np.zeros(n, np.int64)
+    hold_ptr = [0]
+    hold_unit: list[int] = []
+    hold_cyc: list[float] = []
+    root_ptr = [0]
+    roots: list[int] = []
+    hop_unit: list[int] = []
+    hop_hold: list[float] = []
+    hop_tail: list[float] = []
+    hop_slot: list[int] = []
+    child_ptr = [0]
+    children: list[int] = []
+    key_ptr = np.zeros(n, np.int64)
+    key_op: list[int] = []
+    key_node: list[int] = []
+    dest_slot: list[dict | None] = []
+    for i, op in enumerate(ops):
+        if op.id != i:  # pragma: no cover - a builder bug
+            raise RuntimeError(f"{op} is not at position {op.id}")
+        op_prio[i] = PHASE_PRIORITY.get(op.phase, 4)
+        op_dur[i] = op.duration
+        op_lat[i] = op.latency
+        for key, cyc in op.holds:
+            hold_unit.append(uid(key))
+            hold_cyc.append(cyc)
+        hold_ptr.append(len(hold_unit))
+        key_ptr[i] = len(key_op)
+        key_op.append(i)
+        key_node.append(-1)
+        r = op.route
+        if r is None:
+            op_kind[i] = 2 if not op.holds and op.duration == 0 and op.latency == 0 else 0
+            dest_slot.append(None)
+            root_ptr.append(len(roots))
+            continue
+        op_kind[i] = 1
+        slots = {node: k for k, node in enumerate(r.dests)}
+        dest_slot.append(slots)
+        op_ndests[i] = len(slots)
+        key_op.extend([i] * len(slots))
+        key_node.extend(slots)
+        base = len(hop_unit)
+        samples = op.samples
+        for link_id, _parent, node, _nbytes, fps in r.hops:
+            hop_unit.append(uid(("link", link_id)))
+            hop_hold.append(samples * fps * link_c)
+            d = r.dests.get(node)
+            if d is None:
+                hop_slot.append(-1)
+                hop_tail.append(0.0)
+            else:
+                hop_slot.append(slots[node])
+                hop_tail.append(max((samples * d[1] - 1) * link_c, 0.0))
+        kids = r.children
+        for h in range(len(r.hops)):
+            children.extend(base + c for c in kids.get(h, ()))
+            child_ptr.append(len(children))
+        roots.extend(base + c for c in kids.get(-1, ()))
+        root_ptr.append(len(roots))
+    dead = len(key_op)  # a dependency no op satisfies (a builder bug: the run reports a deadlock)
+    key_op.append(-1)
+    key_node.append(-1)
+    n_keys = len(key_op)
+
+    dep_key: list[int] = []
+    dep_op: list[int] = []
+    rem0 = np.zeros(n, np.int64)
+    for op in ops:
+        for d, dest in op.deps:
+            if d >= op.id:  # pragma: no cover - a builder bug
+                raise RuntimeError(f"{op} depends on a later op #{d}")
+            if dest == -1:
+                dep_key.append(key_ptr[d])
+            else:
+                slots = dest_slot[d]
+                k = slots.get(dest) if slots is not None else None
+                dep_key.append(dead if k is None else key_ptr[d] + 1 + k)
+            dep_op.append(op.id)
+        rem0[op.id] = len(op.deps)
+    carry_in: dict[int, list[int]] = defaultdict(list)
+    for u, v in graph.carry:
+        carry_in[v].append(u)
+    carry_key: list[int] = []
+    carry_op: list[int] = []
+    carry_cnt = np.zeros(n, np.int64)
+    for v in sorted(carry_in):
+        for u in carry_in[v]:
+            carry_key.append(key_ptr[u])
+            carry_op.append(v)
+        carry_cnt[v] = len(carry_in[v])
+    succ_ptr, succ = csr(dep_key, dep_op, n_keys)
+    carry_ptr, carry = csr(carry_key, carry_op, n_keys)
+
+    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
+    ints = {"kind": op_kind, "prio": op_prio, "hold_ptr": i64(hold_ptr), "hold_unit": i64(hold_unit),
+            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": op_ndests, "hop_unit": i64(hop_unit),
+            "hop_slot": i64(hop_slot), "child_ptr": i64(child_ptr), "child": i64(children), "key_ptr": key_ptr,
+            "succ_ptr": succ_ptr, "succ": succ, "carry_ptr": carry_ptr, "carry": carry}
+    floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop_hold),
+              "hop_tail": f64(hop_tail)}
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node), float(head))
