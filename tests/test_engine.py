@@ -6,6 +6,7 @@ and the stall sum of :func:`neurosim.sim.engine.simulate` (the numba loop) and o
 the SimPy reference :func:`neurosim.sim.des.simulate_simpy` — on both chips,
 every rule, MLPs and conv nets, one step and chained steps, and chips shrunk
 so that units contend heavily (few tiles, single-ported SRAM, slow links).
+The numba contention-free bound equals :func:`neurosim.sim.longest_path` on the same graphs.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import yaml
 
 from neurosim.config import hw as hwcfg
 from neurosim.config.hw import HwConfig
-from neurosim.sim import build_step_graph, simulate, simulate_simpy
+from neurosim.sim import build_step_graph, longest_path, simulate, simulate_simpy
 from neurosim.sim import replay
-from neurosim.sim.engine import simulate_window
+from neurosim.sim.engine import contention_free_makespan, simulate_window
 from neurosim.sim.engine_arrays import encode
 
 from .conftest import HW_DIGITAL, HW_RRAM
@@ -72,6 +73,7 @@ def test_engine_equals_simpy(chip, name):
             except Exception as err:  # a shrunk chip may not hold the net
                 assert type(err).__name__ == "MappingError"
                 continue
+            assert contention_free_makespan(encode(g)) == longest_path(g).makespan
             for steps in (1, 3):
                 ref = simulate_simpy(g, steps)
                 _same(simulate(g, steps), ref)
@@ -82,6 +84,7 @@ def test_engine_equals_simpy_on_the_contended_reference_step():
     g = build_step_graph(hwcfg.load(HW_RRAM), mlp([784, 800, 800, 10]), 32, algo("bp"))
     ref = simulate_simpy(g, 2)
     assert ref.stall_cycles > 0  # units do contend here
+    assert contention_free_makespan(encode(g)) == longest_path(g).makespan
     _same(simulate(g, 2), ref)
     _same(replay.simulate(g, 2), ref)
 
@@ -127,6 +130,7 @@ def test_engine_equals_simpy_on_random_chips():
             assert type(err).__name__ == "MappingError"
             continue
         steps = rng.choice([1, 2, 3, 4])
+        assert contention_free_makespan(encode(g)) == longest_path(g).makespan
         ref = simulate_simpy(g, steps)
         _same(simulate(g, steps), ref)
         _same(replay.simulate(g, steps), ref)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.des_arena import ERRORS, make_arena, results
+from ..kernels.des_bound import contention_free_end
 from ..kernels.des_loop import run_events
 from .des import SimResult, make_result
 from .engine_arrays import EncodedGraph, encode
 from .ops import StepGraph
 
-__all__ = ["simulate", "simulate_window", "EngineStats"]
+__all__ = ["simulate", "simulate_window", "contention_free_makespan", "EngineStats"]
 
 
 class EngineStats:
@@ -81,3 +82,12 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
     lone = make_result(graph, 1, ready[:n], start[:n], end[:n], _arrivals(enc, arr, enc.n_keys),
                        _critical(enc, crit[:n]), stall_first)
     return window, lone
+
+
+def contention_free_makespan(encoded: EncodedGraph) -> float:
+    """``longest_path(graph).makespan`` of the encoded graph (one step, unlimited units)."""
+    i, f = encoded.ints, encoded.floats
+    end = contention_free_end(i["kind"], f["duration"], f["latency"], i["root_ptr"], i["root"], f["hop_tail"],
+                              i["hop_slot"], i["child_ptr"], i["child"], i["key_ptr"], i["succ_ptr"], i["succ"],
+                              encoded.head_cycles)
+    return max(0.0, float(end.max())) if end.size else 0.0

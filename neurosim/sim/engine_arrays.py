@@ -56,6 +56,23 @@ def csr(keys: list[int], values: list[int], n_keys: int) -> tuple[np.ndarray, np
     return ptr, v[order]
 
 
+def _route_arrays(r, uid) -> tuple:
+    """A route's per-hop link unit, flits per sample, destination slot (-1: none) and
+    flits to that destination, its children (CSR), first hops and destination slots."""
+    slots = {node: k for k, node in enumerate(r.dests)}
+    links = np.array([uid(("link", h[0])) for h in r.hops], np.int64)
+    flits_per_sample = np.array([h[4] for h in r.hops], np.float64)
+    slot = np.array([slots.get(h[2], -1) for h in r.hops], np.int64)
+    dest_flits = np.array([r.dests[h[2]][1] if h[2] in slots else 0 for h in r.hops], np.float64)
+    kid_ptr = [0]
+    kids: list[int] = []
+    for h in range(len(r.hops)):
+        kids.extend(r.children.get(h, ()))
+        kid_ptr.append(len(kids))
+    return (links, flits_per_sample, slot, dest_flits, np.array(kid_ptr, np.int64), np.array(kids, np.int64),
+            list(r.children.get(-1, ())), slots)
+
+
 def encode(graph: StepGraph) -> EncodedGraph:
     """The arrays of one step of ``graph`` (see the module docstring)."""
     hw = graph.hw
@@ -88,13 +105,10 @@ def encode(graph: StepGraph) -> EncodedGraph:
     hold_cyc: list[float] = []
     root_ptr = [0]
     roots: list[int] = []
-    hop_unit: list[int] = []
-    hop_hold: list[float] = []
-    hop_tail: list[float] = []
-    hop_slot: list[int] = []
-    child_ptr = [0]
-    children: list[int] = []
-    key_ptr = np.zeros(n, np.int64)
+    hop_parts: dict[str, list[np.ndarray]] = {"unit": [], "hold": [], "tail": [], "slot": [], "child_ptr": [], "child": []}
+    structure: dict[int, tuple] = {}  # id(route) -> its arrays (a route is shared by the ops of every chunk)
+    n_hops = n_children = 0
+    key_ptr = [0] * n
     key_op: list[int] = []
     key_node: list[int] = []
     dest_slot: list[dict | None] = []
@@ -118,29 +132,26 @@ def encode(graph: StepGraph) -> EncodedGraph:
             root_ptr.append(len(roots))
             continue
         op_kind[i] = 1
-        slots = {node: k for k, node in enumerate(r.dests)}
+        st = structure.get(id(r))
+        if st is None:
+            st = structure[id(r)] = _route_arrays(r, uid)
+        links, flits_per_sample, slot, dest_flits, kid_ptr, kids, root_hops, slots = st
         dest_slot.append(slots)
         op_ndests[i] = len(slots)
         key_op.extend([i] * len(slots))
         key_node.extend(slots)
-        base = len(hop_unit)
         samples = op.samples
-        for link_id, _parent, node, _nbytes, fps in r.hops:
-            hop_unit.append(uid(("link", link_id)))
-            hop_hold.append(samples * fps * link_c)
-            d = r.dests.get(node)
-            if d is None:
-                hop_slot.append(-1)
-                hop_tail.append(0.0)
-            else:
-                hop_slot.append(slots[node])
-                hop_tail.append(max((samples * d[1] - 1) * link_c, 0.0))
-        kids = r.children
-        for h in range(len(r.hops)):
-            children.extend(base + c for c in kids.get(h, ()))
-            child_ptr.append(len(children))
-        roots.extend(base + c for c in kids.get(-1, ()))
+        # the replay's arithmetic, element-wise: samples x flits x link; max((samples x flits - 1) x link, 0)
+        hop_parts["unit"].append(links)
+        hop_parts["hold"].append(samples * flits_per_sample * link_c)
+        hop_parts["tail"].append(np.where(slot >= 0, np.maximum((samples * dest_flits - 1) * link_c, 0.0), 0.0))
+        hop_parts["slot"].append(slot)
+        hop_parts["child_ptr"].append(kid_ptr[1:] + n_children)
+        hop_parts["child"].append(kids + n_hops)
+        roots.extend(c + n_hops for c in root_hops)
         root_ptr.append(len(roots))
+        n_hops += len(links)
+        n_children += len(kids)
     dead = len(key_op)  # a dependency no op satisfies (a builder bug: the run reports a deadlock)
     key_op.append(-1)
     key_node.append(-1)
@@ -177,10 +188,12 @@ def encode(graph: StepGraph) -> EncodedGraph:
 
     i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
+    hop = {k: np.concatenate(v) if v else np.zeros(0) for k, v in hop_parts.items()}
     ints = {"kind": op_kind, "prio": op_prio, "hold_ptr": i64(hold_ptr), "hold_unit": i64(hold_unit),
-            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": op_ndests, "hop_unit": i64(hop_unit),
-            "hop_slot": i64(hop_slot), "child_ptr": i64(child_ptr), "child": i64(children), "key_ptr": key_ptr,
-            "succ_ptr": succ_ptr, "succ": succ, "carry_ptr": carry_ptr, "carry": carry}
-    floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop_hold),
-              "hop_tail": f64(hop_tail)}
+            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": op_ndests, "hop_unit": i64(hop["unit"]),
+            "hop_slot": i64(hop["slot"]), "child_ptr": i64(np.concatenate([[0], hop["child_ptr"]])),
+            "child": i64(hop["child"]), "key_ptr": i64(key_ptr), "succ_ptr": succ_ptr, "succ": succ,
+            "carry_ptr": carry_ptr, "carry": carry}
+    floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
+              "hop_tail": f64(hop["tail"])}
     return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node), float(head))
