@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["make_arena", "results", "push", "pop", "schedule", "request", "hold", "release", "grant_head", "INT_ARRAYS", "FLOAT_ARRAYS", "ERRORS"]
+__all__ = ["make_arena", "results", "push", "pop", "pending", "schedule", "request", "hold", "release", "grant_head",
+           "INT_ARRAYS", "FLOAT_ARRAYS", "ERRORS"]
 
 GRANT, WALK, RESUME, RELEASE, TRIGGER, DELIVER = 0, 1, 2, 3, 4, 5  # event kinds
 COMPUTE, ROUTE, ZERO = 0, 1, 2  # op kinds
@@ -39,12 +40,59 @@ CUR, NEXT, HSIZE, LATER, ERR, IHEAD, ITAIL, EVENTS, HCAP = 8, 9, 10, 11, 12, 13,
  O_KEY_PTR, O_SUCC_PTR, O_SUCC, O_CARRY_PTR, O_CARRY, O_UU, O_RQ, O_PR, O_INITS, O_CRIT, O_REM, O_PEND, O_STK,
  O_HI) = range(17, 42)
 OF_DUR, OF_LAT, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_UF, OF_RT, OF_PT, OF_TIMES, OF_ARR, OF_HT = range(42, 53)
-HEADER = 53
+NQ_HEAD, NQ_TAIL, O_NQ = 53, 54, 55  # the queue of events at the current time
+HEADER = 56
 NOW, STALL, STALL1, HEAD, FHEADER = 0, 1, 2, 3, 4  # slots of the header of F
 
 
 @njit(cache=True)
 def push(I, F, t, seq, kind, a, b):
+    """Schedule event ``(t, seq)``: at the current time into the now-queue (kept sorted by
+    id: almost always an append), later into the heap."""
+    if t != F[NOW]:
+        _heap_push(I, F, t, seq, kind, a, b)
+        return
+    q = I[O_NQ]
+    j = I[NQ_TAIL]
+    if j >= I[HCAP]:
+        I[ERR] = 1
+        return
+    I[NQ_TAIL] = j + 1
+    while j > I[NQ_HEAD] and I[q + 4 * (j - 1)] > seq:
+        I[q + 4 * j] = I[q + 4 * (j - 1)]
+        I[q + 4 * j + 1] = I[q + 4 * (j - 1) + 1]
+        I[q + 4 * j + 2] = I[q + 4 * (j - 1) + 2]
+        I[q + 4 * j + 3] = I[q + 4 * (j - 1) + 3]
+        j -= 1
+    I[q + 4 * j] = seq
+    I[q + 4 * j + 1] = kind
+    I[q + 4 * j + 2] = a
+    I[q + 4 * j + 3] = b
+
+
+@njit(cache=True)
+def pop(I, F):
+    """The next event by ``(time, id)``: the now-queue's head or the heap's top."""
+    head = I[NQ_HEAD]
+    if head < I[NQ_TAIL]:
+        q = I[O_NQ] + 4 * head
+        if I[HSIZE] == 0 or F[I[OF_HT]] > F[NOW] or I[I[O_HI]] > I[q]:
+            I[NQ_HEAD] = head + 1
+            if head + 1 == I[NQ_TAIL]:
+                I[NQ_HEAD] = 0
+                I[NQ_TAIL] = 0
+            return F[NOW], I[q], I[q + 1], I[q + 2], I[q + 3]
+    return _heap_pop(I, F)
+
+
+@njit(cache=True)
+def pending(I):
+    """Events not yet processed."""
+    return I[HSIZE] + I[NQ_TAIL] - I[NQ_HEAD]
+
+
+@njit(cache=True)
+def _heap_push(I, F, t, seq, kind, a, b):
     i = I[HSIZE]
     if i >= I[HCAP]:
         I[ERR] = 1
@@ -71,7 +119,7 @@ def push(I, F, t, seq, kind, a, b):
 
 
 @njit(cache=True)
-def pop(I, F):
+def _heap_pop(I, F):
     ht = I[OF_HT]
     hi = I[O_HI]
     t, seq, kind, a, b = F[ht], I[hi], I[hi + 1], I[hi + 2], I[hi + 3]
@@ -84,8 +132,10 @@ def pop(I, F):
             c = 2 * i + 1
             if c >= size:
                 break
-            if c + 1 < size and (F[ht + c + 1] < F[ht + c] or (F[ht + c + 1] == F[ht + c] and I[hi + 4 * c + 4] < I[hi + 4 * c])):
-                c += 1
+            if c + 1 < size:
+                tc, tr = F[ht + c], F[ht + c + 1]
+                if tr < tc or (tr == tc and I[hi + 4 * c + 4] < I[hi + 4 * c]):
+                    c += 1
             if F[ht + c] < lt or (F[ht + c] == lt and I[hi + 4 * c] < ls):
                 F[ht + i] = F[ht + c]
                 I[hi + 4 * i] = I[hi + 4 * c]
@@ -290,7 +340,8 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header[O_PEND] = at + 2 * total
     header[O_STK] = at + 3 * total
     header[O_HI] = at + 5 * total + 4
-    I = np.empty(header[O_HI] + 4 * heap, np.int64)  # the heap's pages are touched only as far as it grows
+    header[O_NQ] = header[O_HI] + 4 * heap
+    I = np.empty(header[O_NQ] + 4 * heap, np.int64)  # the queues' pages are touched only as far as they grow
     for p, o in zip(parts, offsets[:-1]):
         I[o:o + p.shape[0]] = p
     I[header[O_CRIT]:header[O_CRIT] + total] = -1

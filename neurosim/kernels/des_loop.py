@@ -38,12 +38,12 @@ from __future__ import annotations
 
 from numba import njit
 
-from .des_arena import (CAP, COMPUTE, CUR, DELIVER, ERR, EVENTS, GRANT, HEAD, HSIZE, IHEAD, ITAIL, N, NHOLDS, NHOPS,
-                        NKEYS, NOW, NU, OF_ARR, OF_DUR, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_LAT, OF_PT,
-                        OF_TIMES, O_CARRY, O_CARRY_PTR, O_CHILD, O_CHILD_PTR, O_CRIT, O_HOLD_PTR, O_HOLD_UNIT,
-                        O_HOP_SLOT, O_HOP_UNIT, O_INITS, O_KEY_PTR, O_KIND, O_NDESTS, O_PEND, O_PR, O_PRIO, O_REM,
-                        O_ROOT, O_ROOT_PTR, O_RQ, O_STK, O_SUCC, O_SUCC_PTR, O_UU, QH, RELEASE, RESUME, ROUTE, STALL,
-                        STALL1, STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, grant_head, hold, pop, release, request,
+from .des_arena import (CAP, COMPUTE, CUR, DELIVER, ERR, EVENTS, GRANT, HEAD, IHEAD, ITAIL, N, NHOLDS, NHOPS, NKEYS,
+                        NOW, NU, OF_ARR, OF_DUR, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_LAT, OF_PT, OF_TIMES,
+                        O_CARRY, O_CARRY_PTR, O_CHILD, O_CHILD_PTR, O_CRIT, O_HOLD_PTR, O_HOLD_UNIT, O_HOP_SLOT,
+                        O_HOP_UNIT, O_INITS, O_KEY_PTR, O_KIND, O_NDESTS, O_PEND, O_PR, O_PRIO, O_REM, O_ROOT,
+                        O_ROOT_PTR, O_RQ, O_STK, O_SUCC, O_SUCC_PTR, O_UU, QH, RELEASE, RESUME, ROUTE, STALL, STALL1,
+                        STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, grant_head, hold, pending, pop, release, request,
                         schedule)
 
 __all__ = ["run_events", "COMPUTE", "ROUTE", "ZERO"]
@@ -282,7 +282,7 @@ def run_events(I, F):
         if I[I[O_REM] + g] == 0 and _launch(I, F, g):
             _complete(I, F, g)
     _run_inits(I, F)
-    while I[HSIZE] > 0 and I[ERR] == 0:
+    while pending(I) > 0 and I[ERR] == 0:
         t, seq, kind, a, b = pop(I, F)
         F[NOW] = t
         I[CUR] = seq

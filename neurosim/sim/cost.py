@@ -132,7 +132,7 @@ def cost_step(
     elif window == 1:
         one = win = simulate(graph, 1, encoded)
     else:
-        win, lone = simulate_window(graph, window, encoded)
+        win, lone = simulate_window(graph, window, encoded, times_only=True)
         one = lone or simulate(graph, steps=1, encoded=encoded)
     epoch, steady = epoch_cycles(win.step_end, steps_per_epoch)
     cycles = one.makespan

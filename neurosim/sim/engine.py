@@ -63,12 +63,15 @@ def _critical(enc: EncodedGraph, crit: np.ndarray) -> dict[int, tuple[int, int]]
     return dict(zip(g.tolist(), zip(pred.tolist(), enc.key_node[key].tolist())))
 
 
-def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None = None) -> tuple[SimResult, SimResult | None]:
+def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None = None, *,
+                    times_only: bool = False) -> tuple[SimResult, SimResult | None]:
     """Run ``steps`` chained copies of ``graph``; also return what a lone step would give
     (:func:`simulate` with ``steps=1``) when it can be read off the window exactly: when no
     op of a later step ever held a unit that an op of the first step asked for, the first
     step's ops were never delayed by the later ones (their requests queue behind the first
-    step's, which has the better priority), so they ran as if alone. Else None."""
+    step's, which has the better priority), so they ran as if alone. Else None.
+    ``times_only``: the window's result leaves ``arrivals`` and ``critical_dep`` empty
+    (``cost_step`` reads only its step ends; the lone step's result is always complete)."""
     enc = encoded if encoded is not None else encode(graph)
     n = enc.n_ops
     times, arr, crit, rem, stall, stall_first, later, _error, _events = _run(enc, steps)
@@ -76,7 +79,11 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
         stuck = int(np.flatnonzero(rem > 0)[0])
         raise RuntimeError(f"op graph deadlocked at {graph.ops[stuck % n]}")
     ready, start, end = times
-    window = make_result(graph, steps, ready, start, end, _arrivals(enc, arr, arr.size), _critical(enc, crit), stall)
+    if times_only:
+        window = make_result(graph, steps, ready, start, end, {}, {}, stall)
+    else:
+        window = make_result(graph, steps, ready, start, end, _arrivals(enc, arr, arr.size), _critical(enc, crit),
+                             stall)
     if steps == 1 or later:
         return window, None
     lone = make_result(graph, 1, ready[:n], start[:n], end[:n], _arrivals(enc, arr, enc.n_keys),

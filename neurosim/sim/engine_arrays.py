@@ -105,7 +105,7 @@ def encode(graph: StepGraph) -> EncodedGraph:
     hold_cyc: list[float] = []
     root_ptr = [0]
     roots: list[int] = []
-    hop_parts: dict[str, list[np.ndarray]] = {"unit": [], "hold": [], "tail": [], "slot": [], "child_ptr": [], "child": []}
+    hop_parts: dict[str, list[np.ndarray]] = {k: [] for k in ("unit", "hold", "tail", "slot", "child_ptr", "child")}
     structure: dict[int, tuple] = {}  # id(route) -> its arrays (a route is shared by the ops of every chunk)
     n_hops = n_children = 0
     key_ptr = [0] * n
@@ -196,4 +196,5 @@ def encode(graph: StepGraph) -> EncodedGraph:
             "carry_ptr": carry_ptr, "carry": carry}
     floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
               "hop_tail": f64(hop["tail"])}
-    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node), float(head))
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node),
+                        float(head))
