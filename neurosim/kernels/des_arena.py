@@ -1,5 +1,6 @@
-"""The arena of the DES kernel (:mod:`.des_loop`): the graph's arrays and the engine's
-state laid out in one int64 array ``I`` and one float64 array ``F``, and the event heap.
+"""The arena of the DES kernel (:mod:`.des_loop`) — the graph's arrays and the engine's
+state laid out in one int array ``I`` (int32 unless the graph is huge) and one float64
+array ``F`` by ``neurosim.sim.engine_arrays.make_arena`` —, the event queues and the units.
 
 numba pays for every array a compiled function receives (a tuple of arrays is
 copied and reference-counted member by member on each call), so the kernel's
@@ -7,10 +8,16 @@ helpers take just ``(I, F)``: a header of ``I`` holds the sizes, the scalar stat
 and the offset of every array (slots below); the header of ``F`` the clock, the
 stall sums and the head's hop time.
 
-The event heap is a binary heap on ``(time, scheduling id)`` (SimPy's order):
-times in ``F``, ``(id, kind, a, b)`` in ``I``. A unit is SimPy's ``PriorityResource``
-as the Python replay (:mod:`neurosim.sim.replay`) runs it: :func:`request`,
-:func:`hold` (a release timeout, elided while no one waits), :func:`release`.
+Events pop by ``(time, scheduling id)`` (SimPy's order) from three queues: a binary
+heap (times in ``F``, ``(id, kind, a, b)`` in ``I``), a FIFO of the events at the
+current time (sorted by id) and a FIFO of the transfers' head moves (each scheduled
+``router + link`` cycles after the current time, so appended in order). A unit is
+SimPy's ``PriorityResource`` as the Python replay (:mod:`neurosim.sim.replay`) runs
+it: :func:`request`, :func:`hold` (a release timeout, elided while no one waits),
+:func:`release`.
+
+numba's on-disk cache checks only the file of the function it compiled: after an edit
+here, touch ``des_loop.py`` too (or its cached loop keeps the old helpers inlined).
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["make_arena", "results", "push", "pop", "pending", "schedule", "request", "hold", "release", "grant_head",
-           "INT_ARRAYS", "FLOAT_ARRAYS", "ERRORS"]
+__all__ = ["push", "pop", "pending", "schedule", "request", "hold", "release", "grant_head", "INT_ARRAYS",
+           "FLOAT_ARRAYS", "ERRORS"]
 
 GRANT, WALK, RESUME, RELEASE, TRIGGER, DELIVER = 0, 1, 2, 3, 4, 5  # event kinds
 COMPUTE, ROUTE, ZERO = 0, 1, 2  # op kinds
@@ -41,14 +48,23 @@ CUR, NEXT, HSIZE, LATER, ERR, IHEAD, ITAIL, EVENTS, HCAP = 8, 9, 10, 11, 12, 13,
  O_HI) = range(17, 42)
 OF_DUR, OF_LAT, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_UF, OF_RT, OF_PT, OF_TIMES, OF_ARR, OF_HT = range(42, 53)
 NQ_HEAD, NQ_TAIL, O_NQ = 53, 54, 55  # the queue of events at the current time
-HEADER = 56
+WQ_HEAD, WQ_TAIL, O_WQ, OF_WQ = 56, 57, 58, 59  # the queue of head moves (ids, walkers; times)
+HEADER = 60
 NOW, STALL, STALL1, HEAD, FHEADER = 0, 1, 2, 3, 4  # slots of the header of F
 
 
 @njit(cache=True)
 def push(I, F, t, seq, kind, a, b):
-    """Schedule event ``(t, seq)``: at the current time into the now-queue (kept sorted by
-    id: almost always an append), later into the heap."""
+    """Schedule event ``(t, seq)``: a head move into the walk queue (always ``now + router +
+    link``: appended in ``(time, id)`` order), another event at the current time into the
+    now-queue (kept sorted by id: almost always an append), a later one into the heap."""
+    if kind == WALK:
+        j = I[WQ_TAIL]
+        I[WQ_TAIL] = j + 1
+        F[I[OF_WQ] + j] = t
+        I[I[O_WQ] + 2 * j] = seq
+        I[I[O_WQ] + 2 * j + 1] = a
+        return
     if t != F[NOW]:
         _heap_push(I, F, t, seq, kind, a, b)
         return
@@ -72,23 +88,37 @@ def push(I, F, t, seq, kind, a, b):
 
 @njit(cache=True)
 def pop(I, F):
-    """The next event by ``(time, id)``: the now-queue's head or the heap's top."""
+    """The next event by ``(time, id)``: the head of the now-queue or of the walk queue, or
+    the heap's top."""
+    which = 0
+    bt = 0.0
+    bs = 0
+    if I[HSIZE] > 0:
+        which, bt, bs = 1, F[I[OF_HT]], I[I[O_HI]]
+    w = I[WQ_HEAD]
+    if w < I[WQ_TAIL]:
+        wt, ws = F[I[OF_WQ] + w], I[I[O_WQ] + 2 * w]
+        if which == 0 or wt < bt or (wt == bt and ws < bs):
+            which, bt, bs = 2, wt, ws
     head = I[NQ_HEAD]
     if head < I[NQ_TAIL]:
         q = I[O_NQ] + 4 * head
-        if I[HSIZE] == 0 or F[I[OF_HT]] > F[NOW] or I[I[O_HI]] > I[q]:
+        if which == 0 or F[NOW] < bt or (F[NOW] == bt and I[q] < bs):
             I[NQ_HEAD] = head + 1
             if head + 1 == I[NQ_TAIL]:
                 I[NQ_HEAD] = 0
                 I[NQ_TAIL] = 0
             return F[NOW], I[q], I[q + 1], I[q + 2], I[q + 3]
+    if which == 2:
+        I[WQ_HEAD] = w + 1
+        return bt, bs, WALK, I[I[O_WQ] + 2 * w + 1], 0
     return _heap_pop(I, F)
 
 
 @njit(cache=True)
 def pending(I):
     """Events not yet processed."""
-    return I[HSIZE] + I[NQ_TAIL] - I[NQ_HEAD]
+    return I[HSIZE] + I[NQ_TAIL] - I[NQ_HEAD] + I[WQ_TAIL] - I[WQ_HEAD]
 
 
 @njit(cache=True)
@@ -300,80 +330,3 @@ def release(I, F, u, r):
         F[uf + 1] = now
         I[ub + I[PHB] + k] = seq
         I[ub + PHN] = k + 1
-
-
-def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
-               head: float, steps: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
-    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`)."""
-    n = rem0.shape[0]
-    total = n * steps
-    n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
-    n_units = unit_cap.shape[0]
-    max_cap = int(unit_cap.max()) if n_units else 1
-    ucols = USERS + 2 * max_cap
-    n_req = steps * (n_holds + n_hops)
-    n_proc = total + steps * n_hops
-    # every event is scheduled at most once: per request a grant, a release, a trigger and a
-    # head move; per op two resumes; per destination a delivery
-    heap = 4 * n_req + 2 * total + steps * int(ints["n_dests"].sum()) + 16
-    header = np.zeros(HEADER, np.int64)
-    header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
-        n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
-    units = np.full((n_units, ucols), -1, np.int64)
-    units[:, CAP] = unit_cap
-    units[:, NU] = 0
-    units[:, PHN] = 0
-    rem = np.tile(rem0, steps)
-    rem[n:] += np.tile(carry_cnt, steps - 1)
-    parts = [header] + [ints[name] for name in INT_ARRAYS] + [units.ravel()]
-    sizes = [4 * n_req, 3 * n_proc, n_proc]
-    offsets = np.cumsum([0] + [p.shape[0] for p in parts])
-    header[O_KIND:O_KIND + len(INT_ARRAYS)] = offsets[1:-2]
-    header[O_UU] = offsets[-2]
-    at = offsets[-1]
-    for slot, size in zip((O_RQ, O_PR, O_INITS), sizes):
-        header[slot] = at
-        at += size
-    header[O_CRIT] = at
-    header[O_REM] = at + total
-    header[O_PEND] = at + 2 * total
-    header[O_STK] = at + 3 * total
-    header[O_HI] = at + 5 * total + 4
-    header[O_NQ] = header[O_HI] + 4 * heap
-    I = np.empty(header[O_NQ] + 4 * heap, np.int64)  # the queues' pages are touched only as far as they grow
-    for p, o in zip(parts, offsets[:-1]):
-        I[o:o + p.shape[0]] = p
-    I[header[O_CRIT]:header[O_CRIT] + total] = -1
-    I[header[O_REM]:header[O_REM] + total] = rem
-    I[header[O_PEND]:header[O_PEND] + total] = 0
-
-    fparts = [np.array([0.0, 0.0, 0.0, head])] + [floats[name] for name in FLOAT_ARRAYS] + [np.zeros(2 * n_units)]
-    foffsets = np.cumsum([0] + [p.shape[0] for p in fparts])
-    I[OF_DUR:OF_DUR + len(FLOAT_ARRAYS)] = foffsets[1:-2]
-    I[OF_UF] = foffsets[-2]
-    at = foffsets[-1]
-    for slot, size in ((OF_RT, n_req), (OF_PT, n_proc), (OF_TIMES, 3 * total), (OF_ARR, steps * n_keys)):
-        I[slot] = at
-        at += size
-    I[OF_HT] = at
-    F = np.empty(at + heap, np.float64)
-    for p, o in zip(fparts, foffsets[:-1]):
-        F[o:o + p.shape[0]] = p
-    F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
-    F[I[OF_ARR]:I[OF_ARR] + steps * n_keys] = np.nan
-    return I, F
-
-
-def results(I: np.ndarray, F: np.ndarray):
-    """``(times[3, total]`` ready/start/end, ``arrival[steps * n_keys]`` (NaN: none), ``crit[total]``
-    releasing global key (-1: none), ``rem[total]`` inputs still missing, stall sum, the first
-    step's stall sum, whether a later step held a unit the first step asked for, error code,
-    events processed) of a run."""
-    total = int(I[TOTAL])
-    times = F[I[OF_TIMES]:I[OF_TIMES] + 3 * total].reshape(3, total)
-    arr = F[I[OF_ARR]:I[OF_ARR] + I[STEPS] * I[NKEYS]]
-    crit = I[I[O_CRIT]:I[O_CRIT] + total]
-    rem = I[I[O_REM]:I[O_REM] + total]
-    return times, arr, crit, rem, float(F[STALL]), float(F[STALL1]), bool(I[LATER]), int(I[ERR]), int(I[EVENTS])
-

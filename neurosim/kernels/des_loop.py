@@ -3,14 +3,14 @@
 It is :mod:`neurosim.sim.replay`'s engine (SimPy's event order, the same elided
 events) with every object replaced by an integer: ``neurosim.sim.engine_arrays``
 encodes a step graph into the arrays below, :func:`~.des_arena.make_arena` lays
-them out with the engine's state in one int64 arena ``I`` and one float64 arena
+them out with the engine's state in one int arena ``I`` and one float64 arena
 ``F`` (:mod:`.des_arena`: the helpers take just ``(I, F)``, as numba pays per array
 passed), :func:`run_events` runs the events, and :func:`~.des_arena.results` reads
 the times back. ``tests/test_engine.py`` checks the three engines (this one, the Python
 replay, SimPy) equal on every op time, delivery and stall sum.
 
 ==============  ===============================================================
-event queue     a binary heap of ``(time, scheduling id)`` — SimPy's order — with
+event queues    ordered by ``(time, scheduling id)`` — SimPy's order — with
                 ``(kind, a, b)`` payloads: GRANT (request), WALK (walker),
                 RESUME (op), RELEASE (unit, request), TRIGGER (unit), DELIVER
                 (op, dependency key)

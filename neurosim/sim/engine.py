@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.des_arena import ERRORS, make_arena, results
+from ..kernels.des_arena import ERRORS
 from ..kernels.des_bound import contention_free_end
 from ..kernels.des_loop import run_events
 from .des import SimResult, make_result
-from .engine_arrays import EncodedGraph, encode
+from .engine_arrays import EncodedGraph, encode, make_arena, results
 from .ops import StepGraph
 
 __all__ = ["simulate", "simulate_window", "contention_free_makespan", "EngineStats"]

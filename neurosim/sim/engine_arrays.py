@@ -2,8 +2,10 @@
 
 :func:`encode` turns the template (one step) of a :class:`~neurosim.sim.ops.StepGraph`
 into integer ids and CSR lists (the layout is in :mod:`neurosim.kernels.des_loop`);
-:func:`decode` turns the kernel's per-op times, arrival per dependency key and
-releasing key per op back into a :class:`~neurosim.sim.des.SimResult`. The
+:func:`make_arena` lays ``steps`` chained copies out with the engine's state in the
+kernel's two arenas (:mod:`neurosim.kernels.des_arena`), and :func:`results` reads
+the kernel's per-op times, arrival per dependency key and releasing key per op back
+(:mod:`.engine` makes the :class:`~neurosim.sim.des.SimResult`). The
 numbers are copied, never recomputed, except the ones the Python replay computes
 from the graph before it runs (a hop's hold ``samples × flits × link`` and a
 delivery's tail ``max((samples × flits − 1) × link, 0)``), computed here the same way.
@@ -23,10 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kernels.des_arena import (CAP, CUR, ERR, EVENTS, FLOAT_ARRAYS, HCAP, HEADER, INT_ARRAYS, LATER, N, NHOLDS,
+                                  NHOPS, NKEYS, NU, OF_ARR, OF_DUR, OF_HT, OF_PT, OF_RT, OF_TIMES, OF_UF, OF_WQ,
+                                  O_CRIT, O_HI, O_INITS, O_KIND, O_NQ, O_PEND, O_PR, O_REM, O_RQ, O_STK, O_UU, O_WQ,
+                                  PHB, PHN, STALL, STALL1, STEPS, TOTAL, UCOLS, USERS)
 from .des import PHASE_PRIORITY, UNIT_KINDS
 from .ops import StepGraph
 
-__all__ = ["EncodedGraph", "encode", "csr"]
+__all__ = ["EncodedGraph", "encode", "csr", "make_arena", "results"]
 
 
 @dataclass(frozen=True)
@@ -198,3 +204,87 @@ def encode(graph: StepGraph) -> EncodedGraph:
               "hop_tail": f64(hop["tail"])}
     return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node),
                         float(head))
+
+
+def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
+               head: float, steps: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
+    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`)."""
+    n = rem0.shape[0]
+    total = n * steps
+    n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
+    n_units = unit_cap.shape[0]
+    max_cap = int(unit_cap.max()) if n_units else 1
+    ucols = USERS + 2 * max_cap
+    n_req = steps * (n_holds + n_hops)
+    n_proc = total + steps * n_hops
+    # every event is scheduled at most once: per request a grant, a release, a trigger and a
+    # head move; per op two resumes; per destination a delivery
+    heap = 4 * n_req + 2 * total + steps * int(ints["n_dests"].sum()) + 16
+    header = np.zeros(HEADER, np.int64)
+    header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
+        n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
+    units = np.full((n_units, ucols), -1, np.int64)
+    units[:, CAP] = unit_cap
+    units[:, NU] = 0
+    units[:, PHN] = 0
+    rem = np.tile(rem0, steps)
+    rem[n:] += np.tile(carry_cnt, steps - 1)
+    parts = [header] + [ints[name] for name in INT_ARRAYS] + [units.ravel()]
+    sizes = [4 * n_req, 3 * n_proc, n_proc]
+    offsets = np.cumsum([0] + [p.shape[0] for p in parts])
+    header[O_KIND:O_KIND + len(INT_ARRAYS)] = offsets[1:-2]
+    header[O_UU] = offsets[-2]
+    at = offsets[-1]
+    for slot, size in zip((O_RQ, O_PR, O_INITS), sizes):
+        header[slot] = at
+        at += size
+    header[O_CRIT] = at
+    header[O_REM] = at + total
+    header[O_PEND] = at + 2 * total
+    header[O_STK] = at + 3 * total
+    header[O_HI] = at + 5 * total + 4
+    header[O_NQ] = header[O_HI] + 4 * heap
+    header[O_WQ] = header[O_NQ] + 4 * heap
+    walks = steps * n_hops + 1
+    size = header[O_WQ] + 2 * walks
+    # int32 halves the memory the loop walks through: ids and offsets stay below the arena's size,
+    # scheduling ids below twice the events (each scheduled at most once, each elided one takes an id);
+    # a graph too big for int32 runs in int64 (a second compilation)
+    dtype = np.int32 if max(size, 2 * heap) < 2**31 - 1 else np.int64
+    I = np.empty(size, dtype)  # the queues' pages are touched only as far as they grow
+    for p, o in zip(parts, offsets[:-1]):
+        I[o:o + p.shape[0]] = p
+    I[header[O_CRIT]:header[O_CRIT] + total] = -1
+    I[header[O_REM]:header[O_REM] + total] = rem
+    I[header[O_PEND]:header[O_PEND] + total] = 0
+
+    fparts = [np.array([0.0, 0.0, 0.0, head])] + [floats[name] for name in FLOAT_ARRAYS] + [np.zeros(2 * n_units)]
+    foffsets = np.cumsum([0] + [p.shape[0] for p in fparts])
+    I[OF_DUR:OF_DUR + len(FLOAT_ARRAYS)] = foffsets[1:-2]
+    I[OF_UF] = foffsets[-2]
+    at = foffsets[-1]
+    for slot, size in ((OF_RT, n_req), (OF_PT, n_proc), (OF_TIMES, 3 * total), (OF_ARR, steps * n_keys)):
+        I[slot] = at
+        at += size
+    I[OF_HT] = at
+    I[OF_WQ] = at + heap
+    F = np.empty(at + heap + walks, np.float64)
+    for p, o in zip(fparts, foffsets[:-1]):
+        F[o:o + p.shape[0]] = p
+    F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
+    F[I[OF_ARR]:I[OF_ARR] + steps * n_keys] = np.nan
+    return I, F
+
+
+def results(I: np.ndarray, F: np.ndarray):
+    """``(times[3, total]`` ready/start/end, ``arrival[steps * n_keys]`` (NaN: none), ``crit[total]``
+    releasing global key (-1: none), ``rem[total]`` inputs still missing, stall sum, the first
+    step's stall sum, whether a later step held a unit the first step asked for, error code,
+    events processed) of a run."""
+    total = int(I[TOTAL])
+    times = F[I[OF_TIMES]:I[OF_TIMES] + 3 * total].reshape(3, total)
+    arr = F[I[OF_ARR]:I[OF_ARR] + I[STEPS] * I[NKEYS]]
+    crit = I[I[O_CRIT]:I[O_CRIT] + total]
+    rem = I[I[O_REM]:I[O_REM] + total]
+    return times, arr, crit, rem, float(F[STALL]), float(F[STALL1]), bool(I[LATER]), int(I[ERR]), int(I[EVENTS])
