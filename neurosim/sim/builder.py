@@ -92,6 +92,8 @@ class StepBuilder:
         self.label_deps: list[dict[int, list[Dep]]] = []
         #: forward routing and reductions, planned once per step (see :mod:`.forward`)
         self.fed_ids: dict[int, dict[int, frozenset]] = {}
+        #: layer -> home -> the tiles of the next layer that read some of the home's outputs
+        self.fwd_readers: dict[int, dict[int, list[int]]] = {}
         self.fwd_routes: dict[int, dict[int, Route | None]] = {}
         self.fwd_plans: dict[int, GatherPlan] = {}
         #: the forward pass runs layer by layer (a batchnorm needs the whole batch) instead of chunk by chunk
