@@ -43,12 +43,18 @@ class Route:
     dests: Mapping[int, tuple[int, int]]
 
     def byte_hops(self) -> float:
-        """Payload bytes x links crossed, per sample."""
-        return sum(h[3] for h in self.hops)
+        """Payload bytes x links crossed, per sample (summed once per route: every chunk's transfer asks)."""
+        memo = self.__dict__
+        if "_byte_hops" not in memo:
+            memo["_byte_hops"] = sum(h[3] for h in self.hops)
+        return memo["_byte_hops"]
 
     def flit_hops(self) -> int:
-        """Flits x links crossed, per sample."""
-        return sum(h[4] for h in self.hops)
+        """Flits x links crossed, per sample (summed once per route)."""
+        memo = self.__dict__
+        if "_flit_hops" not in memo:
+            memo["_flit_hops"] = sum(h[4] for h in self.hops)
+        return memo["_flit_hops"]
 
 
 class Mesh:
