@@ -134,17 +134,23 @@ class Mesh:
                     _, _, nx, ny = self._link_names[link]
                     hop_node.append(self.tile_at(nx, ny))
                     hop_ids.append(set())
-                hop_ids[h].update(ids)
                 path.append(h)
                 parent = h
+            hop_ids[path[-1]].update(ids)
             dest_path[d] = path
+        for h in range(len(hop_link) - 1, 0, -1):  # a hop carries what its subtree needs (parents come first)
+            if hop_parent[h] >= 0:
+                hop_ids[hop_parent[h]].update(hop_ids[h])
         hops = []
         children: dict[int, list[int]] = {-1: []}
+        max_flits: list[int] = []  # the most flits on any hop from the source to this one
         for h, link in enumerate(hop_link):
             nbytes = value_bytes(len(hop_ids[h]))
-            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), self.flits(nbytes)))
+            flits = self.flits(nbytes)
+            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), flits))
             children.setdefault(hop_parent[h], []).append(h)
-        dests = {d: (len(p), max((hops[h][4] for h in p), default=0)) for d, p in dest_path.items()}
+            max_flits.append(max(flits, max_flits[hop_parent[h]]) if hop_parent[h] >= 0 else flits)
+        dests = {d: (len(p), max_flits[p[-1]]) for d, p in dest_path.items()}
         return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
 
     def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:
