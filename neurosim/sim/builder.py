@@ -324,9 +324,12 @@ class StepBuilder:
             foreign = touched & (owner != t)
             pre = int((c[foreign] - 1).sum()) * per_id
             needs = {}
-            for h in sorted(set(owner[foreign].tolist())):
-                ids = np.nonzero(foreign & (owner == h))[0]
-                remote[ids] += 1
+            ids_all = np.flatnonzero(foreign)
+            remote[ids_all] += 1
+            homes = owner[ids_all]
+            order = np.argsort(homes, kind="stable")  # per home its ids, ascending
+            hs, starts = np.unique(homes[order], return_index=True)
+            for h, ids in zip(hs.tolist(), np.split(ids_all[order], starts[1:])):
                 received[h] += len(ids)
                 needs[h] = frozenset(ids.tolist())
             # one scatter tree per source tile: each branch carries only its destinations' partial sums
