@@ -249,36 +249,19 @@ class StepBuilder:
 
     def _crossbar_reads(self, w: Work, m: MatrixPlacement, blocks: list[Block], tile: int, phase: str,
                         vectors: float, transposed: bool, groups: int) -> None:
-        model = self.crossbar
-        reads = self._reads
-        fn = model.transposed_read if transposed else model.forward_read
-
-        def read(rows: int, weights: int, vectors: float):  # identical blocks are read alike: memoised
-            key = (transposed, rows, weights, vectors)
-            bw = reads.get(key)
-            if bw is None:
-                bw = reads[key] = fn(rows, weights, vectors)
-            return bw
-
-        arr_max = adc_max = duration = 0.0
-        counts: dict[tuple[str, str], float] = defaultdict(float)
-        macs = 0.0
-        for b in blocks:
-            arr = adc = dur = 0.0
-            for rows, weights in self.pieces(m, b, groups):
-                bw = read(rows, weights, vectors)
-                for key, v in bw.counts.items():
-                    counts[key] += v
-                arr, adc, dur = arr + bw.array_cycles, adc + bw.adc_cycles, dur + bw.cycles
-                w.busy["crossbar"] += bw.array_cycles
-                w.busy["adc"] += bw.adc_busy_total
-                macs += bw.macs
-            arr_max, adc_max, duration = max(arr_max, arr), max(adc_max, adc), max(duration, dur)
+        shape = (transposed, vectors, tuple(tuple(self.pieces(m, b, groups)) for b in blocks))
+        tile_read = self._reads.get(shape)  # tiles whose blocks have the same shapes are read alike: memoised
+        if tile_read is None:
+            tile_read = self._reads[shape] = self._tile_read(shape)
+        arr_max, adc_max, duration, xbar_busy, adc_busy, counts, macs = tile_read
+        for x, a in zip(xbar_busy, adc_busy):  # the same additions as piece by piece
+            w.busy["crossbar"] += x
+            w.busy["adc"] += a
         cfg = self.hw.crossbar
         w.hold(("xbar", tile), arr_max)
         w.hold(("adc", tile), adc_max)
         w.min_duration = duration
-        for (comp, action), n in sorted(counts.items()):
+        for (comp, action), n in counts:
             if comp == "crossbar":
                 w.rec(phase, comp, action, n, 0.0, n * cfg.read_cycles.value)
             elif comp == "dac":
@@ -288,6 +271,28 @@ class StepBuilder:
             else:
                 w.rec(phase, comp, action, n)
         w.macs.append((phase, "crossbar", macs))
+
+    def _tile_read(self, shape: tuple) -> tuple:
+        """What one tile's array read of ``shape`` (transposed, vectors, pieces per block) costs:
+        the longest block's array, ADC and read cycles, each piece's busy cycles, the counts, the MACs."""
+        transposed, vectors, block_pieces = shape
+        fn = self.crossbar.transposed_read if transposed else self.crossbar.forward_read
+        arr_max = adc_max = duration = 0.0
+        counts: dict[tuple[str, str], float] = defaultdict(float)
+        macs = 0.0
+        xbar_busy, adc_busy = [], []
+        for pieces in block_pieces:
+            arr = adc = dur = 0.0
+            for rows, weights in pieces:
+                bw = fn(rows, weights, vectors)
+                for key, v in bw.counts.items():
+                    counts[key] += v
+                arr, adc, dur = arr + bw.array_cycles, adc + bw.adc_cycles, dur + bw.cycles
+                xbar_busy.append(bw.array_cycles)
+                adc_busy.append(bw.adc_busy_total)
+                macs += bw.macs
+            arr_max, adc_max, duration = max(arr_max, arr), max(adc_max, adc), max(duration, dur)
+        return arr_max, adc_max, duration, xbar_busy, adc_busy, sorted(counts.items()), macs
 
     def program(self, w: Work, tile: int, index: int, block: Block, phase: str) -> None:
         """Program one crossbar block (a weight update or a learned B)."""
