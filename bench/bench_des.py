@@ -12,7 +12,17 @@ batch 32, on both shipped chips; then the DES cost as the crossbar blocks grow
 sizes that give about 2x, 4x, 8x the blocks, then 64x64, about 12x), printed as
 ratios to the first.
 
-    PYTHONPATH=. python bench/bench_des.py [--rules bp,dfa] [--baseline /work/main] [--quick]
+The DES runs in numba kernels (``cache=True``): the first ``cost_step`` of a process
+loads them from numba's on-disk cache, and the very first one after a change of the
+kernels compiles them. Both are measured apart (``--cold``: a fresh process with an
+empty cache directory) and excluded from the tables, which are steady state.
+
+``--grid``: the architects' sweep grid instead (784-800-800-10 on rram_tile, arrays of
+32..256 rows x 32..256 columns on 2x2..16x16 meshes, bp, dfa and sdfa): CPU seconds of each
+point's ``cost_step`` (a point that does not fit is a MappingError, timed too), their mean
+and the slowest points.
+
+    PYTHONPATH=. python bench/bench_des.py [--rules bp,dfa] [--baseline /work/main] [--quick] [--cold] [--grid]
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from pydantic import TypeAdapter
@@ -57,6 +68,7 @@ if cells:
                                "noc": hw.noc.model_copy(update={"mesh": mesh})})
 shapes = infer_shapes(NetworkConfig(layers=layers), tuple(in_shape))
 algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+cost_step(hw, infer_shapes(NetworkConfig(layers=[100, 40, 10]), (100,)), 4, algo, steps_per_epoch=2)  # warm-up
 t0, c0 = time.perf_counter(), time.process_time()
 cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
 print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "cycles": cost.cycles_per_step,
@@ -128,13 +140,76 @@ def growth_sizes() -> list[int]:
     return out + [64]
 
 
+WARM = """
+import sys, time
+t0, c0 = time.perf_counter(), time.process_time()
+from pydantic import TypeAdapter
+from neurosim.config import hw as hwcfg
+from neurosim.config.network import NetworkConfig, infer_shapes
+from neurosim.config.workload import AlgorithmConfig
+from neurosim.sim import cost_step
+t1, c1 = time.perf_counter(), time.process_time()
+cost_step(hwcfg.load("hwconfigs/rram_tile.yaml"), infer_shapes(NetworkConfig(layers=[100, 40, 10]), (100,)), 32,
+          TypeAdapter(AlgorithmConfig).validate_python({"name": "bp"}), steps_per_epoch=250)
+t2, c2 = time.perf_counter(), time.process_time()
+print(t1 - t0, c1 - c0, t2 - t1, c2 - c1)
+"""
+
+
+def first_call(cold: bool) -> str:
+    """Import and first small ``cost_step`` of a fresh process (numba cache warm, or empty if ``cold``)."""
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    with tempfile.TemporaryDirectory() as cache:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = cache
+        out = subprocess.run([sys.executable, "-c", WARM], env=env, capture_output=True, text=True, check=True)
+    imp_wall, imp_cpu, wall, cpu = map(float, out.stdout.split())
+    return (f"{'cold numba cache (compiles)' if cold else 'warm numba cache'}: import {imp_wall:.2f} s wall "
+            f"({imp_cpu:.2f} s cpu), first small cost_step {wall:.2f} s wall ({cpu:.2f} s cpu)")
+
+
+def grid() -> None:
+    from neurosim.errors import MappingError
+
+    shapes = infer_shapes(NetworkConfig(layers=[784, 800, 800, 10]), (784,))
+    base = hwcfg.load("hwconfigs/rram_tile.yaml")
+    times, fits = [], 0
+    for rows in (32, 64, 128, 256):
+        for cols in (32, 64, 128, 256):
+            for mesh in ("2x2", "4x4", "8x8", "16x16"):
+                hw = base.model_copy(update={"crossbar": base.crossbar.model_copy(update={"rows": rows, "cols": cols}),
+                                             "noc": base.noc.model_copy(update={"mesh": mesh})})
+                for rule in ("bp", "dfa", "sdfa"):
+                    algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+                    c0 = time.process_time()
+                    try:
+                        cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
+                        fits += 1
+                    except MappingError:
+                        pass
+                    times.append((time.process_time() - c0, f"{rows}x{cols} arrays, {mesh} mesh, {rule}"))
+    total = sum(t for t, _ in times)
+    print(f"sweep grid: {len(times)} costings ({fits} fit), {total:.2f} s cpu, mean {total / len(times):.3f} s")
+    for t, label in sorted(times, reverse=True)[:5]:
+        print(f"  {t:6.3f} s  {label}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rules", default="bp,dfa")
     ap.add_argument("--baseline", default="", help="a checkout to compare with (run in a subprocess)")
     ap.add_argument("--quick", action="store_true", help="skip the table of shipped chips")
+    ap.add_argument("--cold", action="store_true", help="also time the kernels' compilation (a fresh numba cache)")
+    ap.add_argument("--grid", action="store_true", help="time the architects' sweep grid instead")
     args = ap.parse_args()
     rules = args.rules.split(",")
+    print("first call in a fresh process, " + first_call(cold=False))
+    if args.cold:
+        print("first call in a fresh process, " + first_call(cold=True))
+    measure("rram_tile", [100, 40, 10], (100,), rules[0])  # this process: the kernels loaded, steady state below
+    if args.grid:
+        grid()
+        return
     hdr = f"{'wall s':>7s} {'cpu s':>6s} {'ops/step':>9s} {'events':>8s} {'ev/s':>8s} {'cycles/step':>12s}"
     if args.baseline:
         hdr += f" {'base wall':>9s} {'base cpu':>8s} {'cpu ratio':>9s} same"

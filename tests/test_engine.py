@@ -1,10 +1,12 @@
-"""The fast event engine is the SimPy model, bit for bit, on many graphs.
+"""The fast event engines are the SimPy model, bit for bit, on many graphs.
 
 Every op's ready, start and end time, every delivery, the releasing dependency
-and the stall sum of :func:`neurosim.sim.engine.simulate` must equal those of
+and the stall sum of :func:`neurosim.sim.engine.simulate` (the numba loop) and of
+:func:`neurosim.sim.replay.simulate` (the same engine in Python) must equal those of
 the SimPy reference :func:`neurosim.sim.des.simulate_simpy` — on both chips,
 every rule, MLPs and conv nets, one step and chained steps, and chips shrunk
 so that units contend heavily (few tiles, single-ported SRAM, slow links).
+The numba contention-free bound equals :func:`neurosim.sim.longest_path` on the same graphs.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import yaml
 
 from neurosim.config import hw as hwcfg
 from neurosim.config.hw import HwConfig
-from neurosim.sim import build_step_graph, simulate, simulate_simpy
-from neurosim.sim.engine import simulate_window
+from neurosim.sim import build_step_graph, longest_path, simulate, simulate_simpy
+from neurosim.sim import replay
+from neurosim.sim.engine import contention_free_makespan, simulate_window
+from neurosim.sim.engine_arrays import encode
 
 from .conftest import HW_DIGITAL, HW_RRAM
 from .test_mapping import mlp, tiny_hw
@@ -69,15 +73,20 @@ def test_engine_equals_simpy(chip, name):
             except Exception as err:  # a shrunk chip may not hold the net
                 assert type(err).__name__ == "MappingError"
                 continue
+            assert contention_free_makespan(encode(g)) == longest_path(g).makespan
             for steps in (1, 3):
-                _same(simulate(g, steps), simulate_simpy(g, steps))
+                ref = simulate_simpy(g, steps)
+                _same(simulate(g, steps), ref)
+                _same(replay.simulate(g, steps), ref)
 
 
 def test_engine_equals_simpy_on_the_contended_reference_step():
     g = build_step_graph(hwcfg.load(HW_RRAM), mlp([784, 800, 800, 10]), 32, algo("bp"))
     ref = simulate_simpy(g, 2)
     assert ref.stall_cycles > 0  # units do contend here
+    assert contention_free_makespan(encode(g)) == longest_path(g).makespan
     _same(simulate(g, 2), ref)
+    _same(replay.simulate(g, 2), ref)
 
 
 @pytest.mark.parametrize("chip", ["rram", "digital", "rram_2x2_slow_links"])
@@ -87,10 +96,14 @@ def test_a_lone_step_read_off_the_window_is_the_lone_step(chip):
     for name in ("bp", "dfa", "sdfa"):
         for batch, chunks in ((1, 1), (4, 2), (16, 8)):
             g = build_step_graph(hw, mlp([100, 40, 10]), batch, algo(name), chunks=chunks)
-            window, lone = simulate_window(g, 3)
+            window, lone = simulate_window(g, 3, encode(g))
             _same(window, simulate_simpy(g, 3))
+            replay_window, replay_lone = replay.simulate_window(g, 3)
+            _same(replay_window, window)
+            assert (replay_lone is None) == (lone is None)
             if lone is not None:
                 _same(lone, simulate_simpy(g, 1))
+                _same(replay_lone, lone)
                 taken += 1
     assert taken > 0  # small steps do not disturb each other's first step
 
@@ -117,5 +130,8 @@ def test_engine_equals_simpy_on_random_chips():
             assert type(err).__name__ == "MappingError"
             continue
         steps = rng.choice([1, 2, 3, 4])
-        _same(simulate(g, steps), simulate_simpy(g, steps))
+        assert contention_free_makespan(encode(g)) == longest_path(g).makespan
+        ref = simulate_simpy(g, steps)
+        _same(simulate(g, steps), ref)
+        _same(replay.simulate(g, steps), ref)
         checked += 1

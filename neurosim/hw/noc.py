@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Callable, Mapping
 
 from ..config.hw import NocConfig
@@ -43,21 +42,19 @@ class Route:
     #: destination tile -> (hop count, max per-sample flits on its path)
     dests: Mapping[int, tuple[int, int]]
 
-    @cached_property
-    def _byte_hops(self) -> float:
-        return sum(h[3] for h in self.hops)
-
-    @cached_property
-    def _flit_hops(self) -> int:
-        return sum(h[4] for h in self.hops)
-
     def byte_hops(self) -> float:
-        """Payload bytes x links crossed, per sample."""
-        return self._byte_hops
+        """Payload bytes x links crossed, per sample (summed once per route: every chunk's transfer asks)."""
+        memo = self.__dict__
+        if "_byte_hops" not in memo:
+            memo["_byte_hops"] = sum(h[3] for h in self.hops)
+        return memo["_byte_hops"]
 
     def flit_hops(self) -> int:
-        """Flits x links crossed, per sample."""
-        return self._flit_hops
+        """Flits x links crossed, per sample (summed once per route)."""
+        memo = self.__dict__
+        if "_flit_hops" not in memo:
+            memo["_flit_hops"] = sum(h[4] for h in self.hops)
+        return memo["_flit_hops"]
 
 
 class Mesh:
@@ -112,73 +109,48 @@ class Mesh:
     def flits(self, nbytes: float) -> int:
         return math.ceil(nbytes / self.flit_bytes) if nbytes > 0 else 0
 
-    def _step_back(self, x: int, y: int, sx: int, sy: int) -> tuple[int, int]:
-        """The router before ``(x, y)`` on the XY route from ``(sx, sy)`` (columns move first)."""
-        if y != sy:
-            return x, y + (1 if sy > y else -1)
-        return x + (1 if sx > x else -1), y
-
     def route(self, src: int, needs: Mapping[int, frozenset], value_bytes: Callable[[int], float]) -> Route:
-        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs).
-
-        Hops are numbered in the order the XY routes to the destinations (ascending)
-        first cross their links. XY routes from one source form a tree, so every
-        router is entered by one hop: a destination's route is its predecessor's plus
-        one hop (built once per router), and a hop's payload, the ids of the
-        destinations downstream of it, is gathered leaves first.
-        """
-        sx, sy = self.xy(src)
-        hop_into: dict[tuple[int, int], int] = {(sx, sy): -1}  # router -> the hop entering it
+        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs)."""
+        hop_of_link: dict[int, int] = {}
         hop_link: list[int] = []
         hop_parent: list[int] = []
         hop_node: list[int] = []
-        dest_hop: dict[int, int] = {}
+        hop_ids: list[set] = []
+        dest_path: dict[int, list[int]] = {}
         for d in sorted(needs):
             if d == src:
                 continue
-            node = self.xy(d)
-            missing = []
-            while node not in hop_into:
-                missing.append(node)
-                node = self._step_back(*node, sx, sy)
-            for x, y in reversed(missing):  # from the tree outwards, as the route crosses them
-                px, py = node
-                parent = hop_into[node]
-                hop_into[(x, y)] = len(hop_link)
-                hop_link.append(self._links[(px, py, x, y)])
-                hop_parent.append(parent)
-                hop_node.append(self.tile_at(x, y))
-                node = (x, y)
-            dest_hop[d] = hop_into[self.xy(d)]
-        n = len(hop_link)
-        # ids each hop carries: its router's own needs and every child's (children come after their parent)
-        own: list[frozenset | None] = [None] * n
-        for d, h in dest_hop.items():
-            own[h] = needs[d]
-        carried: list[frozenset] = [frozenset()] * n
-        kids: list[list[int]] = [[] for _ in range(n)]
-        for h in range(n):
+            ids = needs[d]
+            (x, y) = self.xy(src)
+            parent = -1
+            path = []
+            for link in self.xy_path(src, d):
+                h = hop_of_link.get(link)
+                if h is None:
+                    h = len(hop_link)
+                    hop_of_link[link] = h
+                    hop_link.append(link)
+                    hop_parent.append(parent)
+                    _, _, nx, ny = self._link_names[link]
+                    hop_node.append(self.tile_at(nx, ny))
+                    hop_ids.append(set())
+                path.append(h)
+                parent = h
+            hop_ids[path[-1]].update(ids)
+            dest_path[d] = path
+        for h in range(len(hop_link) - 1, 0, -1):  # a hop carries what its subtree needs (parents come first)
             if hop_parent[h] >= 0:
-                kids[hop_parent[h]].append(h)
-        for h in range(n - 1, -1, -1):
-            acc = own[h]
-            for c in kids[h]:
-                part = carried[c]
-                acc = part if acc is None or acc is part else acc | part
-            carried[h] = acc if acc is not None else frozenset()
+                hop_ids[hop_parent[h]].update(hop_ids[h])
         hops = []
         children: dict[int, list[int]] = {-1: []}
-        depth = [0] * n
-        max_flits = [0] * n
-        for h in range(n):
-            nbytes = value_bytes(len(carried[h]))
+        max_flits: list[int] = []  # the most flits on any hop from the source to this one
+        for h, link in enumerate(hop_link):
+            nbytes = value_bytes(len(hop_ids[h]))
             flits = self.flits(nbytes)
-            hops.append((hop_link[h], hop_parent[h], hop_node[h], float(nbytes), flits))
+            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), flits))
             children.setdefault(hop_parent[h], []).append(h)
-            p = hop_parent[h]
-            depth[h] = depth[p] + 1 if p >= 0 else 1
-            max_flits[h] = max(max_flits[p], flits) if p >= 0 else flits
-        dests = {d: (depth[h], max_flits[h]) for d, h in dest_hop.items()}
+            max_flits.append(max(flits, max_flits[hop_parent[h]]) if hop_parent[h] >= 0 else flits)
+        dests = {d: (len(p), max_flits[p[-1]]) for d, p in dest_path.items()}
         return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
 
     def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:

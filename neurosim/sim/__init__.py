@@ -4,7 +4,9 @@ simulation, the contention-free analytic bound, and :func:`cost_step`.
 Modules: :mod:`.ops` (Op, StepGraph), :mod:`.layers` (a weight layer on the
 chip), :mod:`.builder` (primitives), :mod:`.forward`, :mod:`.backward`,
 :mod:`.update`, :mod:`.spills` (the phases as ops), :mod:`.graph` (the builder's
-entry), :mod:`.des` (the DES model, in SimPy), :mod:`.engine` (the same DES, fast), :mod:`.analytic`, :mod:`.cost`.
+entry), :mod:`.des` (the DES model, in SimPy), :mod:`.replay` (the same DES in SimPy's order
+without SimPy, in Python), :mod:`.engine` and :mod:`.engine_arrays` (the replay as a
+numba loop over flat arrays, :mod:`neurosim.kernels.des_loop`), :mod:`.analytic`, :mod:`.cost`.
 """
 
 from __future__ import annotations

@@ -63,10 +63,9 @@ def _chain_step(sb: StepBuilder, l: int) -> None:
     m = upper.feedback if sb.flow.chain_matrix == "B" else upper.weights
     groups = upper.stage.plan.error_groups
     positions = upper.positions
-    routes = {h: sb.route(h, {t: sb.cols_of(m, t) & upper.home_ids[h] for t in m.tiles}, sb.values(positions))
-              for h in upper.homes}
-    # the tiles holding some of h's columns: the same for every chunk
-    readers = {h: [t for t in m.tiles if sb.cols_of(m, t) & upper.home_ids[h]] for h in upper.homes}
+    needs = {h: {t: sb.cols_of(m, t) & upper.home_ids[h] for t in m.tiles} for h in upper.homes}
+    routes = {h: sb.route(h, needs[h], sb.values(positions)) for h in upper.homes}
+    readers = {h: [t for t, ids in needs[h].items() if ids] for h in upper.homes}
     per_id = upper.input_values_per_id
     plan = sb.gather_plan(m, upper.block_inputs, upper.input_owner(below), per_id)
     for k, samples in enumerate(sb.sizes):

@@ -92,6 +92,8 @@ class StepBuilder:
         self.label_deps: list[dict[int, list[Dep]]] = []
         #: forward routing and reductions, planned once per step (see :mod:`.forward`)
         self.fed_ids: dict[int, dict[int, frozenset]] = {}
+        #: layer -> home -> the tiles of the next layer that read some of the home's outputs
+        self.fwd_readers: dict[int, dict[int, list[int]]] = {}
         self.fwd_routes: dict[int, dict[int, Route | None]] = {}
         self.fwd_plans: dict[int, GatherPlan] = {}
         #: the forward pass runs layer by layer (a batchnorm needs the whole batch) instead of chunk by chunk
@@ -247,15 +249,14 @@ class StepBuilder:
 
     def _crossbar_reads(self, w: Work, m: MatrixPlacement, blocks: list[Block], tile: int, phase: str,
                         vectors: float, transposed: bool, groups: int) -> None:
-        # A tile's blocks of one matrix read the same way at every chunk of the same size: the
-        # sums over its blocks are memoised per (matrix, tile, vectors), added up in block order.
-        key = ("tile", transposed, m.layer, m.matrix, tile, vectors, groups)
-        agg = self._reads.get(key)
-        if agg is None:
-            agg = self._reads[key] = self._tile_reads(m, blocks, vectors, transposed, groups)
-        counts, arr_max, adc_max, duration, busy_xbar, busy_adc, macs = agg
-        w.busy["crossbar"] += busy_xbar
-        w.busy["adc"] += busy_adc
+        shape = (transposed, vectors, tuple(tuple(self.pieces(m, b, groups)) for b in blocks))
+        tile_read = self._reads.get(shape)  # tiles whose blocks have the same shapes are read alike: memoised
+        if tile_read is None:
+            tile_read = self._reads[shape] = self._tile_read(shape)
+        arr_max, adc_max, duration, xbar_busy, adc_busy, counts, macs = tile_read
+        for x, a in zip(xbar_busy, adc_busy):  # the same additions as piece by piece
+            w.busy["crossbar"] += x
+            w.busy["adc"] += a
         cfg = self.hw.crossbar
         w.hold(("xbar", tile), arr_max)
         w.hold(("adc", tile), adc_max)
@@ -271,34 +272,27 @@ class StepBuilder:
                 w.rec(phase, comp, action, n)
         w.macs.append((phase, "crossbar", macs))
 
-    def _tile_reads(self, m: MatrixPlacement, blocks: list[Block], vectors: float, transposed: bool, groups: int) -> tuple:
-        """(sorted action counts, array hold, ADC hold, duration, crossbar busy, ADC busy, MACs) of ``blocks``."""
-        reads = self._reads
+    def _tile_read(self, shape: tuple) -> tuple:
+        """What one tile's array read of ``shape`` (transposed, vectors, pieces per block) costs:
+        the longest block's array, ADC and read cycles, each piece's busy cycles, the counts, the MACs."""
+        transposed, vectors, block_pieces = shape
         fn = self.crossbar.transposed_read if transposed else self.crossbar.forward_read
-
-        def read(rows: int, weights: int, vectors: float):  # identical blocks are read alike: memoised
-            key = (transposed, rows, weights, vectors)
-            bw = reads.get(key)
-            if bw is None:
-                bw = reads[key] = fn(rows, weights, vectors)
-            return bw
-
         arr_max = adc_max = duration = 0.0
-        busy_xbar = busy_adc = 0.0
         counts: dict[tuple[str, str], float] = defaultdict(float)
         macs = 0.0
-        for b in blocks:
+        xbar_busy, adc_busy = [], []
+        for pieces in block_pieces:
             arr = adc = dur = 0.0
-            for rows, weights in self.pieces(m, b, groups):
-                bw = read(rows, weights, vectors)
+            for rows, weights in pieces:
+                bw = fn(rows, weights, vectors)
                 for key, v in bw.counts.items():
                     counts[key] += v
                 arr, adc, dur = arr + bw.array_cycles, adc + bw.adc_cycles, dur + bw.cycles
-                busy_xbar += bw.array_cycles
-                busy_adc += bw.adc_busy_total
+                xbar_busy.append(bw.array_cycles)
+                adc_busy.append(bw.adc_busy_total)
                 macs += bw.macs
             arr_max, adc_max, duration = max(arr_max, arr), max(adc_max, adc), max(duration, dur)
-        return sorted(counts.items()), arr_max, adc_max, duration, busy_xbar, busy_adc, macs
+        return arr_max, adc_max, duration, xbar_busy, adc_busy, sorted(counts.items()), macs
 
     def program(self, w: Work, tile: int, index: int, block: Block, phase: str) -> None:
         """Program one crossbar block (a weight update or a learned B)."""
@@ -335,9 +329,12 @@ class StepBuilder:
             foreign = touched & (owner != t)
             pre = int((c[foreign] - 1).sum()) * per_id
             needs = {}
-            for h in sorted(set(owner[foreign].tolist())):
-                ids = np.nonzero(foreign & (owner == h))[0]
-                remote[ids] += 1
+            ids_all = np.flatnonzero(foreign)
+            remote[ids_all] += 1
+            homes = owner[ids_all]
+            order = np.argsort(homes, kind="stable")  # per home its ids, ascending
+            hs, starts = np.unique(homes[order], return_index=True)
+            for h, ids in zip(hs.tolist(), np.split(ids_all[order], starts[1:])):
                 received[h] += len(ids)
                 needs[h] = frozenset(ids.tolist())
             # one scatter tree per source tile: each branch carries only its destinations' partial sums

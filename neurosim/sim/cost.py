@@ -2,8 +2,8 @@
 
 :func:`cost_step` places the network (:mod:`neurosim.mapping`), builds the step's
 op graph (:mod:`neurosim.sim.graph`), runs it through the discrete-event
-simulator (:mod:`neurosim.sim.engine`, the model of :mod:`neurosim.sim.des`; or, where no unit contends, its exact
-result without it, :mod:`neurosim.sim.fastpath`) once alone (per-step figures) and as a window
+simulator (:mod:`neurosim.sim.engine`, the model of :mod:`neurosim.sim.des` as a numba loop; or, where no
+unit contends, its exact result without it, :mod:`neurosim.sim.fastpath`) once alone (per-step figures) and as a window
 of back-to-back steps (the epoch extrapolation), and returns the hardware
 records (counts only; energy is the ledger's post-pass) with the timing figures.
 See docs/hardware.md for every formula.
@@ -19,9 +19,9 @@ from ..config.network import LayerShape
 from ..hw.noc import Mesh
 from ..mapping.placement import Placement, place
 from ..vocabulary import COMPONENT_LEVEL, LEVELS, PHASES
-from .analytic import longest_path
 from .des import SimResult, critical_path_share, unit_counts
-from .engine import simulate, simulate_window
+from .engine import contention_free_makespan, simulate, simulate_window
+from .engine_arrays import encode
 from .fastpath import fast_simulate
 from .graph import StepGraph, build_step_graph, default_chunks
 
@@ -122,20 +122,21 @@ def cost_step(
     pl = place(hw, shapes, algo)
     k_chunks = chunks if chunks is not None else default_chunks(batch_size)
     graph = build_step_graph(hw, shapes, batch_size, algo, placement=pl, chunks=k_chunks)
+    encoded = encode(graph)
     fast = fast_simulate(graph, steps=1)
     window = max(1, min(window_steps, steps_per_epoch))
     if fast is not None:
         one = fast
         # a window contends wherever its first step does, so only a contention-free step tries the fast path again
-        win = one if window == 1 else (fast_simulate(graph, steps=window) or simulate(graph, steps=window))
+        win = one if window == 1 else (fast_simulate(graph, steps=window) or simulate(graph, window, encoded))
     elif window == 1:
-        one = win = simulate(graph, steps=1)
+        one = win = simulate(graph, 1, encoded)
     else:
-        win, lone = simulate_window(graph, window)
-        one = lone or simulate(graph, steps=1)
+        win, lone = simulate_window(graph, window, encoded, times_only=True)
+        one = lone or simulate(graph, steps=1, encoded=encoded)
     epoch, steady = epoch_cycles(win.step_end, steps_per_epoch)
     cycles = one.makespan
-    bound = longest_path(graph).makespan
+    bound = contention_free_makespan(encoded)  # longest_path(graph).makespan, from the encoded arrays
 
     records = graph.records()
     levels = {lv: 0.0 for lv in LEVELS}

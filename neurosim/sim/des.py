@@ -1,9 +1,10 @@
 """Discrete-event simulation of one or more training steps' op graphs: the model in SimPy.
 
 This module states the model as SimPy processes (:func:`simulate_simpy`, the
-reference); :mod:`.engine` runs the same model without SimPy's per-event
-machinery and is what :func:`neurosim.sim.simulate` and :func:`~neurosim.sim.cost_step`
-use (``tests/test_engine.py`` checks that the two agree bit for bit).
+reference); :mod:`.replay` runs the same model without SimPy's per-event
+machinery in Python, :mod:`.engine` the replay as a numba loop, which is what
+:func:`neurosim.sim.simulate` and :func:`~neurosim.sim.cost_step` use
+(``tests/test_engine.py`` checks that the three agree bit for bit).
 
 Every unit instance is a live :class:`~neurosim.hw.units.Unit` (a SimPy resource):
 per tile a crossbar group, its ADC banks, the core and the SRAM ports (one

@@ -70,12 +70,7 @@ def multicast_to_next(sb: StepBuilder, l: int, k: int, samples: int, phase: str,
     for h in sb.layers[l].homes:
         src = [(sources[h], -1)]
         msg = sb.send(sb.fwd_routes[l][h], samples, sb.layers[l].name, phase, src, k)
-        key = ("fed_tiles", l, h)  # the tiles reading some of h's outputs: the same for every chunk
-        tiles = sb._sets.get(key)
-        if tiles is None:
-            fed = sb.fed_ids[l][h]
-            tiles = sb._sets[key] = tuple(t for t in nxt.weights.tiles if nxt.inputs_on(t) & fed)
-        for t in tiles:
+        for t in sb.fwd_readers[l][h]:
             incoming[t].extend(sb.delivered(msg, t, src))
     return incoming
 
@@ -86,11 +81,11 @@ def _plan_forward(sb: StepBuilder) -> None:
         nxt = sb.layers[l + 1]
         per_id = nxt.input_values_per_id
         sb.fed_ids[l] = {h: nxt.inputs_from(ids) for h, ids in sb.layers[l].home_ids.items()}
-        sb.fwd_routes[l] = {
-            h: sb.route(h, {t: nxt.inputs_on(t) & sb.fed_ids[l][h] for t in nxt.weights.tiles},
-                        lambda n, per_id=per_id: n * sb.input_bytes * per_id)
-            for h in sb.layers[l].homes
-        }
+        sb.fwd_routes[l], sb.fwd_readers[l] = {}, {}
+        for h in sb.layers[l].homes:
+            needs = {t: nxt.inputs_on(t) & sb.fed_ids[l][h] for t in nxt.weights.tiles}
+            sb.fwd_routes[l][h] = sb.route(h, needs, lambda n, per_id=per_id: n * sb.input_bytes * per_id)
+            sb.fwd_readers[l][h] = [t for t, ids in needs.items() if ids]
     for l, layer in sb.layers.items():
         sb.fwd_plans[l] = sb.gather_plan(layer.weights, lambda b: [(b.weight_start, b.weight_start + b.weights_used)],
                                          layer.owner, layer.positions)
