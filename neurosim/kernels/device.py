@@ -207,6 +207,9 @@ def pulse_update(
     # fast path: safely below half a pulse either way nothing is sent (the rest is rounded below)
     up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
     down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
+    kept = np.empty(_CHUNK, dtype=np.int64)
+    block_of = np.arange(n_in) // block_rows  # w_blocks[block_of[k], j, offset[k]] is w_eff[j, k]
+    offset = np.arange(n_in) - block_of * block_rows
     for j in range(n_out):
         for start in range(0, n_in, _CHUNK):
             stop = min(start + _CHUNK, n_in)
@@ -216,10 +219,14 @@ def pulse_update(
                 hit |= (dw >= up) | (-dw >= down)
             if hit == 0:
                 continue
-            for k in range(start, stop):  # the listed cells, in column order (the C2C draws keep their order)
+            big = 0
+            for k in range(start, stop):  # branch-free: list the cells of half a pulse or more
                 dw = w[j, k] - w_eff[j, k]
-                if not ((dw >= up) | (-dw >= down)):
-                    continue
+                kept[big] = k
+                big += (dw >= up) | (-dw >= down)
+            for t in range(big):  # the listed cells, in column order (the C2C draws keep their order)
+                k = kept[t]
+                dw = w[j, k] - w_eff[j, k]
                 n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
                 if n == 0:
                     continue
@@ -268,7 +275,7 @@ def pulse_update(
                     value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
                 w[j, k] = value
                 w_eff[j, k] = value
-                w_blocks[k // block_rows, j, k % block_rows] = value
+                w_blocks[block_of[k], j, offset[k]] = value
         for k in range(n_in):  # every cell not written keeps what it holds
             w[j, k] = w_eff[j, k]
     return ltp_total, ltd_total, written
