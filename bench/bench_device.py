@@ -5,7 +5,8 @@
 and ``numerics: device`` (hwconfigs/rram_tile_device.yaml: the Ag:a-Si RealDevice with
 its nonlinearity and cycle-to-cycle variation, 8-bit DAC inputs, 8-bit ADC). Each
 figure is the median over ``--repeats`` runs (after one warm-up that compiles the
-kernels); the target is a ratio of at most 2.
+kernels), in wall and CPU seconds (``time.process_time``: all threads of the process,
+steadier on a loaded machine); the target is a wall ratio of at most 2.
 
     NEUROSIM_DATA_DIR=../shared/data/mnist-10k python bench/bench_device.py [--images 8000] [--repeats 3] [--algorithm bp]
 
