@@ -110,16 +110,18 @@ def _pulse_reference(w, w_eff, g, a_ltp, a_ltd, frozen, levels_ltp, levels_ltd, 
 
 
 @pytest.mark.parametrize("differential", [False, True])
-def test_pulse_update_against_numpy(differential: bool) -> None:
+@pytest.mark.parametrize("shape, sparse", [((6, 9), False), ((5, 100), True)])  # 100: bit-mask chunks of 32 and bytes
+def test_pulse_update_against_numpy(differential: bool, shape: tuple[int, int], sparse: bool) -> None:
     rng = np.random.default_rng(2)
-    sides, shape = (2 if differential else 1), (6, 9)
+    sides = 2 if differential else 1
     g = rng.uniform(0, 1, (sides,) + shape)
     a_ltp = rng.uniform(0.3, 2.0, g.shape)
     a_ltd = -rng.uniform(0.1, 1.0, g.shape)
     frozen = rng.random(g.shape) < 0.2
     w_max = 0.8
     w_eff = (w_max * (g[0] - g[1]) if differential else w_max * (2 * g[0] - 1)).astype(np.float32)
-    w = (w_eff + rng.normal(0, 0.05, shape)).astype(np.float32)
+    change = rng.normal(0, 0.05, shape) * (rng.random(shape) < 0.1 if sparse else 1.0)  # sparse: most cells stay
+    w = (w_eff + change).astype(np.float32)
     ref_w, ref_g, ref_pulses = _pulse_reference(w, w_eff, g, a_ltp, a_ltd, frozen, 50, 60, w_max, differential)
     gk, wk, effk, tk = g.copy(), w.copy(), w_eff.copy(), block_weights(w_eff, 4)
     pulses = np.zeros(g.shape, dtype=np.int64)
@@ -132,6 +134,30 @@ def test_pulse_update_against_numpy(differential: bool) -> None:
     np.testing.assert_array_equal(tk, block_weights(effk, 4))
     assert ltp + ltd == ref_pulses.sum() and written == np.count_nonzero(ref_pulses)
     assert row_max.sum(axis=1).max() <= ref_pulses.sum(axis=(0, 1)).max() + ref_pulses.max()
+
+
+def test_c2c_draws_follow_the_written_cells_in_row_major_order() -> None:
+    """Linear curve, C2C on: each written cell (row by row, column by column, across the 32-column
+    chunks) takes the next draw of the generator; cells below half a pulse take none."""
+    rng = np.random.default_rng(5)
+    shape, levels, c2c = (4, 100), 100, 0.05
+    g = rng.uniform(0.2, 0.8, (1,) + shape)
+    w_eff = (2.0 * g[0] - 1.0).astype(np.float32)  # w_max 1, reference at mid
+    n = rng.choice([-3, -1, 1, 2], shape) * (rng.random(shape) < 0.15)
+    w = (w_eff + n * 0.0205 + rng.uniform(-0.004, 0.004, shape) * (n == 0)).astype(np.float32)
+    linear = np.zeros((1, 1, 1))
+    state = np.array([777], dtype=np.uint64)
+    ref_state, ref_g = state.copy(), g.copy()
+    for j, k in zip(*np.nonzero(n)):
+        p = min(max(np.float32(ref_g[0, j, k]) + np.float32(n[j, k]) / np.float32(levels), np.float32(0.0)), np.float32(1.0))
+        noisy = p + np.float32(c2c * np.sqrt(abs(n[j, k])) * normal_draw(ref_state))
+        ref_g[0, j, k] = min(max(noisy, 0.0), 1.0)
+    pulses = np.zeros(g.shape, dtype=np.int32)
+    pulse_update(w, w_eff, block_weights(w_eff, 128), g, linear, linear, np.zeros((1, 1, 1), np.bool_), pulses,
+                 levels, levels, 1.0, c2c, False, 0, np.zeros((shape[1], 2), dtype=np.int64), state)
+    np.testing.assert_array_equal(pulses[0], np.abs(n))
+    np.testing.assert_allclose(g, ref_g, rtol=0, atol=1e-7)
+    assert state[0] == ref_state[0]
 
 
 def test_normal_draw_moments() -> None:

@@ -150,6 +150,13 @@ def block_mvm_transposed(delta: np.ndarray, w: np.ndarray, block: int, lsb: np.n
     return adc_sum(parts, lsb, adc_bits)
 
 
+#: Columns :func:`pulse_update` marks in one bit mask before it looks at single cells.
+_CHUNK = 32
+#: For each byte value, how many bits are set and their positions (lowest first).
+_BIT_COUNTS = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
+_BIT_POSITIONS = np.array([[i for i in range(8) if b >> i & 1] + [0] * (8 - bin(b).count("1")) for b in range(256)], dtype=np.int64)
+
+
 @njit(cache=True)
 def pulse_update(
     w: np.ndarray,
@@ -203,66 +210,74 @@ def pulse_update(
     # fast path: safely below half a pulse either way nothing is sent (the rest is rounded below)
     up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
     down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
-    kept = np.empty(n_in, dtype=np.int64)
+    block_of = np.arange(n_in) // block_rows  # w_blocks[block_of[k], j, offset[k]] is w_eff[j, k]
+    offset = np.arange(n_in) - block_of * block_rows
     for j in range(n_out):
-        big = 0
-        for k in range(n_in):  # branch-free pass: drop every change below half a pulse, list the rest
-            dw = w[j, k] - w_eff[j, k]
-            keep = (dw >= up) | (-dw >= down)
-            kept[big] = k
-            big += keep
-            w[j, k] = w[j, k] if keep else w_eff[j, k]
-        for t in range(big):  # only the listed cells, in column order (the C2C draws keep their order)
-            k = kept[t]
-            dw = w[j, k] - w_eff[j, k]
-            n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
-            if n == 0:
-                w[j, k] = w_eff[j, k]
-                continue
-            if differential:
-                side = 0 if dw > zero else 1
-                levels = levels_ltp
-                ltp = True
-            else:
-                side = 0
-                levels = levels_ltp if dw > zero else levels_ltd
-                ltp = dw > zero
-            written += 1
-            if ltp:
-                ltp_total += n
-                if n > row_max[k, 0]:
-                    row_max[k, 0] = n
-            else:
-                ltd_total += n
-                if n > row_max[k, 1]:
-                    row_max[k, 1] = n
-            pulses[side, j, k] += n
-            dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
-            if not dead:
-                if shared_a:
-                    a = a_shared_ltp if ltp else a_shared_ltd
-                    norm = norm_ltp if ltp else norm_ltd
-                else:
-                    a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
-                    norm = 1.0 - np.exp(-1.0 / a) if a != 0.0 else 1.0
-                gv = np.float32(g[side, j, k])  # float32 math: the pulse step is far above its rounding
-                af = np.float32(a)
-                nf = np.float32(norm)
-                one = np.float32(1.0)
-                step = np.float32(n if ltp else -n) / np.float32(levels)
-                p = (-af * np.log(one - gv * nf) if af != 0.0 else gv) + step
-                p = min(max(p, np.float32(0.0)), one)
-                gn = (one - np.exp(-p / af)) / nf if af != 0.0 else p
-                if c2c > 0.0:
-                    gn += np.float32(c2c * np.sqrt(n) * normal_draw(rng_state))
-                g[side, j, k] = min(max(gn, 0.0), 1.0)
-                if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
-                    frozen[side, j, k] = True
-            if differential:
-                value = w_max * (g[0, j, k] - g[1, j, k])
-            else:
-                value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
-            w[j, k] = value
-            w_eff[j, k] = value
-            w_blocks[k // block_rows, j, k % block_rows] = value
+        w_row = w[j]
+        eff_row = w_eff[j]
+        for start in range(0, n_in, _CHUNK):
+            stop = min(start + _CHUNK, n_in)
+            mask = np.int64(0)
+            for k in range(start, stop):  # branch-free, vectorised: bit k - start marks half a pulse or more
+                dw = w_row[k] - eff_row[k]
+                mask |= np.int64((dw >= up) | (-dw >= down)) << np.int64(k - start)
+            base = start
+            while mask != 0:  # the marked cells a byte at a time, in column order (the C2C draws keep their order)
+                byte = mask & 255
+                for t in range(_BIT_COUNTS[byte]):
+                    k = base + _BIT_POSITIONS[byte, t]
+                    dw = w[j, k] - w_eff[j, k]
+                    n = int(np.floor(dw * inv_ltp + half)) if dw > zero else int(np.floor(-dw * inv_ltd + half))
+                    if n == 0:
+                        continue
+                    if differential:
+                        side = 0 if dw > zero else 1
+                        levels = levels_ltp
+                        ltp = True
+                    else:
+                        side = 0
+                        levels = levels_ltp if dw > zero else levels_ltd
+                        ltp = dw > zero
+                    written += 1
+                    if ltp:
+                        ltp_total += n
+                        if n > row_max[k, 0]:
+                            row_max[k, 0] = n
+                    else:
+                        ltd_total += n
+                        if n > row_max[k, 1]:
+                            row_max[k, 1] = n
+                    pulses[side, j, k] += n
+                    dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
+                    if not dead:
+                        if shared_a:
+                            a = a_shared_ltp if ltp else a_shared_ltd
+                            norm = norm_ltp if ltp else norm_ltd
+                        else:
+                            a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
+                            norm = 1.0 - np.exp(-1.0 / a) if a != 0.0 else 1.0
+                        gv = np.float32(g[side, j, k])  # float32 math: the pulse step is far above its rounding
+                        af = np.float32(a)
+                        nf = np.float32(norm)
+                        one = np.float32(1.0)
+                        step = np.float32(n if ltp else -n) / np.float32(levels)
+                        p = (-af * np.log(one - gv * nf) if af != 0.0 else gv) + step
+                        p = min(max(p, np.float32(0.0)), one)
+                        gn = (one - np.exp(-p / af)) / nf if af != 0.0 else p
+                        if c2c > 0.0:
+                            gn += np.float32(c2c * np.sqrt(n) * normal_draw(rng_state))
+                        g[side, j, k] = min(max(gn, 0.0), 1.0)
+                        if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
+                            frozen[side, j, k] = True
+                    if differential:
+                        value = w_max * (g[0, j, k] - g[1, j, k])
+                    else:
+                        value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
+                    w[j, k] = value
+                    w_eff[j, k] = value
+                    w_blocks[block_of[k], j, offset[k]] = value
+                mask >>= 8
+                base += 8
+        for k in range(n_in):  # every cell not written keeps what it holds
+            w[j, k] = w_eff[j, k]
     return ltp_total, ltd_total, written
