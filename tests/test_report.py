@@ -163,3 +163,17 @@ def assert_first_screen(run_dir, rules: list[str], tmp_path) -> None:
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (.ci/run installs it)")
 def test_compare_run_first_screen_shows_the_ratios_and_why(run_dir, tmp_path):
     assert_first_screen(run_dir, ["dfa", "sdfa"], tmp_path)
+
+
+def test_plots_drawn_in_two_processes_are_the_serial_bytes(run_dir, tmp_path):
+    """draw_all's forked half writes the same files, byte for byte, as one process drawing all."""
+    from neurosim.report.plots import draw_all
+
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    for folder, workers in ((serial, 1), (parallel, 2)):
+        shutil.copytree(run_dir, folder)
+        for name in PLOTS:
+            (folder / name).unlink()
+        assert draw_all(folder, workers=workers) == list(PLOTS)
+    for name in PLOTS:
+        assert (parallel / name).read_bytes() == (serial / name).read_bytes(), name

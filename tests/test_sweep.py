@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,6 +205,13 @@ def test_failed_point_cache_resume_and_page(tmp_path, tiny, monkeypatch):
     for img in imgs:
         assert (out / img).stat().st_size > 1000, img
     assert "greater than 0" in page
+    from neurosim.sweep.plots import draw_all  # the forked half draws the serial bytes
+
+    serial = tmp_path / "serial_plots"
+    shutil.copytree(out, serial)
+    assert draw_all(serial, workers=1) == draw_all(out, workers=2)
+    for img in imgs:
+        assert (serial / img).read_bytes() == (out / img).read_bytes(), img
 
     # rerun: nothing trained, nothing recomputed; --retry-failed redoes only the failed point
     stamps = {f.name: f.stat().st_mtime_ns for f in (out / "points").glob("*.json")}

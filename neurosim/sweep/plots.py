@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 from .columns import FIXED_COLUMNS, ID_COLUMN, METRIC_COLUMNS  # noqa: E402
 from ..report.files import atomic_write_bytes  # noqa: E402
 from ..report.fmt import tick_formatter  # noqa: E402
+from ..report.forked import draw_jobs  # noqa: E402
 from .store import RESULTS  # noqa: E402
 
 __all__ = ["PLOT_METRICS", "SCATTER", "parameters", "plot_name", "draw_all"]
@@ -172,7 +173,7 @@ def _scatter(ok: pd.DataFrame, algorithms: list[str], params: list[str], path: P
     _save(fig, path, tight=False)
 
 
-def draw_all(sweep_dir: Path) -> list[str]:
+def draw_all(sweep_dir: Path, workers: int | None = None) -> list[str]:
     """Draw the plots of ``sweep_dir/results.csv``; return their file names.
     Stale ``sweep_*.png`` files of parameters no longer swept are removed."""
     sweep_dir = Path(sweep_dir)
@@ -180,14 +181,16 @@ def draw_all(sweep_dir: Path) -> list[str]:
     ok = df[df["status"] == "ok"]
     algorithms = list(dict.fromkeys(df["algorithm"].astype(str)))
     names: list[str] = []
+    jobs = []
     for param in parameters(df):
         name = plot_name(param)
         while name in names:
             name = name[:-4] + "_.png"
-        _param_figure(ok, param, algorithms, sweep_dir / name)
+        jobs.append((_param_figure, (ok, param, algorithms, sweep_dir / name)))
         names.append(name)
-    _scatter(ok, algorithms, parameters(df), sweep_dir / SCATTER)
+    jobs.append((_scatter, (ok, algorithms, parameters(df), sweep_dir / SCATTER)))
     names.append(SCATTER)
+    draw_jobs(jobs, workers)  # half in a forked child where there are two cores (same bytes)
     for old in sweep_dir.glob("sweep_*.png"):
         if old.name not in names:
             old.unlink()
