@@ -100,6 +100,8 @@ class StepBuilder:
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
         self._sets: dict[tuple, frozenset] = {}
         self._reads: dict[tuple, object] = {}
+        #: the step's distinct records (frozen, so ops share them)
+        self._records: dict[tuple, Record] = {}
 
     # ------------------------------------------------------------ primitives
     def add(self, name: str, layer: str, phase: str, tile, deps: Iterable[Dep], w: Work | None = None, *,
@@ -112,7 +114,13 @@ class StepBuilder:
         if w is not None:
             holds = sorted(w.holds.items())
             duration = max([c for _, c in holds] + [w.min_duration])
-            recs = [work_record(layer, p, c, a, v[0], v[1], v[2]) for (p, c, a), v in w.recs.items()]
+            cache = self._records  # a large step has ~20k records but ~200 distinct ones: share them
+            for (p, c, a), v in w.recs.items():
+                key = (layer, p, c, a, v[0], v[1], v[2])
+                r = cache.get(key)
+                if r is None:
+                    r = cache[key] = work_record(*key)
+                recs.append(r)
             busy = dict(w.busy)
             macs = list(w.macs)
         op = Op(len(self.ops), name, layer, phase, chunk, tile, list(dict.fromkeys(deps)), holds, duration,
