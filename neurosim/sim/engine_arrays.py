@@ -163,16 +163,21 @@ def encode(graph: StepGraph) -> EncodedGraph:
     key_node.append(-1)
     n_keys = len(key_op)
 
-    # a delivery's key: (transfer op, destination tile) -> its key (other pairs: ``dead``)
-    delivery = {(i, node): key_ptr[i] + 1 + k for i, slots in enumerate(dest_slot) if slots is not None
-                for node, k in slots.items()}
-    flat = [dep for op in ops for dep in op.deps]
-    dep_op = [op.id for op in ops for _ in op.deps]
-    late = np.flatnonzero(np.fromiter((d for d, _ in flat), np.int64, len(flat)) >= np.asarray(dep_op, np.int64))
-    if late.size:  # pragma: no cover - a builder bug
-        raise RuntimeError(f"{ops[dep_op[late[0]]]} depends on a later op #{flat[late[0]][0]}")
-    dep_key = [key_ptr[d] if dest == -1 else delivery.get((d, dest), dead) for d, dest in flat]
-    rem0 = np.fromiter((len(op.deps) for op in ops), np.int64, n)
+    dep_key: list[int] = []
+    dep_op: list[int] = []
+    rem0 = np.zeros(n, np.int64)
+    for op in ops:
+        for d, dest in op.deps:
+            if d >= op.id:  # pragma: no cover - a builder bug
+                raise RuntimeError(f"{op} depends on a later op #{d}")
+            if dest == -1:
+                dep_key.append(key_ptr[d])
+            else:
+                slots = dest_slot[d]
+                k = slots.get(dest) if slots is not None else None
+                dep_key.append(dead if k is None else key_ptr[d] + 1 + k)
+            dep_op.append(op.id)
+        rem0[op.id] = len(op.deps)
     carry_in: dict[int, list[int]] = defaultdict(list)
     for u, v in graph.carry:
         carry_in[v].append(u)
