@@ -110,47 +110,78 @@ class Mesh:
         return math.ceil(nbytes / self.flit_bytes) if nbytes > 0 else 0
 
     def route(self, src: int, needs: Mapping[int, frozenset], value_bytes: Callable[[int], float]) -> Route:
-        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs)."""
+        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs).
+
+        Hops are numbered in the order the destinations' XY paths (sorted by tile) first
+        cross them. The hops of a path already in the tree are a prefix of it (XY routes
+        from one source share their prefixes), so each path is walked back from its
+        destination only until it meets the tree: the work is one step per hop, not per
+        (destination, hop)."""
+        links = self._links
+        x0, y0 = self.xy(src)
         hop_of_link: dict[int, int] = {}
         hop_link: list[int] = []
         hop_parent: list[int] = []
         hop_node: list[int] = []
-        hop_ids: list[set] = []
-        dest_path: dict[int, list[int]] = {}
+        #: per hop the ids its subtree needs (None: none yet); a hop with one contributor
+        #: shares that contributor's set, copied only when a second one merges in (owned)
+        hop_ids: list = []
+        owned: list[bool] = []
+        dest_last: dict[int, tuple[int, int]] = {}
         for d in sorted(needs):
             if d == src:
                 continue
-            ids = needs[d]
-            (x, y) = self.xy(src)
-            parent = -1
-            path = []
-            for link in self.xy_path(src, d):
-                h = hop_of_link.get(link)
-                if h is None:
-                    h = len(hop_link)
-                    hop_of_link[link] = h
-                    hop_link.append(link)
-                    hop_parent.append(parent)
-                    _, _, nx, ny = self._link_names[link]
-                    hop_node.append(self.tile_at(nx, ny))
-                    hop_ids.append(set())
-                path.append(h)
+            tx, ty = self.xy(d)
+            new: list[tuple[int, int, int]] = []  # (link, x, y reached), walked back from the destination
+            h = -1
+            x, y = tx, ty
+            while y != y0:  # the column part, from its far end
+                py = y - 1 if ty > y0 else y + 1
+                link = links[(x, py, x, y)]
+                h = hop_of_link.get(link, -1)
+                if h >= 0:
+                    break
+                new.append((link, x, y))
+                y = py
+            if h < 0:
+                while x != x0:  # the row part
+                    px = x - 1 if tx > x0 else x + 1
+                    link = links[(px, y0, x, y0)]
+                    h = hop_of_link.get(link, -1)
+                    if h >= 0:
+                        break
+                    new.append((link, x, y0))
+                    x = px
+            parent = h  # the hop where the path meets the tree, or -1 (the source)
+            for link, nx, ny in reversed(new):
+                h = len(hop_link)
+                hop_of_link[link] = h
+                hop_link.append(link)
+                hop_parent.append(parent)
+                hop_node.append(self.tile_at(nx, ny))
+                hop_ids.append(None)
+                owned.append(False)
                 parent = h
-            hop_ids[path[-1]].update(ids)
-            dest_path[d] = path
+            last = parent
+            _merge(hop_ids, owned, last, needs[d])
+            dest_last[d] = (abs(tx - x0) + abs(ty - y0), last)
         for h in range(len(hop_link) - 1, 0, -1):  # a hop carries what its subtree needs (parents come first)
-            if hop_parent[h] >= 0:
-                hop_ids[hop_parent[h]].update(hop_ids[h])
+            if hop_parent[h] >= 0 and hop_ids[h] is not None:
+                _merge(hop_ids, owned, hop_parent[h], hop_ids[h])
         hops = []
         children: dict[int, list[int]] = {-1: []}
         max_flits: list[int] = []  # the most flits on any hop from the source to this one
+        sized: dict[int, tuple[float, int]] = {}
         for h, link in enumerate(hop_link):
-            nbytes = value_bytes(len(hop_ids[h]))
-            flits = self.flits(nbytes)
+            n_ids = len(hop_ids[h]) if hop_ids[h] is not None else 0
+            if n_ids not in sized:
+                nbytes = value_bytes(n_ids)
+                sized[n_ids] = (nbytes, self.flits(nbytes))
+            nbytes, flits = sized[n_ids]
             hops.append((link, hop_parent[h], hop_node[h], float(nbytes), flits))
             children.setdefault(hop_parent[h], []).append(h)
             max_flits.append(max(flits, max_flits[hop_parent[h]]) if hop_parent[h] >= 0 else flits)
-        dests = {d: (len(p), max_flits[p[-1]]) for d, p in dest_path.items()}
+        dests = {d: (n_hops, max_flits[last]) for d, (n_hops, last) in dest_last.items()}
         return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
 
     def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:
@@ -158,3 +189,15 @@ class Mesh:
         hops, max_fps = route.dests[dest]
         head = self.cfg.router_cycles_per_hop.value + self.cfg.link_cycles_per_hop.value
         return hops * head + (samples * max_fps - 1) * self.cfg.link_cycles_per_hop.value
+
+
+def _merge(sets: list, owned: list[bool], h: int, ids) -> None:
+    """Union ``ids`` into hop ``h``'s id set, sharing it while ``h`` has one contributor."""
+    cur = sets[h]
+    if cur is None:
+        sets[h] = ids
+    elif cur is not ids:
+        if not owned[h]:
+            sets[h] = cur = set(cur)
+            owned[h] = True
+        cur.update(ids)

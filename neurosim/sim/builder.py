@@ -25,7 +25,7 @@ from ..mapping.placement import Block, MatrixPlacement, Placement, feedback_in_a
 from ..records import Record
 from ..stages import stages
 from .layers import ChipLayer, chip_layers
-from .ops import Dep, Op, UnitKey, Work, chunk_sizes
+from .ops import Dep, Op, UnitKey, Work, chunk_sizes, work_record
 
 __all__ = ["StepBuilder", "GatherPlan"]
 
@@ -100,6 +100,8 @@ class StepBuilder:
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
         self._sets: dict[tuple, frozenset] = {}
         self._reads: dict[tuple, object] = {}
+        #: the step's distinct records (frozen, so ops share them)
+        self._records: dict[tuple, Record] = {}
 
     # ------------------------------------------------------------ primitives
     def add(self, name: str, layer: str, phase: str, tile, deps: Iterable[Dep], w: Work | None = None, *,
@@ -112,7 +114,13 @@ class StepBuilder:
         if w is not None:
             holds = sorted(w.holds.items())
             duration = max([c for _, c in holds] + [w.min_duration])
-            recs = [Record(layer, p, c, a, v[0], v[1], v[2]) for (p, c, a), v in w.recs.items()]
+            cache = self._records  # a large step has ~20k records but ~200 distinct ones: share them
+            for (p, c, a), v in w.recs.items():
+                key = (layer, p, c, a, v[0], v[1], v[2])
+                r = cache.get(key)
+                if r is None:
+                    r = cache[key] = work_record(*key)
+                recs.append(r)
             busy = dict(w.busy)
             macs = list(w.macs)
         op = Op(len(self.ops), name, layer, phase, chunk, tile, list(dict.fromkeys(deps)), holds, duration,
@@ -370,4 +378,4 @@ class StepBuilder:
         """File an op's records under another layer (a transposed read forms the layer below's error)."""
         op = self.ops[op_id]
         op.layer = layer
-        op.records = [Record(layer, r.phase, r.component, r.action, r.count, r.bytes, r.cycles) for r in op.records]
+        op.records = [work_record(layer, r.phase, r.component, r.action, r.count, r.bytes, r.cycles) for r in op.records]
