@@ -292,7 +292,7 @@ def test_learning_rate_decays_per_epoch(monkeypatch) -> None:
 
     monkeypatch.setattr(trainer, "make_optimizer", recording)
     fused = trainer._sgd_layers  # plain SGD steps each layer itself, at the optimizer's rate
-    monkeypatch.setattr(trainer, "_sgd_layers", lambda *args: (seen.append(args[4]), fused(*args))[1])
+    monkeypatch.setattr(trainer, "_sgd_layers", lambda *args: (seen.append(args[4].lr), fused(*args))[1])
     wl = Workload(name="t", network={"layers": [784, 8, 10]},
                   training={"epochs": 3, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.2, "lr_decay": 0.5}},
                   algorithms=["dfa"])

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 
@@ -252,8 +253,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
         opt_cfg = opt_cfg.model_copy(update={"learning_rate": algo.learning_rate})
     optimizer = make_optimizer(opt_cfg, params, [net.layers[j].name for j in trainable for _ in net.layers[j].params])
     fused = type(optimizer) is SGD  # plain SGD: each layer steps itself from its δ (no gradient arrays)
-    scale = {j: opt_cfg.layer_lr[net.layers[j].name] / opt_cfg.learning_rate
-             for j in trainable if net.layers[j].name in opt_cfg.layer_lr}
+    first_param = dict(zip(trainable, accumulate((len(net.layers[j].params) for j in trainable), initial=0)))
     n = x_train.shape[0]
     batch = workload.training.batch_size
     probe_x, probe_y = x_train[:PROBE_SIZE], y_train[:PROBE_SIZE]
@@ -288,7 +288,7 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
             result = rule.backward(net, cache, e, yb, weight_grads=not fused)
             rule.learn_feedback(net, cache)
             if fused:
-                _sgd_layers(net, trainable, result, cache, optimizer.lr, scale)
+                _sgd_layers(net, trainable, result, cache, optimizer, first_param)
             else:
                 optimizer.step([g for j in trainable for g in result.grads[j]])
             if device is not None:  # device hook 2: the update sent as pulses
@@ -311,17 +311,17 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
     return history, diverged, alignment
 
 
-def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, lr: float,
-                scale: dict[int, float]) -> None:
+def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, optimizer: SGD,
+                first_param: dict[int, int]) -> None:
     """Plain SGD, layer by layer: a weight layer from its δ (a dense layer as one sgemm into ``W``,
     :meth:`~.layers.WeightLayer.sgd_update`), any other from the gradients the backward formed.
-    The same step as :class:`SGD` in exact arithmetic (layer ``j`` at ``lr · scale[j]`` where
-    ``optimizer.layer_lr`` lists it, the rate :meth:`Optimizer.rate` gives); every δ is taken
-    before any weight moves."""
+    The same step as :class:`SGD` in exact arithmetic, each layer at the rate ``optimizer`` gives
+    its parameters (``first_param[j]``: the index of layer ``j``'s first one; ``optimizer.layer_lr``
+    scales a whole layer); every δ is taken before any weight moves."""
     weight_index = {j: i for i, j in enumerate(net.weight_positions)}
     for j in trainable:
         layer = net.layers[j]
-        rate = lr * scale[j] if scale.get(j, 1.0) != 1.0 else lr
+        rate = optimizer.rate(first_param[j])
         if j in weight_index:
             layer.sgd_update(result.deltas[weight_index[j]], cache.layers[j], rate)
         else:
