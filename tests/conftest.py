@@ -21,3 +21,19 @@ def mnist_dir(monkeypatch) -> Path:
         pytest.skip(f"MNIST subset not found at {DATA_DIR}")
     monkeypatch.setenv("NEUROSIM_DATA_DIR", str(DATA_DIR))
     return DATA_DIR
+
+
+@pytest.fixture
+def train_calls(monkeypatch) -> list[str]:
+    """The rule names the sweep's tasks train, in order (``neurosim.sweep.tasks.train`` wrapped)."""
+    import neurosim.sweep.tasks as tasks
+
+    calls: list[str] = []
+    real = tasks.train
+
+    def counting(wl, algo, *args, **kwargs):
+        calls.append(algo.name)
+        return real(wl, algo, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "train", counting)
+    return calls

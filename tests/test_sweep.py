@@ -143,17 +143,8 @@ def test_cli_sweep_file_and_one_line_errors(tmp_path, tiny):
 # --------------------------------------------------------------------------- serial: failures, cache, page
 
 
-def test_failed_point_cache_resume_and_page(tmp_path, tiny, monkeypatch):
-    import neurosim.sweep.tasks as tasks
-
-    calls: list[str] = []
-    real_train = tasks.train
-
-    def counting_train(wl, algo, *a, **kw):
-        calls.append(algo.name)
-        return real_train(wl, algo, *a, **kw)
-
-    monkeypatch.setattr(tasks, "train", counting_train)
+def test_failed_point_cache_resume_and_page(tmp_path, tiny, train_calls):
+    calls = train_calls
     out = tmp_path / "sw"
     spec = SweepSpec.from_cli(HW_RRAM, tiny, ["crossbar.rows=0,64,128", "noc.mesh=4x4,8x8"],
                               algorithms=ALGS, out=out, executor="serial")

@@ -80,22 +80,8 @@ def _point_hw(path, **fields) -> HwConfig:
     return HwConfig.model_validate(raw)
 
 
-def _counting(monkeypatch) -> list[str]:
-    import neurosim.sweep.tasks as tasks
-
-    calls: list[str] = []
-    real = tasks.train
-
-    def counting(wl, algo, *a, **kw):
-        calls.append(algo.name)
-        return real(wl, algo, *a, **kw)
-
-    monkeypatch.setattr(tasks, "train", counting)
-    return calls
-
-
-def test_chip_points_share_training_and_equal_single_runs(tmp_path, tiny, monkeypatch):  # noqa: F811
-    calls = _counting(monkeypatch)
+def test_chip_points_share_training_and_equal_single_runs(tmp_path, tiny, train_calls):  # noqa: F811
+    calls = train_calls
     spec = SweepSpec.from_cli(HW_RRAM, tiny, ["crossbar.rows=64,128", "noc.mesh=4x4,8x8"], algorithms=["bp", "sdfa"],
                               out=tmp_path / "sw", executor="serial")
     df = run_sweep(spec)
@@ -114,8 +100,8 @@ def test_chip_points_share_training_and_equal_single_runs(tmp_path, tiny, monkey
             assert r["macs_per_step"] == sum(a["macs"]["per_step"].values())
 
 
-def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, monkeypatch):
-    calls = _counting(monkeypatch)
+def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, train_calls):
+    calls = train_calls
     small = {**TINY, "dataset": {"name": "mnist", "train_limit": 96, "test_limit": 64}, "algorithms": [{"name": "dfa"}]}
     wl_path = tmp_path / "small.yaml"
     wl_path.write_text(yaml.safe_dump(small, sort_keys=False))
