@@ -33,9 +33,13 @@ each shared chunk keeps its own row maxima, reduced after the loop.
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
+from llvmlite import ir
 from numba.extending import intrinsic
 
 from .helper import submit, two_threads
@@ -49,9 +53,18 @@ PARALLEL_CELLS = 1 << 16
 #: Columns marked in one bit mask before single cells are looked at.
 _CHUNK = 32
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-#: For each byte value, how many bits are set and their positions (lowest first).
-_BIT_COUNTS = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
-_BIT_POSITIONS = np.array([[i for i in range(8) if b >> i & 1] + [0] * (8 - bin(b).count("1")) for b in range(256)], dtype=np.int64)
+
+
+@intrinsic
+def _trailing_zeros(typingctx, value):
+    """Index of the lowest set bit of a nonzero int64 (LLVM ``cttz``)."""
+    if value != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.int64(types.int64), codegen
 
 
 @njit(cache=True, nogil=True)
@@ -113,10 +126,13 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     written = 0
     shared_a = a_ltp.size == 1
     shared_f = frozen.size == 1
-    a_shared_ltp = a_ltp[0, 0, 0]
-    a_shared_ltd = a_ltd[0, 0, 0]
-    norm_ltp = 1.0 - np.exp(-1.0 / a_shared_ltp) if a_shared_ltp != 0.0 else 1.0
-    norm_ltd = 1.0 - np.exp(-1.0 / a_shared_ltd) if a_shared_ltd != 0.0 else 1.0
+    # the shared curves by direction (0 LTP, 1 LTD): linear or not, N = 1 - e^{-1/A}, the step tables E[n]
+    linear = (a_ltp[0, 0, 0] == 0.0, a_ltd[0, 0, 0] == 0.0)
+    norms = (1.0 - np.exp(-1.0 / a_ltp[0, 0, 0]) if not linear[0] else 1.0,
+             1.0 - np.exp(-1.0 / a_ltd[0, 0, 0]) if not linear[1] else 1.0)  # fmt: skip
+    tables = np.ones((2, max(table_ltp.size, table_ltd.size)))
+    tables[0, : table_ltp.size] = table_ltp
+    tables[1, : table_ltd.size] = table_ltd
     block_rows = w_blocks.shape[2]
     span = w_max if differential else 2.0 * w_max
     inv_ltp = np.float32(levels_ltp / span)
@@ -139,75 +155,74 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
             for k in range(start, stop):  # branch-free, vectorised: bit k - start marks half a pulse or more
                 dw = w_row[k] - eff_row[k]
                 mask |= np.int64((dw >= up) | (-dw >= down)) << np.int64(k - start)
-            base = start
-            while mask != 0:  # the marked cells a byte at a time, in column order (the C2C draws keep their order)
-                byte = mask & 255
-                for t in range(_BIT_COUNTS[byte]):
-                    k = base + _BIT_POSITIONS[byte, t]
-                    dw = w_row[k] - eff_row[k]
-                    ltp = dw > zero
-                    n = int(np.floor(dw * inv_ltp + half)) if ltp else int(np.floor(-dw * inv_ltd + half))
-                    if n == 0:
-                        continue
-                    side = 0
-                    levels = levels_ltp if ltp else levels_ltd
-                    if differential:
-                        side = 0 if ltp else 1
-                        levels = levels_ltp
-                        ltp = True
-                    written += 1
-                    if ltp:
-                        ltp_total += n
-                        row_max[k, 0] = max(row_max[k, 0], n)
-                    else:
-                        ltd_total += n
-                        row_max[k, 1] = max(row_max[k, 1], n)
-                    pulses[side, j, k] += n
-                    dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
-                    if not dead:
-                        gv = g[side, j, k]
-                        if shared_a:
-                            a = a_shared_ltp if ltp else a_shared_ltd
-                            if a == 0.0:
-                                gn = gv + (n if ltp else -n) / levels
-                            else:
-                                norm = norm_ltp if ltp else norm_ltd
-                                factor = table_ltp[min(n, levels)] if ltp else table_ltd[min(n, levels)]
-                                gn = (1.0 - (1.0 - gv * norm) * factor) / norm
-                        else:  # per-cell shapes: the log/exp step in float32
-                            a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
-                            one = np.float32(1.0)
-                            step = np.float32(n if ltp else -n) / np.float32(levels)
-                            if a == 0.0:
-                                gn = min(max(np.float32(gv) + step, np.float32(0.0)), one)
-                            else:
-                                af = np.float32(a)
-                                nf = np.float32(1.0 - np.exp(-1.0 / a))
-                                p = min(max(-af * np.log(one - np.float32(gv) * nf) + step, np.float32(0.0)), one)
-                                gn = (one - np.exp(-p / af)) / nf
-                        gn = min(max(gn, 0.0), 1.0)
-                        if c2c > 0.0:
-                            if not have_spare:
-                                x, z, spare = normal_pair(x)
-                            else:
-                                z = spare
-                            have_spare = not have_spare
-                            gn = min(max(gn + c2c * np.sqrt(n) * z, 0.0), 1.0)
-                        g[side, j, k] = gn
-                        if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
-                            frozen[side, j, k] = True
-                    if differential:
-                        value = w_max * (g[0, j, k] - g[1, j, k])
-                    else:
-                        value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
-                    w_row[k] = value
-                    eff_row[k] = value
-                    w_blocks[k // block_rows, j, k % block_rows] = value
-                mask >>= 8
-                base += 8
+            while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
+                k = start + _trailing_zeros(mask)
+                mask &= mask - 1
+                dw = w_row[k] - eff_row[k]
+                ltp = dw > zero
+                direction = 0 if ltp else 1  # selects, not branches: the sign of dw is random
+                n = int(np.floor((dw if ltp else -dw) * (inv_ltp if ltp else inv_ltd) + half))
+                if n == 0:
+                    continue
+                side = direction if differential else 0
+                if differential:  # both cells of a pair see only LTP
+                    ltp = True
+                    direction = 0
+                levels = levels_ltp if ltp else levels_ltd
+                written += 1
+                ltp_total += n if ltp else 0
+                ltd_total += 0 if ltp else n
+                row_max[k, direction] = max(row_max[k, direction], n)
+                pulses[side, j, k] += n
+                dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
+                if not dead:
+                    gv = g[side, j, k]
+                    if shared_a:
+                        if linear[direction]:
+                            gn = gv + (n if ltp else -n) / levels
+                        else:
+                            norm = norms[direction]
+                            gn = (1.0 - (1.0 - gv * norm) * tables[direction, min(n, levels)]) / norm
+                    else:  # per-cell shapes: the log/exp step in float32
+                        a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
+                        one = np.float32(1.0)
+                        step = np.float32(n if ltp else -n) / np.float32(levels)
+                        if a == 0.0:
+                            gn = min(max(np.float32(gv) + step, np.float32(0.0)), one)
+                        else:
+                            af = np.float32(a)
+                            nf = np.float32(1.0 - np.exp(-1.0 / a))
+                            p = min(max(-af * np.log(one - np.float32(gv) * nf) + step, np.float32(0.0)), one)
+                            gn = (one - np.exp(-p / af)) / nf
+                    gn = min(max(gn, 0.0), 1.0)
+                    if c2c > 0.0:
+                        if not have_spare:
+                            x, z, spare = normal_pair(x)
+                        else:
+                            z = spare
+                        have_spare = not have_spare
+                        gn = min(max(gn + c2c * np.sqrt(n) * z, 0.0), 1.0)
+                    g[side, j, k] = gn
+                    if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
+                        frozen[side, j, k] = True
+                if differential:
+                    value = w_max * (g[0, j, k] - g[1, j, k])
+                else:
+                    value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
+                w_row[k] = value
+                eff_row[k] = value
+                w_blocks[k // block_rows, j, k % block_rows] = value
         for k in range(n_in):  # every cell not written keeps what it holds
             w_row[k] = eff_row[k]
     return ltp_total, ltd_total, written
+
+
+@functools.lru_cache(maxsize=64)
+def _tables(a: float, levels: int, direction: float) -> np.ndarray:
+    """:func:`_step_table`, once per curve (read-only)."""
+    table = _step_table(a, levels, direction)
+    table.flags.writeable = False
+    return table
 
 
 @njit(cache=True)
@@ -250,10 +265,10 @@ def _fetch_add(typingctx, counter, value):
 
 
 @njit(cache=True, nogil=True)
-def _claim_chunks(counter, done, counts, maxima, wait, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp,
+def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp,
                   levels_ltd, w_max, c2c, differential, endurance, key, g_ref, table_ltp, table_ltd):  # fmt: skip
     """Take chunks (``counter``) until none is left, each with its own ``maxima[c]`` and ``counts[c]``;
-    ``wait``: then wait until every chunk taken by any thread is done."""
+    ``done`` counts the chunks finished."""
     chunks = counts.shape[0]
     while True:
         c = _fetch_add(counter, 1)
@@ -265,8 +280,6 @@ def _claim_chunks(counter, done, counts, maxima, wait, w, w_eff, w_blocks, g, a_
         counts[c, 1] = ltd
         counts[c, 2] = written
         _fetch_add(done, 1)
-    while wait and _fetch_add(done, 0) < chunks:  # the helper's last chunk (it took it, so it is running)
-        pass
 
 
 def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndarray]:
@@ -276,8 +289,16 @@ def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndar
     done = np.zeros(1, dtype=np.int64)
     counts = np.zeros((chunks, 3), dtype=np.int64)
     maxima = np.zeros((chunks, n_in, 2), dtype=np.int64)
-    submit(_claim_chunks, counter, done, counts, maxima, False, *args)
-    _claim_chunks(counter, done, counts, maxima, True, *args)
+    finished = threading.Event()
+
+    def helper() -> None:
+        _claim_chunks(counter, done, counts, maxima, *args)
+        finished.set()
+
+    submit(helper)
+    _claim_chunks(counter, done, counts, maxima, *args)
+    if done[0] < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
+        finished.wait()
     ltp, ltd, written = counts.sum(axis=0)
     return int(ltp), int(ltd), int(written), maxima
 
@@ -320,12 +341,14 @@ def pulse_update(
     if parallel is None:
         parallel = w.size >= PARALLEL_CELLS and two_threads()
     shared = a_ltp.size == 1
-    table_ltp = _step_table(float(a_ltp[0, 0, 0]) if shared else 0.0, levels_ltp, 1.0)
-    table_ltd = _step_table(float(a_ltd[0, 0, 0]) if shared else 0.0, levels_ltd, -1.0)
+    table_ltp = _tables(float(a_ltp[0, 0, 0]) if shared else 0.0, levels_ltp, 1.0)
+    table_ltd = _tables(float(a_ltd[0, 0, 0]) if shared else 0.0, levels_ltd, -1.0)
+    if not parallel:
+        return _chunks_serial(w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max),
+                              float(c2c), bool(differential), int(endurance), row_max, np.uint64(key), float(g_ref),
+                              table_ltp, table_ltd)  # fmt: skip
     args = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
             bool(differential), int(endurance), np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
-    if not parallel:
-        return _chunks_serial(*args[:14], row_max, *args[14:])
     ltp, ltd, written, maxima = _shared(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK))
     _raise_to(row_max, maxima)
     return ltp, ltd, written
