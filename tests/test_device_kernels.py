@@ -187,3 +187,12 @@ def test_helper_runs_each_item_once_and_passes_errors_on() -> None:
 
     with pytest.raises(ValueError, match="item 3"):
         run_items(failing, 10)
+
+
+def test_pulse_slots_against_numpy() -> None:
+    from neurosim.kernels.device_pulse import pulse_slots
+
+    row_max = np.random.default_rng(12).integers(0, 9, (300, 2))
+    ref = np.add.reduceat(row_max.sum(axis=1), np.arange(0, 300, 128)).max()
+    assert pulse_slots(row_max, 128) == ref
+    assert not row_max.any()  # reset for the next update

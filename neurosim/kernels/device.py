@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from .dense import blas_dot
-from .device_pulse import pulse_key, pulse_update
+from .device_pulse import pulse_key, pulse_slots, pulse_update
 from .helper import run_items, two_threads
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "adc_sum",
     "pulse_update",
     "pulse_key",
+    "pulse_slots",
 ]
 
 

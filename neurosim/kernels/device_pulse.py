@@ -44,7 +44,7 @@ from numba.extending import intrinsic
 
 from .helper import submit, two_threads
 
-__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update"]
+__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "pulse_slots"]
 
 #: Output rows per chunk: the unit of parallel work and of one C2C stream.
 ROWS_PER_CHUNK = 32
@@ -215,6 +215,21 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
         for k in range(n_in):  # every cell not written keeps what it holds
             w_row[k] = eff_row[k]
     return ltp_total, ltd_total, written
+
+
+@njit(cache=True)
+def pulse_slots(row_max: np.ndarray, rows: int) -> int:
+    """Row-serial pulse slots of the slowest array: ``max`` over blocks of ``rows`` input rows of
+    ``Σ_k (row_max[k, 0] + row_max[k, 1])`` (LTP then LTD, one row at a time); ``row_max`` is reset to 0."""
+    slowest = 0
+    for start in range(0, row_max.shape[0], rows):
+        total = 0
+        for k in range(start, min(start + rows, row_max.shape[0])):
+            total += row_max[k, 0] + row_max[k, 1]
+            row_max[k, 0] = 0
+            row_max[k, 1] = 0
+        slowest = max(slowest, total)
+    return slowest
 
 
 @functools.lru_cache(maxsize=64)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_update
+from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots, pulse_update
 
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
 from .network import Network
@@ -314,7 +314,6 @@ class CrossbarDevice:
 
     def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
         """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
-        cells.row_max[:] = 0
         key = pulse_key(self.c2c_seed, cells.stream, cells.calls)
         cells.calls += 1
         ltp, ltd, written = pulse_update(
@@ -322,9 +321,7 @@ class CrossbarDevice:
             self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
             self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref,
         )  # fmt: skip
-        per_row = cells.row_max.sum(axis=1)
-        blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
-        cells.totals += (ltp, ltd, written, int(blocks.max()))
+        cells.totals += (ltp, ltd, written, pulse_slots(cells.row_max, self.xbar.rows))  # row_max back to 0
 
     def _carry(self, index: int) -> None:
         """Carry (MLP_NeuroSim_V3.0 HybridCell::WeightTransfer, Cell.cpp:1003-): from the lowest
