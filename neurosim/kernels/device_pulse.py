@@ -305,15 +305,22 @@ def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndar
     counts = np.zeros((chunks, 3), dtype=np.int64)
     maxima = np.zeros((chunks, n_in, 2), dtype=np.int64)
     finished = threading.Event()
+    errors: list[BaseException] = []
 
     def helper() -> None:
-        _claim_chunks(counter, done, counts, maxima, *args)
-        finished.set()
+        try:
+            _claim_chunks(counter, done, counts, maxima, *args)
+        except BaseException as error:  # re-raised on the calling thread
+            errors.append(error)
+        finally:
+            finished.set()
 
     submit(helper)
     _claim_chunks(counter, done, counts, maxima, *args)
     if done[0] < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
         finished.wait()
+    if errors:
+        raise errors[0]
     ltp, ltd, written = counts.sum(axis=0)
     return int(ltp), int(ltd), int(written), maxima
 
