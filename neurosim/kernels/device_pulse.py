@@ -37,9 +37,9 @@ import functools
 import threading
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from llvmlite import ir
 from numba.extending import intrinsic
 
 from .helper import submit, two_threads
@@ -297,6 +297,12 @@ def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a
         _fetch_add(done, 1)
 
 
+@njit(cache=True)
+def _finished(done: np.ndarray) -> int:
+    """``done[0]``, read atomically (a full barrier: the chunks it counts are visible after it)."""
+    return _fetch_add(done, 0)
+
+
 def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndarray]:
     """The chunks of one update taken by the caller and the helper thread (:mod:`.helper`; here the
     claiming runs in numba, with an atomic counter); (LTP, LTD, written, row maxima)."""
@@ -317,7 +323,7 @@ def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndar
 
     submit(helper)
     _claim_chunks(counter, done, counts, maxima, *args)
-    if done[0] < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
+    if _finished(done) < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
         finished.wait()
     if errors:
         raise errors[0]
