@@ -74,7 +74,7 @@ def test_pulse_update_reference_shifts_only_the_weights() -> None:
         effk = w_eff.copy()
         want = w.copy()
         pulse_update(w, effk, block_weights(effk, 4), gk, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 50, 60,
-                     w_max, 0.0, False, 0, np.zeros((shape[1], 2), np.int64), np.ones(1, np.uint64), g_ref)
+                     w_max, 0.0, False, 0, np.zeros((shape[1], 2), np.int64), 1, g_ref)
         out[g_ref] = (gk, pulses, w, want - w_eff)
         np.testing.assert_allclose(w, w_max * (2 * gk[0] - 2 * g_ref), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(out[0.5][1], out[0.3][1])

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_update
+from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots, pulse_update
 
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
 from .network import Network
@@ -69,8 +69,12 @@ class LayerWriteStats:
 class _Layer:
     """Cells of one crossbar-held matrix."""
 
-    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int, w_max: float):
+    def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int, w_max: float,
+                 stream: int):
         self.name = name
+        #: This matrix's C2C stream number and how many pulse updates it has had (the key of the next one).
+        self.stream = stream
+        self.calls = 0
         #: Weight of G_max (reference mapping: ±w_max around the reference); a slice's share of it.
         self.w_max = w_max
         self.g = np.zeros((sides,) + shape, dtype=np.float64)
@@ -103,7 +107,9 @@ class CrossbarDevice:
         cell_ss, read_ss, c2c_ss = seed.spawn(3)
         self.cell_rng = np.random.default_rng(cell_ss)
         self.read_rng = np.random.default_rng(read_ss)
-        self.rng_state = c2c_ss.generate_state(1, dtype=np.uint64) | np.uint64(1)  # nonzero xorshift state
+        #: Seed of the counter-based C2C streams (kernels.device_pulse.pulse_key).
+        self.c2c_seed = c2c_ss.generate_state(1, dtype=np.uint64)[0]
+        self._streams = 0
         self.layers: list[_Layer] = []
         #: cells_per_weight > 1: per layer, the cells above the lowest-order one (``layers[i]``), in
         #: rising significance; slice k holds ``w_max · F^k / Σ_j F^j`` (F = device.significance).
@@ -134,8 +140,9 @@ class CrossbarDevice:
             shapes[i] = shape_from_label(labels) * (1.0 if i == 0 else -1.0)
         needs_frozen = self.dev.endurance_pulses is not None or self.dev.stuck_at_min_fraction > 0 or self.dev.stuck_at_max_fraction > 0
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
+        self._streams += 1
         return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows,
-                      self.dev.weight_max if w_max is None else w_max)
+                      self.dev.weight_max if w_max is None else w_max, self._streams)
 
     def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
         """Initial write, then stuck faults; ``w`` becomes the cells' weights.
@@ -307,15 +314,14 @@ class CrossbarDevice:
 
     def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
         """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
-        cells.row_max[:] = 0
+        key = pulse_key(self.c2c_seed, cells.stream, cells.calls)
+        cells.calls += 1
         ltp, ltd, written = pulse_update(
             w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
             self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
-            self.differential, self.dev.endurance_pulses or 0, cells.row_max, self.rng_state, self.g_ref,
+            self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref,
         )  # fmt: skip
-        per_row = cells.row_max.sum(axis=1)
-        blocks = np.add.reduceat(per_row, np.arange(0, per_row.size, self.xbar.rows))
-        cells.totals += (ltp, ltd, written, int(blocks.max()))
+        cells.totals += (ltp, ltd, written, pulse_slots(cells.row_max, self.xbar.rows))  # row_max back to 0
 
     def _carry(self, index: int) -> None:
         """Carry (MLP_NeuroSim_V3.0 HybridCell::WeightTransfer, Cell.cpp:1003-): from the lowest

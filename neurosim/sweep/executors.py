@@ -60,7 +60,9 @@ class SerialExecutor(Executor):
 #: One BLAS thread per worker (the processes are the parallelism): the same
 #: environment Dask's nanny gives its workers. (Training pins its own BLAS to one
 #: thread anyway, see neurosim.kernels.blas; this keeps the rest from oversubscribing.)
-PINNED_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+#: NUMBA_NUM_THREADS=1 keeps the device model's kernels off their helper thread
+#: (neurosim.kernels.helper); their results are the same either way.
+PINNED_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
 class LocalExecutor(Executor):

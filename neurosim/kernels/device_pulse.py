@@ -1,0 +1,382 @@
+"""The pulse update of the device model: ``w - w_eff`` sent to the cells as programming pulses.
+
+Normalised conductance ``g ∈ [0, 1]``, pulse position ``p ∈ [0, 1]``, curve
+``g(p) = (1 - e^{-p/A}) / N`` with ``N = 1 - e^{-1/A}`` (:mod:`.device`). One
+update of ``n`` pulses (``s = ±n/levels``, + for LTP on ``A_ltp > 0``, − for LTD on
+``A_ltd < 0``):
+
+=====================  ==========================================================
+pulses                 ``n = round(|Δw| / span · levels)``, ``span = 2 w_max`` (reference) or ``w_max`` (differential)
+log/exp step           ``p = -A ln(1 - g N) + s``, ``p`` clipped to [0, 1], ``g' = (1 - e^{-p/A}) / N``
+closed form            ``e^{-(p + s)/A} = (1 - g N) e^{-s/A}``, so ``g' = (1 - (1 - g N) E[n]) / N``
+                       with ``E[n] = e^{∓n/(levels A)}`` (a table per call over ``n ≤ levels``);
+                       ``g(p)`` rises with ``p`` for either sign of ``A`` and ``g(0) = 0``,
+                       ``g(1) = 1``, so clipping ``p`` to [0, 1] is clipping ``g'`` to [0, 1]
+                       (``n > levels`` clips like ``n = levels``)
+linear (``A = 0``)     ``g' = clip(g + s, 0, 1)``
+cycle-to-cycle         ``g' += c2c · √n · ξ``, ``ξ ~ N(0, 1)``, then clipped to [0, 1]
+=====================  ==========================================================
+
+The closed form serves a curve shared by every cell (``d2d = 0``); per-cell
+shapes keep the log/exp step (float32). The C2C draws are counter-based, so
+the result does not depend on how the work is split over threads: each call
+has a key (:func:`pulse_key` of the device seed, the cells' stream number and
+the call counter), each chunk of :data:`ROWS_PER_CHUNK` output rows its own
+xorshift64* stream seeded with ``splitmix64(key + chunk)``, from which the
+written cells of the chunk draw in row-major order (Marsaglia's polar method,
+both values of each pair used). From :data:`PARALLEL_CELLS` cells the chunks
+are shared with a second thread (:mod:`.helper`: each thread claims the next
+chunk from an atomic counter), below that they run one after another on the
+calling thread — the same chunks and streams, so the same bits either way;
+each shared chunk keeps its own row maxima, reduced after the loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .helper import submit, two_threads
+
+__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "pulse_slots"]
+
+#: Output rows per chunk: the unit of parallel work and of one C2C stream.
+ROWS_PER_CHUNK = 32
+#: Cells from which the chunks run in parallel (below it a thread launch costs more than it saves).
+PARALLEL_CELLS = 1 << 16
+#: Columns marked in one bit mask before single cells are looked at.
+_CHUNK = 32
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@intrinsic
+def _trailing_zeros(typingctx, value):
+    """Index of the lowest set bit of a nonzero int64 (LLVM ``cttz``)."""
+    if value != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.int64(types.int64), codegen
+
+
+@njit(cache=True, nogil=True)
+def splitmix64(z: np.uint64) -> np.uint64:
+    """One splitmix64 output for input ``z`` (Steele, Lea, Flood, OOPSLA 2014)."""
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def pulse_key(seed: np.uint64, stream: int, call: int) -> np.uint64:
+    """Key of one :func:`pulse_update` call: ``splitmix64(splitmix64(seed + stream) + call)``."""
+    return splitmix64(splitmix64(seed + np.uint64(stream)) + np.uint64(call))
+
+
+@njit(cache=True, nogil=True)
+def _uniform(x: np.uint64) -> tuple[np.uint64, float]:
+    """Next xorshift64* state and a uniform in [-1, 1) from its 53 top bits."""
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    u = float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) / 4503599627370496.0 - 1.0
+    return x, u
+
+
+@njit(cache=True, nogil=True)
+def normal_pair(x: np.uint64) -> tuple[np.uint64, float, float]:
+    """Two independent N(0, 1) draws by Marsaglia's polar method on xorshift64* state ``x`` (nonzero)."""
+    while True:
+        x, u = _uniform(x)
+        x, v = _uniform(x)
+        s = u * u + v * v
+        if 0.0 < s < 1.0:
+            f = np.sqrt(-2.0 * np.log(s) / s)
+            return x, u * f, v * f
+
+
+@njit(cache=True)
+def _step_table(a: float, levels: int, direction: float) -> np.ndarray:
+    """``E[n] = e^{-direction · n/(levels A)}`` for ``n = 0 … levels`` (direction +1 LTP, −1 LTD: the
+    closed-form step ``e^{-s/A}``; unused when linear)."""
+    table = np.ones(levels + 1)
+    if a != 0.0:
+        for n in range(levels + 1):
+            table[n] = np.exp(-direction * n / (levels * a))
+    return table
+
+
+@njit(cache=True, nogil=True)
+def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, w_max, c2c,
+           differential, endurance, row_max, key, g_ref, table_ltp, table_ltd):  # fmt: skip
+    """Rows ``[chunk · ROWS_PER_CHUNK, …)`` of :func:`pulse_update`; ``row_max`` (n_in, 2) is this chunk's own.
+    Returns (LTP pulses, LTD pulses, cells written)."""
+    n_out, n_in = w.shape
+    ltp_total = 0
+    ltd_total = 0
+    written = 0
+    shared_a = a_ltp.size == 1
+    shared_f = frozen.size == 1
+    # the shared curves by direction (0 LTP, 1 LTD): linear or not, N = 1 - e^{-1/A}, the step tables E[n]
+    linear = (a_ltp[0, 0, 0] == 0.0, a_ltd[0, 0, 0] == 0.0)
+    norms = (1.0 - np.exp(-1.0 / a_ltp[0, 0, 0]) if not linear[0] else 1.0,
+             1.0 - np.exp(-1.0 / a_ltd[0, 0, 0]) if not linear[1] else 1.0)  # fmt: skip
+    tables = np.ones((2, max(table_ltp.size, table_ltd.size)))
+    tables[0, : table_ltp.size] = table_ltp
+    tables[1, : table_ltd.size] = table_ltd
+    block_rows = w_blocks.shape[2]
+    span = w_max if differential else 2.0 * w_max
+    inv_ltp = np.float32(levels_ltp / span)
+    inv_ltd = np.float32((levels_ltp if differential else levels_ltd) / span)
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    # below half a pulse either way (with a margin; the rest is rounded below) nothing is sent
+    up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
+    down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
+    x = splitmix64(key + np.uint64(chunk)) | np.uint64(1)
+    spare = 0.0
+    have_spare = False
+    dws = np.empty(_CHUNK, dtype=np.float32)
+    for j in range(chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)):
+        w_row = w[j]
+        eff_row = w_eff[j]
+        for start in range(0, n_in, _CHUNK):
+            stop = min(start + _CHUNK, n_in)
+            mask = np.int64(0)
+            for k in range(start, stop):  # branch-free, vectorised: bit k - start marks half a pulse or more
+                dw = w_row[k] - eff_row[k]
+                mask |= np.int64((dw >= up) | (-dw >= down)) << np.int64(k - start)
+            while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
+                k = start + _trailing_zeros(mask)
+                mask &= mask - 1
+                dw = w_row[k] - eff_row[k]
+                ltp = dw > zero
+                direction = 0 if ltp else 1  # selects, not branches: the sign of dw is random
+                n = int(np.floor((dw if ltp else -dw) * (inv_ltp if ltp else inv_ltd) + half))
+                if n == 0:
+                    continue
+                side = direction if differential else 0
+                if differential:  # both cells of a pair see only LTP
+                    ltp = True
+                    direction = 0
+                levels = levels_ltp if ltp else levels_ltd
+                written += 1
+                ltp_total += n if ltp else 0
+                ltd_total += 0 if ltp else n
+                row_max[k, direction] = max(row_max[k, direction], n)
+                pulses[side, j, k] += n
+                dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
+                if not dead:
+                    gv = g[side, j, k]
+                    if shared_a:
+                        if linear[direction]:
+                            gn = gv + (n if ltp else -n) / levels
+                        else:
+                            norm = norms[direction]
+                            gn = (1.0 - (1.0 - gv * norm) * tables[direction, min(n, levels)]) / norm
+                    else:  # per-cell shapes: the log/exp step in float32
+                        a = a_ltp[side, j, k] if ltp else a_ltd[side, j, k]
+                        one = np.float32(1.0)
+                        step = np.float32(n if ltp else -n) / np.float32(levels)
+                        if a == 0.0:
+                            gn = min(max(np.float32(gv) + step, np.float32(0.0)), one)
+                        else:
+                            af = np.float32(a)
+                            nf = np.float32(1.0 - np.exp(-1.0 / a))
+                            p = min(max(-af * np.log(one - np.float32(gv) * nf) + step, np.float32(0.0)), one)
+                            gn = (one - np.exp(-p / af)) / nf
+                    gn = min(max(gn, 0.0), 1.0)
+                    if c2c > 0.0:
+                        if not have_spare:
+                            x, z, spare = normal_pair(x)
+                        else:
+                            z = spare
+                        have_spare = not have_spare
+                        gn = min(max(gn + c2c * np.sqrt(n) * z, 0.0), 1.0)
+                    g[side, j, k] = gn
+                    if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:
+                        frozen[side, j, k] = True
+                if differential:
+                    value = w_max * (g[0, j, k] - g[1, j, k])
+                else:
+                    value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
+                w_row[k] = value
+                eff_row[k] = value
+                w_blocks[k // block_rows, j, k % block_rows] = value
+        for k in range(n_in):  # every cell not written keeps what it holds
+            w_row[k] = eff_row[k]
+    return ltp_total, ltd_total, written
+
+
+@njit(cache=True)
+def pulse_slots(row_max: np.ndarray, rows: int) -> int:
+    """Row-serial pulse slots of the slowest array: ``max`` over blocks of ``rows`` input rows of
+    ``Σ_k (row_max[k, 0] + row_max[k, 1])`` (LTP then LTD, one row at a time); ``row_max`` is reset to 0."""
+    slowest = 0
+    for start in range(0, row_max.shape[0], rows):
+        total = 0
+        for k in range(start, min(start + rows, row_max.shape[0])):
+            total += row_max[k, 0] + row_max[k, 1]
+            row_max[k, 0] = 0
+            row_max[k, 1] = 0
+        slowest = max(slowest, total)
+    return slowest
+
+
+@functools.lru_cache(maxsize=64)
+def _tables(a: float, levels: int, direction: float) -> np.ndarray:
+    """:func:`_step_table`, once per curve (read-only)."""
+    table = _step_table(a, levels, direction)
+    table.flags.writeable = False
+    return table
+
+
+@njit(cache=True)
+def _raise_to(row_max: np.ndarray, maxima: np.ndarray) -> None:
+    """``row_max = max(row_max, maxima[c])`` over the chunks ``c``."""
+    for c in range(maxima.shape[0]):
+        for k in range(row_max.shape[0]):
+            row_max[k, 0] = max(row_max[k, 0], maxima[c, k, 0])
+            row_max[k, 1] = max(row_max[k, 1], maxima[c, k, 1])
+
+
+@njit(cache=True, nogil=True)
+def _chunks_serial(w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, w_max, c2c,
+                   differential, endurance, row_max, key, g_ref, table_ltp, table_ltd):  # fmt: skip
+    """Every chunk in order on this thread (max is order-free: one shared ``row_max`` gives the same maxima)."""
+    ltp = 0
+    ltd = 0
+    written = 0
+    for c in range(-(-w.shape[0] // ROWS_PER_CHUNK)):
+        counts = _chunk(c, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, w_max, c2c,
+                        differential, endurance, row_max, key, g_ref, table_ltp, table_ltd)  # fmt: skip
+        ltp += counts[0]
+        ltd += counts[1]
+        written += counts[2]
+    return ltp, ltd, written
+
+
+@intrinsic
+def _fetch_add(typingctx, counter, value):
+    """``counter[0] += value`` atomically (sequentially consistent); returns the old value."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], array, [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", ptr, args[1], "seq_cst")
+
+    return types.int64(counter, types.int64), codegen
+
+
+@njit(cache=True, nogil=True)
+def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp,
+                  levels_ltd, w_max, c2c, differential, endurance, key, g_ref, table_ltp, table_ltd):  # fmt: skip
+    """Take chunks (``counter``) until none is left, each with its own ``maxima[c]`` and ``counts[c]``;
+    ``done`` counts the chunks finished."""
+    chunks = counts.shape[0]
+    while True:
+        c = _fetch_add(counter, 1)
+        if c >= chunks:
+            break
+        ltp, ltd, written = _chunk(c, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd,
+                                   w_max, c2c, differential, endurance, maxima[c], key, g_ref, table_ltp, table_ltd)  # fmt: skip
+        counts[c, 0] = ltp
+        counts[c, 1] = ltd
+        counts[c, 2] = written
+        _fetch_add(done, 1)
+
+
+@njit(cache=True)
+def _finished(done: np.ndarray) -> int:
+    """``done[0]``, read atomically (a full barrier: the chunks it counts are visible after it)."""
+    return _fetch_add(done, 0)
+
+
+def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndarray]:
+    """The chunks of one update taken by the caller and the helper thread (:mod:`.helper`; here the
+    claiming runs in numba, with an atomic counter); (LTP, LTD, written, row maxima)."""
+    counter = np.zeros(1, dtype=np.int64)
+    done = np.zeros(1, dtype=np.int64)
+    counts = np.zeros((chunks, 3), dtype=np.int64)
+    maxima = np.zeros((chunks, n_in, 2), dtype=np.int64)
+    finished = threading.Event()
+    errors: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            _claim_chunks(counter, done, counts, maxima, *args)
+        except BaseException as error:  # re-raised on the calling thread
+            errors.append(error)
+        finally:
+            finished.set()
+
+    submit(helper)
+    _claim_chunks(counter, done, counts, maxima, *args)
+    if _finished(done) < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
+        finished.wait()
+    if errors:
+        raise errors[0]
+    ltp, ltd, written = counts.sum(axis=0)
+    return int(ltp), int(ltd), int(written), maxima
+
+
+def pulse_update(
+    w: np.ndarray,
+    w_eff: np.ndarray,
+    w_blocks: np.ndarray,
+    g: np.ndarray,
+    a_ltp: np.ndarray,
+    a_ltd: np.ndarray,
+    frozen: np.ndarray,
+    pulses: np.ndarray,
+    levels_ltp: int,
+    levels_ltd: int,
+    w_max: float,
+    c2c: float,
+    differential: bool,
+    endurance: int,
+    row_max: np.ndarray,
+    key: int,
+    g_ref: float = 0.5,
+    parallel: bool | None = None,
+) -> tuple[int, int, int]:
+    """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights.
+
+    ``w`` (n_out, n_in) holds the weights the optimizer wants, ``w_eff`` the ones the
+    cells hold and ``w_blocks`` the same in row blocks (:func:`~.device.block_weights`); all kept up to date.
+    Reference mapping: one cell per weight, ``g[0]`` (n_out, n_in), ``w = 2 w_max (g - g_ref)``,
+    LTP on ``a_ltp``, LTD on ``a_ltd``. Differential: ``g[0] = G⁺``, ``g[1] = G⁻``,
+    ``w = w_max (g⁺ - g⁻)``, ``n = round(|Δw| / w_max · levels_ltp)`` LTP pulses on ``G⁺`` (Δw > 0) or ``G⁻``.
+    ``a_*`` and ``frozen`` are per cell (shape of ``g``) or of shape (1, 1, 1) (shared).
+    C2C draws come from the streams of ``key`` (module docstring). A frozen cell (stuck, or
+    worn out after ``endurance`` pulses when ``endurance > 0``) keeps its conductance.
+    ``pulses`` counts every pulse sent per cell; ``row_max[k, 0/1]`` gets the largest
+    LTP/LTD pulse count sent on input row ``k`` (it is raised, not reset). ``parallel``:
+    force the parallel or the serial loop (default: parallel from :data:`PARALLEL_CELLS` cells;
+    the results are the same). Returns (LTP pulses, LTD pulses, cells written).
+    """
+    if parallel is None:
+        parallel = w.size >= PARALLEL_CELLS and two_threads()
+    shared = a_ltp.size == 1
+    table_ltp = _tables(float(a_ltp[0, 0, 0]) if shared else 0.0, levels_ltp, 1.0)
+    table_ltd = _tables(float(a_ltd[0, 0, 0]) if shared else 0.0, levels_ltd, -1.0)
+    if not parallel:
+        return _chunks_serial(w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max),
+                              float(c2c), bool(differential), int(endurance), row_max, np.uint64(key), float(g_ref),
+                              table_ltp, table_ltd)  # fmt: skip
+    args = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
+            bool(differential), int(endurance), np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
+    ltp, ltd, written, maxima = _shared(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK))
+    _raise_to(row_max, maxima)
+    return ltp, ltd, written

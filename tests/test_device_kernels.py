@@ -1,0 +1,198 @@
+"""Device kernels: the counter-based C2C streams and the closed-form curve step of the pulse
+update against Python/NumPy references, and the same bits on one thread and two (pulse update
+and block reads through kernels.helper)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from neurosim.kernels.device import SHARED_READ_MACS, block_mvm, block_mvm_transposed, block_weights, pulse_update
+from neurosim.kernels.device_pulse import PARALLEL_CELLS, ROWS_PER_CHUNK, normal_pair, pulse_key
+from neurosim.kernels.helper import run_items
+
+
+def _set_threads(count: int) -> None:
+    numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+
+
+MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(z: int) -> int:
+    """splitmix64 in Python integers (the reference of kernels.device_pulse.splitmix64)."""
+    z = (z + 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+class _Stream:
+    """One chunk's C2C stream in Python integers (64-bit wrap-around): xorshift64* uniforms in
+    [-1, 1), Marsaglia's polar method, both values of a pair used in turn."""
+
+    def __init__(self, key: int, chunk: int):
+        self.x = _splitmix64((key + chunk) & MASK64) | 1
+        self.spare: list[float] = []
+
+    def _uniform(self) -> float:
+        x = self.x
+        x ^= x >> 12
+        x ^= (x << 25) & MASK64
+        x ^= x >> 27
+        self.x = x
+        return float(((x * 2685821657736338717) & MASK64) >> 11) / 2.0**52 - 1.0
+
+    def normal(self) -> float:
+        if self.spare:
+            return self.spare.pop()
+        while True:
+            u, v = self._uniform(), self._uniform()
+            s = u * u + v * v
+            if 0.0 < s < 1.0:
+                f = np.sqrt(-2.0 * np.log(s) / s)
+                self.spare.append(v * f)
+                return u * f
+
+
+def test_pulse_key_and_streams_against_python_integers() -> None:
+    key = _splitmix64((_splitmix64((12345 + 3) & MASK64) + 17) & MASK64)
+    assert int(pulse_key(np.uint64(12345), 3, 17)) == key
+    x, z0, z1 = normal_pair(np.uint64(_splitmix64(key + 2) | 1))
+    ref = _Stream(key, 2)
+    assert (z0, z1) == (ref.normal(), ref.normal())
+    assert int(x) % 2**64 == ref.x
+
+
+@pytest.mark.parametrize("per_cell", [False, True])
+def test_c2c_draws_follow_each_row_chunk_in_row_major_order(per_cell: bool) -> None:
+    """Nonlinear curves, C2C on, rows over several chunks: each chunk of ROWS_PER_CHUNK rows draws from
+    its own stream (key, chunk) in row-major order of its written cells; cells below half a pulse draw
+    nothing. Reference: the log/exp step in float64 and the streams in NumPy uint64 arithmetic."""
+    rng = np.random.default_rng(5)
+    shape, levels, c2c, key = (2 * ROWS_PER_CHUNK + 5, 100), 100, 0.05, 987654321
+    g = rng.uniform(0.2, 0.8, (1,) + shape)
+    a_ltp = rng.uniform(0.3, 0.6, g.shape) if per_cell else np.full((1, 1, 1), 0.4)
+    a_ltd = -rng.uniform(0.2, 0.4, g.shape) if per_cell else np.full((1, 1, 1), -0.3)
+    w_eff = (2.0 * g[0] - 1.0).astype(np.float32)  # w_max 1, reference at mid
+    n = rng.choice([-3, -1, 1, 2], shape) * (rng.random(shape) < 0.15)
+    w = (w_eff + n * 0.0205 + rng.uniform(-0.004, 0.004, shape) * (n == 0)).astype(np.float32)
+    ref_g = g.copy()
+    streams = [_Stream(key, c) for c in range(-(-shape[0] // ROWS_PER_CHUNK))]
+    for j, k in zip(*np.nonzero(n)):
+        ltp = n[j, k] > 0
+        a = (a_ltp if ltp else a_ltd)[0, j, k] if per_cell else (a_ltp if ltp else a_ltd)[0, 0, 0]
+        norm = 1 - np.exp(-1 / a)
+        p = min(max(-a * np.log(1 - ref_g[0, j, k] * norm) + n[j, k] / levels, 0.0), 1.0)
+        noisy = (1 - np.exp(-p / a)) / norm + c2c * np.sqrt(abs(n[j, k])) * streams[j // ROWS_PER_CHUNK].normal()
+        ref_g[0, j, k] = min(max(noisy, 0.0), 1.0)
+    pulses = np.zeros(g.shape, dtype=np.int32)
+    pulse_update(w, w_eff, block_weights(w_eff, 128), g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses,
+                 levels, levels, 1.0, c2c, False, 0, np.zeros((shape[1], 2), dtype=np.int64), key)
+    np.testing.assert_array_equal(pulses[0], np.abs(n))
+    np.testing.assert_allclose(g, ref_g, rtol=0, atol=2e-6)  # float32 step (per cell) / float64 closed form
+
+
+def _random_update(shape: tuple[int, int], seed: int, per_cell: bool):
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.05, 0.95, (1,) + shape)
+    a_ltp = rng.uniform(0.3, 2.0, g.shape) if per_cell else np.full((1, 1, 1), 0.5)
+    a_ltd = -rng.uniform(0.1, 1.0, g.shape) if per_cell else np.full((1, 1, 1), -0.2)
+    w_eff = (0.25 * (2 * g[0] - 2 / 3)).astype(np.float32)
+    w = (w_eff + rng.normal(0, 0.01, shape) * (rng.random(shape) < 0.3)).astype(np.float32)
+    return w, w_eff, g, a_ltp, a_ltd
+
+
+@pytest.mark.parametrize("per_cell", [False, True])
+def test_pulse_update_same_bits_on_one_thread_and_two(per_cell: bool) -> None:
+    """Above PARALLEL_CELLS the chunks are shared with a second thread: the same bits as the
+    serial loop, with numba's thread count 1 or 2, and whichever thread ran which chunk."""
+    shape = (300, 250)
+    assert shape[0] * shape[1] >= PARALLEL_CELLS
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 9, per_cell)
+    results = []
+    threads = numba.get_num_threads()
+    for parallel, count in ((False, 1), (True, 2), (None, 1), (None, 2), (True, 2)):
+        _set_threads(count)
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks, pulses, row_max = block_weights(eff, 128), np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        counts = pulse_update(w, eff, blocks, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25, 0.035,
+                              False, 0, row_max, 4242, 1 / 3, parallel=parallel)
+        results.append((counts, w, eff, blocks, g, pulses, row_max))
+    numba.set_num_threads(threads)
+    assert results[0][0][2] > 1000  # many cells written
+    for other in results[1:]:
+        assert other[0] == results[0][0]
+        for a, b in zip(other[1:], results[0][1:]):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(results[0][3], block_weights(results[0][2], 128))
+    np.testing.assert_array_equal(results[0][6], np.stack([np.where(w0 > eff0, results[0][5][0], 0).max(axis=0),
+                                                            np.where(w0 < eff0, results[0][5][0], 0).max(axis=0)], axis=1))
+
+
+def test_normal_pair_moments() -> None:
+    x, draws = np.uint64(987654321), []
+    for _ in range(20000):
+        x, z0, z1 = normal_pair(np.uint64(x))
+        draws += [z0, z1]
+    draws = np.array(draws)
+    assert abs(draws.mean()) < 0.02 and draws.std() == pytest.approx(1.0, abs=0.02)
+    assert abs(np.mean(draws**3)) < 0.05 and np.mean(draws**4) == pytest.approx(3.0, abs=0.15)
+    assert abs(np.corrcoef(draws[0::2], draws[1::2])[0, 1]) < 0.02  # the two values of a pair
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_large_block_reads_same_bits_on_one_thread_and_two(transposed: bool) -> None:
+    """Reads of SHARED_READ_MACS or more share their blocks with the helper thread: the same bits
+    as on one thread, and the NumPy reference (each block's sums ADC-quantised, then added)."""
+    rng = np.random.default_rng(11)
+    batch, n_out, n_in, bits = 16, 300, 400, 6
+    assert batch * n_out * n_in >= SHARED_READ_MACS
+    w = rng.uniform(-0.1, 0.1, (n_out, n_in)).astype(np.float32)
+    lsb = rng.uniform(0.05, 0.2, batch).astype(np.float32)
+    x = rng.uniform(-1, 1, (batch, n_out if transposed else n_in)).astype(np.float32)
+    threads = numba.get_num_threads()
+    outs = []
+    for count in (1, 2, 1, 2):
+        _set_threads(count)
+        outs.append(block_mvm_transposed(x, w, 128, lsb, bits) if transposed else block_mvm(x, block_weights(w, 128), lsb, bits))
+    numba.set_num_threads(threads)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    ref = np.zeros((batch, n_in if transposed else n_out))
+    for start in range(0, n_out if transposed else n_in, 128):
+        if transposed:
+            part = x[:, start : start + 128].astype(np.float64) @ w[start : start + 128]
+        else:
+            part = x[:, start : start + 128].astype(np.float64) @ w[:, start : start + 128].T
+        ref += np.clip(np.floor(part / lsb[:, None] + 0.5), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1) * lsb[:, None]
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=lsb.max() * 1.01)  # a sum on a code edge may round either way
+
+
+def test_helper_runs_each_item_once_and_passes_errors_on() -> None:
+    seen = np.zeros(200, dtype=np.int64)
+
+    def task(i: int) -> None:
+        np.dot(np.ones((50, 50)), np.ones((50, 50)))  # releases the GIL: the helper gets items too
+        seen[i] += 1
+
+    run_items(task, 200)
+    assert (seen == 1).all()
+    run_items(task, 0)
+
+    def failing(i: int) -> None:
+        if i == 3:
+            raise ValueError("item 3")
+
+    with pytest.raises(ValueError, match="item 3"):
+        run_items(failing, 10)
+
+
+def test_pulse_slots_against_numpy() -> None:
+    from neurosim.kernels.device_pulse import pulse_slots
+
+    row_max = np.random.default_rng(12).integers(0, 9, (300, 2))
+    ref = np.add.reduceat(row_max.sum(axis=1), np.arange(0, 300, 128)).max()
+    assert pulse_slots(row_max, 128) == ref
+    assert not row_max.any()  # reset for the next update
