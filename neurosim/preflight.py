@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import counts
 from .config.hw import HwConfig
-from .config.workload import AlgorithmConfig, Workload
 from .errors import ConfigError, NeurosimError, PlanError
 from .hw.actions import ACTIONS
 
-if TYPE_CHECKING:  # the chip model and numpy load when a plan is costed, not for `neurosim validate HW`
+if TYPE_CHECKING:  # the chip model, numpy and the workload's models load when a plan is costed, not for `neurosim validate HW`
+    from .config.workload import AlgorithmConfig, Workload
     from .sim import HardwareCost
 
 __all__ = ["Plan", "preflight", "cost_plan", "check_energy_names", "check_out_dir", "OUTPUT_BYTES_PER_RULE"]
@@ -141,7 +140,7 @@ def preflight(
     wl_path: str = "workload",
 ) -> Plan:
     """Check the whole plan (see the module docstring); return each rule's chip cost."""
-    from . import ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+    from . import counts, ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
 
     check_energy_names(hw, hw_path)
     if hw.numerics == "device" and not wl.network.is_mlp:
