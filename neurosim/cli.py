@@ -44,7 +44,22 @@ def _parse_algorithms(value: str | None) -> list[str] | None:
     return names
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands; ``sweep`` is loaded when it is named or listed (its module brings the sweep
+    machinery's imports)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "sweep"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "sweep" and name not in self.commands:
+            from .sweep.cli import sweep_command
+
+            self.add_command(sweep_command)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="neurosim")
 def cli() -> None:
     """Train networks with BP and the feedback-alignment family, and cost the
@@ -153,7 +168,7 @@ def _validate_one(path: Path):
     kind = detect_kind(data)
     if kind == "hwconfig":
         from .config.hw import HwConfig
-        from .preflight import check_energy_names
+        from .hw.actions import check_energy_names
 
         hw = validate_mapping(HwConfig, data, str(path), lines)
         check_energy_names(hw, str(path))
@@ -211,7 +226,3 @@ def main() -> None:  # console-script entry point
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see the module docstring
     cli(prog_name="neurosim")
 
-
-from .sweep.cli import sweep_command  # noqa: E402
-
-cli.add_command(sweep_command)

@@ -180,8 +180,10 @@ def test_validate_pair_runs_the_preflight(tmp_path):
 
 @pytest.mark.parametrize(("path", "kind", "unneeded"), [
     (HW_RRAM, "hwconfig", ["neurosim.config.workload", "neurosim.config.network", "neurosim.counts", "neurosim.hw.units",
-                           "neurosim.hw.noc", "neurosim.hw.crossbar", "neurosim.sim", "numpy"]),
-    (WORKLOADS / "mnist_sdfa.yaml", "workload", ["neurosim.config.hw", "neurosim.preflight", "neurosim.hw", "numpy"]),
+                           "neurosim.hw.noc", "neurosim.hw.crossbar", "neurosim.preflight", "neurosim.sweep", "neurosim.sim",
+                           "numpy"]),
+    (WORKLOADS / "mnist_sdfa.yaml", "workload", ["neurosim.config.hw", "neurosim.preflight", "neurosim.hw", "neurosim.sweep",
+                                                 "numpy"]),
 ])
 def test_validate_loads_only_what_the_file_needs(path, kind, unneeded):
     # a fresh interpreter: which modules `neurosim validate FILE` has loaded when it is done

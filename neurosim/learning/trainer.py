@@ -33,9 +33,7 @@ the cells as pulses, the weights becoming what the cells reached (hook 2).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -159,24 +157,8 @@ def train(
     if hw is not None and hw.numerics == "device":
         device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]),
                                 steps_per_epoch=-(-x_train.shape[0] // workload.training.batch_size))
-    with single_threaded_blas(), _no_cycle_collection():
+    with single_threaded_blas():
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics or device is not None)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a rule trains. Every step allocates a few
-    dozen small containers (caches, tuples, lists), none of them cyclic garbage, and with
-    ~10^5-10^6 objects alive in the process (numba, SciPy, pydantic; PyTorch beside it in the
-    bench) the collections they trigger took ~3 % of an MLP epoch's CPU. Reference counting
-    still frees every array at once; the collector resumes (and runs) afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics=True) -> TrainResult:
