@@ -6,7 +6,8 @@ from the equations) and one epoch of :func:`neurosim.learning.train` (one BLAS
 thread), ``--repeats`` times, and prints the best CPU seconds
 (``time.process_time``) and wall seconds of each and their ratio
 (PyTorch ÷ neurosim: above 1 means neurosim is faster). Both timings include the
-end-of-epoch test pass (neurosim's also its alignment probe). Numba kernels are
+end-of-epoch test pass (neurosim's also its alignment probe; ``--no-diagnostics`` drops
+neurosim's alignment measures, which PyTorch's side does not compute). Numba kernels are
 compiled (or loaded from the cache) before any timing, on 64 samples.
 
     pip install -e ".[bench]"
@@ -48,6 +49,9 @@ def main() -> None:
     ap.add_argument("--alignment-every", type=int, default=None,
                     help="neurosim's error-alignment interval in steps (default: the workload's schedule, "
                          "every 10 steps in epoch 1); a value above the epoch's steps leaves the measure at step 0 only")
+    ap.add_argument("--no-diagnostics", action="store_true",
+                    help="train as a sweep does (train(..., diagnostics=False): no error-signal alignment, no per-epoch "
+                         "weight-update angle; the same bits), i.e. only what the PyTorch side computes")
     args = ap.parse_args()
     wl = wlcfg.load(args.workload)
     update = {"epochs": 1}
@@ -65,7 +69,8 @@ def main() -> None:
         torch_times, ours = [], []
         for _ in range(args.repeats):
             torch_times.append(_timed(lambda: torch_train(wl, algo, data, wl.seed)))
-            ours.append(_timed(lambda: train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)))
+            ours.append(_timed(lambda: train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test,
+                                             diagnostics=not args.no_diagnostics)))
         t_cpu, n_cpu = min(t[0] for t in torch_times), min(t[0] for t in ours)
         t_wall, n_wall = min(t[1] for t in torch_times), min(t[1] for t in ours)
         print(f"{algo.name:5} {t_cpu:11.3f} {n_cpu:14.3f} {t_cpu / n_cpu:8.2f}x {t_wall:12.3f} {n_wall:15.3f} {t_wall / n_wall:9.2f}x", flush=True)

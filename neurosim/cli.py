@@ -3,18 +3,23 @@
 Every user error (bad config, missing data, a network that does not fit) is one
 line on stderr and exit code 2; nothing already on disk is touched before all
 inputs have been validated.
+
+Start-up: a command imports what it uses when it runs. ``neurosim validate HW``
+loads the hwconfig's models and the action table only (not the workload's models,
+the chip model, numpy or the sweep machinery), and :func:`main` turns off pydantic's
+plugin scan (``PYDANTIC_DISABLE_PLUGINS``, unless set: it reads the entry points of
+every installed package when the first model is built; neurosim uses no plugin).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .config import hw as hwcfg
-from .config import workload as wlcfg
 from .config.base import detect_kind, read_yaml, validate_mapping
 from .errors import EXIT_DIVERGED, EXIT_USAGE, ConfigError, NeurosimError
 
@@ -30,14 +35,31 @@ def _fail(message: str) -> None:
 def _parse_algorithms(value: str | None) -> list[str] | None:
     if value is None:
         return None
+    from .config.workload import ALGORITHMS
+
     names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in wlcfg.ALGORITHMS]
+    unknown = [n for n in names if n not in ALGORITHMS]
     if not names or unknown:
-        _fail(f"--algorithms: expected a comma list of {', '.join(wlcfg.ALGORITHMS)}; got {value!r}")
+        _fail(f"--algorithms: expected a comma list of {', '.join(ALGORITHMS)}; got {value!r}")
     return names
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands; ``sweep`` is loaded when it is named or listed (its module brings the sweep
+    machinery's imports)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "sweep"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "sweep" and name not in self.commands:
+            from .sweep.cli import sweep_command
+
+            self.add_command(sweep_command)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="neurosim")
 def cli() -> None:
     """Train networks with BP and the feedback-alignment family, and cost the
@@ -50,10 +72,21 @@ RUN_EPILOG = (
     "\b\nExample (the main job: sparse DFA, costed against BP on the RRAM chip):\n"
     "  NEUROSIM_DATA_DIR=../shared/data/mnist-10k \\\n"
     "    neurosim run hwconfigs/rram_tile.yaml workloads/mnist_sdfa.yaml --epochs 2 --trace\n"
-    "\b\nAlgorithms: " + ", ".join(wlcfg.ALGORITHMS) + ".\n"
+    "\b\nAlgorithms: {algorithms}.\n"
     "\b\nNEUROSIM_DATA_DIR: a folder with the four MNIST IDX files; without it the workload's\n"
     "dataset.data_dir, then ~/.cache/neurosim is used (downloaded once)."
 )
+
+
+class _RunCommand(click.Command):
+    """``neurosim run``, whose epilog lists the algorithms when the help is shown (not at
+    import: the other commands do not load the workload's models for it)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .config.workload import ALGORITHMS
+
+        self.epilog = RUN_EPILOG.format(algorithms=", ".join(ALGORITHMS))
+        super().format_epilog(ctx, formatter)
 
 
 def _report_options(f):
@@ -68,12 +101,14 @@ def _report_options(f):
 def _baseline(name: str, off: bool) -> str | None:
     if off:
         return None
-    if name not in wlcfg.ALGORITHMS:
-        _fail(f"--baseline: expected one of {', '.join(wlcfg.ALGORITHMS)}; got {name!r}")
+    from .config.workload import ALGORITHMS
+
+    if name not in ALGORITHMS:
+        _fail(f"--baseline: expected one of {', '.join(ALGORITHMS)}; got {name!r}")
     return name
 
 
-@cli.command(epilog=RUN_EPILOG)
+@cli.command(cls=_RunCommand)
 @click.argument("hw_path", metavar="HW", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("wl_path", metavar="WL", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default reports/<workload>__<hw>/).")
@@ -132,13 +167,16 @@ def _validate_one(path: Path):
         raise ConfigError(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}")
     kind = detect_kind(data)
     if kind == "hwconfig":
-        from .preflight import check_energy_names
+        from .config.hw import HwConfig
+        from .hw.actions import check_energy_names
 
-        hw = validate_mapping(hwcfg.HwConfig, data, str(path), lines)
+        hw = validate_mapping(HwConfig, data, str(path), lines)
         check_energy_names(hw, str(path))
         return kind, hw
     if kind == "workload":
-        return kind, validate_mapping(wlcfg.Workload, data, str(path), lines)
+        from .config.workload import Workload
+
+        return kind, validate_mapping(Workload, data, str(path), lines)
     if kind == "sweep file":
         from .sweep.spec import SweepSpec
 
@@ -185,9 +223,6 @@ def validate(files: tuple[Path, ...]) -> None:
 
 
 def main() -> None:  # console-script entry point
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # see the module docstring
     cli(prog_name="neurosim")
 
-
-from .sweep.cli import sweep_command  # noqa: E402
-
-cli.add_command(sweep_command)

@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import counts
 from .config.hw import HwConfig
-from .config.workload import AlgorithmConfig, Workload
 from .errors import ConfigError, NeurosimError, PlanError
-from .hw.actions import ACTIONS
+from .hw.actions import check_energy_names
 
-if TYPE_CHECKING:  # the chip model and numpy load when a plan is costed, not for `neurosim validate HW`
+if TYPE_CHECKING:  # the chip model, numpy and the workload's models load when a plan is costed, not for `neurosim validate HW`
+    from .config.workload import AlgorithmConfig, Workload
     from .sim import HardwareCost
 
 __all__ = ["Plan", "preflight", "cost_plan", "check_energy_names", "check_out_dir", "OUTPUT_BYTES_PER_RULE"]
@@ -57,17 +56,6 @@ def cost_plan(hw: HwConfig, wl: Workload, algo: AlgorithmConfig, steps_per_epoch
     from .sim import cost_step
 
     return cost_step(hw, wl.shapes, wl.training.batch_size, algo, steps_per_epoch=steps_per_epoch)
-
-
-def check_energy_names(hw: HwConfig, hw_path: str) -> None:
-    """Every entry of the energy table names an action the chip model knows."""
-    known: dict[str, list[str]] = {}
-    for comp, action in ACTIONS:
-        known.setdefault(comp, []).append(action)
-    bad = [ConfigError(hw_path, f"energy.{comp}.{action}", f"not an action of {comp} (those are {', '.join(known.get(comp, []))})")
-           for comp, table in hw.energy.items() for action in table if action not in known.get(comp, [])]
-    if bad:
-        raise ConfigError.many(bad)
 
 
 def _finite(what: str, value: float) -> None:
@@ -141,7 +129,7 @@ def preflight(
     wl_path: str = "workload",
 ) -> Plan:
     """Check the whole plan (see the module docstring); return each rule's chip cost."""
-    from . import ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+    from . import counts, ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
 
     check_energy_names(hw, hw_path)
     if hw.numerics == "device" and not wl.network.is_mlp:

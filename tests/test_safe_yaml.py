@@ -176,3 +176,25 @@ def test_validate_pair_runs_the_preflight(tmp_path):
     (line,) = _errors(CliRunner().invoke(cli, ["validate", str(bad), str(WORKLOADS / "mnist_bp.yaml")]))
     assert "tiles" in line or "fit" in line, line
 
+
+
+@pytest.mark.parametrize(("path", "kind", "unneeded"), [
+    (HW_RRAM, "hwconfig", ["neurosim.config.workload", "neurosim.config.network", "neurosim.counts", "neurosim.hw.units",
+                           "neurosim.hw.noc", "neurosim.hw.crossbar", "neurosim.preflight", "neurosim.sweep", "neurosim.sim",
+                           "numpy"]),
+    (WORKLOADS / "mnist_sdfa.yaml", "workload", ["neurosim.config.hw", "neurosim.preflight", "neurosim.hw", "neurosim.sweep",
+                                                 "numpy"]),
+])
+def test_validate_loads_only_what_the_file_needs(path, kind, unneeded):
+    # a fresh interpreter: which modules `neurosim validate FILE` has loaded when it is done
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from neurosim.cli import cli\n"
+        f"result = CliRunner().invoke(cli, ['validate', {str(path)!r}])\n"
+        f"assert result.exit_code == 0 and 'ok ({kind})' in result.output, result.output\n"
+        f"print(' '.join(m for m in {unneeded!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"validating a {kind} loaded {done.stdout.strip()}"

@@ -9,8 +9,9 @@ only for a chip with crossbars).
 from __future__ import annotations
 
 from ..config.hw import HwConfig
+from ..errors import ConfigError
 
-__all__ = ["ACTIONS", "CROSSBAR_ONLY", "required_actions", "missing_actions"]
+__all__ = ["ACTIONS", "CROSSBAR_ONLY", "required_actions", "missing_actions", "check_energy_names"]
 
 #: (component, action) -> what one count is (the ``per`` of its energy entry).
 ACTIONS: dict[tuple[str, str], str] = {
@@ -48,3 +49,14 @@ def required_actions(hw: HwConfig) -> list[tuple[str, str]]:
 def missing_actions(hw: HwConfig) -> list[str]:
     """``energy.<component>.<action>`` paths the chip needs but its table lacks."""
     return [f"energy.{c}.{a}" for c, a in required_actions(hw) if a not in hw.energy.get(c, {})]
+
+
+def check_energy_names(hw: HwConfig, hw_path: str) -> None:
+    """Every entry of the energy table names an action the chip model knows (a typo is refused)."""
+    known: dict[str, list[str]] = {}
+    for comp, action in ACTIONS:
+        known.setdefault(comp, []).append(action)
+    bad = [ConfigError(hw_path, f"energy.{comp}.{action}", f"not an action of {comp} (those are {', '.join(known.get(comp, []))})")
+           for comp, table in hw.energy.items() for action in table if action not in known.get(comp, [])]
+    if bad:
+        raise ConfigError.many(bad)

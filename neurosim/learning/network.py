@@ -53,6 +53,8 @@ class Network:
         self.layers: list[Layer] = [make_layer(s, spec, act, slope, rng) for s, spec in zip(self.shapes, config.layers)]
         #: Indices (into :attr:`layers`) of the weight layers, in order.
         self.weight_positions: list[int] = [j for j, layer in enumerate(self.layers) if isinstance(layer, WeightLayer)]
+        #: Layer index of weight layer i → i (the inverse of :attr:`weight_positions`).
+        self.weight_index: dict[int, int] = {j: i for i, j in enumerate(self.weight_positions)}
         #: Layer index carrying the activation (output) of hidden weight layer i → i.
         self.output_of: dict[int, int] = {}
         for i, j in enumerate(self.weight_positions[:-1]):

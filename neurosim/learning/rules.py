@@ -180,7 +180,8 @@ class Rule:
         if self.perturbed:
             tangents = self.forward_gradient(net, cache, e, rng or self.sample_rng)
             return self._backward(net, cache, e, out, tangents, weight_grads)
-        projections = {i: fb.project(self.signal(e, y)) for i, fb in self.direct.items()} if self.direct else {}
+        signal = self.signal(e, y) if self.direct else None
+        projections = {i: fb.project(signal) for i, fb in self.direct.items()}
         return self._backward(net, cache, e, out, projections, weight_grads)
 
     def forward_gradient(self, net: Network, cache: ForwardCache, e: np.ndarray,
@@ -209,7 +210,7 @@ class Rule:
     def _backward(self, net: Network, cache: ForwardCache, e: np.ndarray, out: Backward,
                   projections: dict[int, np.ndarray], weight_grads: bool) -> Backward:
         g: np.ndarray | None = e
-        weight_index = {j: i for i, j in enumerate(net.weight_positions)}
+        weight_index = net.weight_index
         for j in range(len(net.layers) - 1, -1, -1):
             layer, c = net.layers[j], cache.layers[j]
             owner = net.output_of.get(j)

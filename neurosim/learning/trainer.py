@@ -318,7 +318,7 @@ def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: For
     The same step as :class:`SGD` in exact arithmetic, each layer at the rate ``optimizer`` gives
     its parameters (``first_param[j]``: the index of layer ``j``'s first one; ``optimizer.layer_lr``
     scales a whole layer); every δ is taken before any weight moves."""
-    weight_index = {j: i for i, j in enumerate(net.weight_positions)}
+    weight_index = net.weight_index
     for j in trainable:
         layer = net.layers[j]
         rate = optimizer.rate(first_param[j])
