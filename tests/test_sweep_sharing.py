@@ -130,3 +130,24 @@ def test_chip_tasks_run_longest_first(tmp_path, tiny):  # noqa: F811
     # 784-32-10 in 64-row arrays: 13 + 1 blocks; in 256-row arrays 4 + 1; neither fits one tile
     assert order == [(64, "8x8", "bp"), (64, "8x8", "dfa"), (256, "8x8", "bp"), (256, "8x8", "dfa"),
                      (256, "1x1", "bp"), (256, "1x1", "dfa"), (64, "1x1", "bp"), (64, "1x1", "dfa")]
+
+
+def test_device_model_keeps_only_its_cell_setting():
+    """The device model keeps no part of the hwconfig beyond its CellSetting (the sweep's training key),
+    so a field it starts to read has to go through the setting and into the key."""
+    from pydantic import BaseModel
+
+    from neurosim.config.device import DeviceConfig
+    from neurosim.learning.cell_setting import CellSetting
+    from neurosim.learning.device import CrossbarDevice
+    from neurosim.sweep.tasks import device_numerics
+
+    hw = _point_hw(HW_DEVICE)
+    device = CrossbarDevice(hw, np.random.SeedSequence(0))
+    models = {name: type(value).__name__ for name, value in vars(device).items()
+              if isinstance(value, BaseModel) and not isinstance(value, DeviceConfig)}
+    assert models == {}
+    assert isinstance(device.xbar, CellSetting) and device.dev is device.xbar.device
+    assert device_numerics(hw) == CellSetting.of(hw).key()
+    assert device_numerics(_point_hw(HW_DEVICE, crossbar__rows=64)) != device_numerics(hw)
+    assert device_numerics(_point_hw(HW_DEVICE, noc__mesh="2x2")) == device_numerics(hw)

@@ -38,6 +38,7 @@ import numpy as np
 from neurosim.config.hw import HwConfig
 from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots, pulse_update
 
+from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
 from .network import Network
 
@@ -94,16 +95,16 @@ class CrossbarDevice:
 
     def __init__(self, hw: HwConfig, seed: np.random.SeedSequence, *, programmed: bool = True, quantised_reads: bool = True,
                  steps_per_epoch: int = 0):
-        if hw.device is None or hw.crossbar is None:
-            raise ValueError("CrossbarDevice needs a hwconfig with crossbar and device sections")
-        self.dev = hw.device
-        self.xbar = hw.crossbar
+        setting = CellSetting.of(hw)  # all this class reads of the hwconfig (the sweep's training key)
+        self.dev = setting.device
+        #: rows, cols, input_bits, adc_bits, cells_per_weight of the crossbar
+        self.xbar = setting
         self.programmed = programmed
         self.quantised_reads = quantised_reads
-        self.feedback_storage = hw.chip.feedback_storage
+        self.feedback_storage = setting.feedback_storage
         self.differential = self.dev.mapping == "differential"
         self.sides = 2 if self.differential else 1
-        self.g0 = hw.device.conductance_min_s.value / (hw.device.conductance_max_s.value - hw.device.conductance_min_s.value)
+        self.g0 = self.dev.conductance_min_s.value / (self.dev.conductance_max_s.value - self.dev.conductance_min_s.value)
         cell_ss, read_ss, c2c_ss = seed.spawn(3)
         self.cell_rng = np.random.default_rng(cell_ss)
         self.read_rng = np.random.default_rng(read_ss)
@@ -114,7 +115,7 @@ class CrossbarDevice:
         #: cells_per_weight > 1: per layer, the cells above the lowest-order one (``layers[i]``), in
         #: rising significance; slice k holds ``w_max · F^k / Σ_j F^j`` (F = device.significance).
         self.upper: list[list[_Layer]] = []
-        self.slices = hw.crossbar.cells_per_weight
+        self.slices = setting.cells_per_weight
         total = sum(self.dev.significance**k for k in range(self.slices))
         self.slice_w_max = [self.dev.weight_max * self.dev.significance**k / total for k in range(self.slices)]
         if self.slices == 1:

@@ -27,6 +27,7 @@ from ..config.workload import AlgorithmConfig, Workload
 from ..data import Dataset, load_dataset
 from ..errors import NeurosimError
 from ..learning import train
+from ..learning.cell_setting import CellSetting
 from ..pipeline import step_ledger
 from ..records import PHASES
 from ..sim import cost_step
@@ -100,17 +101,10 @@ def _dataset(wl: Workload, base_dir: str | None, source_dir: str | None) -> Data
 
 def device_numerics(hw: HwConfig | None) -> dict | None:
     """The part of a hwconfig training depends on: none for ``numerics: ideal``; for
-    ``device`` the device section, the crossbar's read path (rows for the forward read, cols for
-    BP's transposed read), its cells per weight and where feedback lives."""
+    ``device`` the :class:`~neurosim.learning.cell_setting.CellSetting` the device model is built from."""
     if hw is None or hw.numerics != "device" or hw.crossbar is None or hw.device is None:
         return None
-    xbar = hw.crossbar
-    return {
-        "device": hw.device.model_dump(mode="json"),
-        "crossbar": {"rows": xbar.rows, "cols": xbar.cols, "input_bits": xbar.input_bits, "adc_bits": xbar.adc_bits,
-                     "cells_per_weight": xbar.cells_per_weight},
-        "feedback_storage": hw.chip.feedback_storage,
-    }
+    return CellSetting.of(hw).key()
 
 
 def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir: str | None, hw_dict: dict | None = None) -> dict[str, Any]:
