@@ -49,7 +49,7 @@ from .des_arena import (CAP, COMPUTE, CUR, DELIVER, ERR, EVENTS, GRANT, HEAD, IH
 __all__ = ["run_events", "COMPUTE", "ROUTE", "ZERO"]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _start_process(I, p, g, prio, k):
     pb = I[O_PR] + 3 * p
     I[pb] = g
@@ -59,7 +59,7 @@ def _start_process(I, p, g, prio, k):
     I[ITAIL] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _launch(I, F, g):
     """Start op ``g`` now; True if it has nothing to do (it completes at once)."""
     n, total = I[N], I[TOTAL]
@@ -86,7 +86,7 @@ def _launch(I, F, g):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _notify(I, F, kid):
     """Ops waiting for global key ``kid``: one fewer input; launch those that are ready
     (depth first, in the order the Python replay's recursion visits them)."""
@@ -121,14 +121,14 @@ def _notify(I, F, kid):
                 I[stk + 2 * sp + 1] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _complete(I, F, g):
     n, total = I[N], I[TOTAL]
     F[I[OF_TIMES] + 2 * total + g] = F[NOW]
     _notify(I, F, (g // n) * I[NKEYS] + I[I[O_KEY_PTR] + g % n])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _op_next(I, F, g):
     """Op ``g``'s process: request its next unit, or (all granted) start, hold, end after its duration."""
     n = I[N]
@@ -163,7 +163,7 @@ def _op_next(I, F, g):
         _op_done(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _op_done(I, F, g):
     n = I[N]
     i = g % n
@@ -184,7 +184,7 @@ def _op_done(I, F, g):
     _complete(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _walk_moved(I, F, p):
     """A transfer's head reached the end of its hop: deliver, branch, request the next link."""
     n, n_hops = I[N], I[NHOPS]
@@ -213,7 +213,7 @@ def _walk_moved(I, F, p):
     request(I, F, I[I[O_HOP_UNIT] + c], r)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _deliver(I, F, g, kid):
     F[I[OF_ARR] + kid] = F[NOW]
     _notify(I, F, kid)
@@ -223,7 +223,7 @@ def _deliver(I, F, g, kid):
         _complete(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _run_inits(I, F):
     """Processes created by the last event start now, in creation order (SimPy's URGENT Initialize)."""
     total = I[TOTAL]
@@ -242,7 +242,7 @@ def _run_inits(I, F):
             _op_next(I, F, p)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _event(I, F, kind, a, b):
     t = F[NOW]
     if kind == GRANT:
@@ -274,7 +274,7 @@ def _event(I, F, kind, a, b):
 
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_events(I, F):
     """Run the graph laid out by :func:`make_arena` to the end (or to an error, slot ERR)."""
     n, total = I[N], I[TOTAL]
