@@ -43,8 +43,8 @@ from .des_arena import (CAP, COMPUTE, CUR, DELIVER, ERR, EVENTS, GRANT, HEAD, IH
                         O_CARRY, O_CARRY_PTR, O_CHILD, O_CHILD_PTR, O_CRIT, O_HOLD_PTR, O_HOLD_UNIT, O_HOP_SLOT,
                         O_HOP_UNIT, O_INITS, O_KEY_PTR, O_KIND, O_NDESTS, O_PEND, O_PR, O_PRIO, O_REM, O_ROOT,
                         O_ROOT_PTR, O_RQ, O_STK, O_SUCC, O_SUCC_PTR, O_UU, QH, RELEASE, RESUME, ROUTE, STALL, STALL1,
-                        STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, grant_head, hold, pending, pop, release, request,
-                        schedule)
+                        STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, pending, pop, schedule)
+from .des_units import grant_head, hold, release, request
 
 __all__ = ["run_events", "COMPUTE", "ROUTE", "ZERO"]
 

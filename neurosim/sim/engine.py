@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.des_arena import ERRORS
+from ..kernels.des_arena import ERRORS, TABLE_FULL
 from ..kernels.des_bound import contention_free_end
 from ..kernels.des_loop import run_events
 from .des import SimResult, make_result
@@ -39,10 +39,20 @@ def simulate(graph: StepGraph, steps: int = 1, encoded: EncodedGraph | None = No
     return simulate_window(graph, steps, encoded)[0]
 
 
+#: slots of the event queue's table of pending times in a first run (grown 4x while a run finds it full)
+TABLE_SLOTS = 4096
+
+
 def _run(enc: EncodedGraph, steps: int):
-    arena = make_arena(enc.ints, enc.floats, enc.unit_cap, enc.rem0, enc.carry_cnt, enc.head_cycles, steps, enc.n_keys)
-    run_events(*arena)
-    out = results(*arena)
+    table = TABLE_SLOTS
+    while True:
+        arena = make_arena(enc.ints, enc.floats, enc.unit_cap, enc.rem0, enc.carry_cnt, enc.head_cycles, steps,
+                           enc.n_keys, table)
+        run_events(*arena)
+        out = results(*arena)
+        if out[7] != TABLE_FULL:
+            break
+        table *= 4  # more distinct times pending at once than the table admits: run again with a larger one
     if out[7]:  # pragma: no cover - a bound of make_arena is wrong
         raise RuntimeError(f"DES engine: {ERRORS[out[7]]}")
     EngineStats.events += out[8]

@@ -26,10 +26,11 @@ from itertools import chain
 
 import numpy as np
 
-from ..kernels.des_arena import (CAP, CUR, ERR, EVENTS, FLOAT_ARRAYS, HCAP, HEADER, INT_ARRAYS, LATER, N, NHOLDS,
-                                  NHOPS, NKEYS, NU, OF_ARR, OF_DUR, OF_HT, OF_PT, OF_RT, OF_TIMES, OF_UF, OF_WQ,
-                                  O_CRIT, O_HI, O_INITS, O_KIND, O_NQ, O_PEND, O_PR, O_REM, O_RQ, O_STK, O_UU, O_WQ,
-                                  PHB, PHN, STALL, STALL1, STEPS, TOTAL, UCOLS, USERS)
+from ..kernels.des_arena import (BK_FREE, CAP, CUR, CURB, ERR, EVENTS, EV_FREE, FLOAT_ARRAYS, HCAP, HEADER,
+                                  INT_ARRAYS, LASTB, LATER, N, NHOLDS, NHOPS, NKEYS, NU, OF_ARR, OF_BK, OF_DUR, OF_HT,
+                                  OF_PT, OF_RT, OF_TIMES, OF_UF, O_BK, O_CRIT, O_EV, O_HI, O_INITS, O_KIND, O_PEND, O_PR, O_REM,
+                                  O_RQ, O_STK, O_TT, O_UU, PHB, PHN, STALL, STALL1, STEPS, TCAP, TOTAL, TSHIFT, UCOLS,
+                                  USERS)
 from .des import PHASE_PRIORITY, UNIT_KINDS
 from .ops import StepGraph
 
@@ -225,9 +226,10 @@ def encode(graph: StepGraph) -> EncodedGraph:
 
 
 def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
-               head: float, steps: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+               head: float, steps: int, n_keys: int, table: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
-    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`)."""
+    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`); the event queue's
+    table of pending times has ``table`` slots (a power of 2; at most half of them used)."""
     n = rem0.shape[0]
     total = n * steps
     n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
@@ -242,6 +244,8 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header = np.zeros(HEADER, np.int64)
     header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
         n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
+    times = table // 2 + 2  # pending times (buckets) the table admits, and a margin
+    header[[EV_FREE, BK_FREE, CURB, LASTB, TCAP, TSHIFT]] = (-1, -1, -1, -1, table, 64 - (table.bit_length() - 1))
     units = np.full((n_units, ucols), -1, np.int64)
     units[:, CAP] = unit_cap
     units[:, NU] = 0
@@ -262,10 +266,10 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header[O_PEND] = at + 2 * total
     header[O_STK] = at + 3 * total
     header[O_HI] = at + 5 * total + 4
-    header[O_NQ] = header[O_HI] + 4 * heap
-    header[O_WQ] = header[O_NQ] + 4 * heap
-    walks = steps * n_hops + 1
-    size = header[O_WQ] + 2 * walks
+    header[O_BK] = header[O_HI] + times
+    header[O_TT] = header[O_BK] + 2 * times
+    header[O_EV] = header[O_TT] + table
+    size = header[O_EV] + 5 * heap
     # int32 halves the memory the loop walks through: ids and offsets stay below the arena's size,
     # scheduling ids below twice the events (each scheduled at most once, each elided one takes an id);
     # a graph too big for int32 runs in int64 (a second compilation)
@@ -276,6 +280,7 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     I[header[O_CRIT]:header[O_CRIT] + total] = -1
     I[header[O_REM]:header[O_REM] + total] = rem
     I[header[O_PEND]:header[O_PEND] + total] = 0
+    I[header[O_TT]:header[O_TT] + table] = -1
 
     fparts = [np.array([0.0, 0.0, 0.0, head])] + [floats[name] for name in FLOAT_ARRAYS] + [np.zeros(2 * n_units)]
     foffsets = np.cumsum([0] + [p.shape[0] for p in fparts])
@@ -286,8 +291,8 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
         I[slot] = at
         at += size
     I[OF_HT] = at
-    I[OF_WQ] = at + heap
-    F = np.empty(at + heap + walks, np.float64)
+    I[OF_BK] = at + times
+    F = np.empty(at + 2 * times, np.float64)
     for p, o in zip(fparts, foffsets[:-1]):
         F[o:o + p.shape[0]] = p
     F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
