@@ -20,7 +20,7 @@ and a binary heap of the pending times, as the Python replay runs it (a 4-step
 window at 64x64 arrays has ~23 events per distinct time and ~130 pending times,
 against thousands of pending events: the heap moves once per time, not per event).
 A time finds its bucket through an open-addressing table (linear probing, the
-bucket of the last scheduled time remembered); records and buckets are reused
+buckets of the last two scheduled times remembered); records and buckets are reused
 through free lists, so the queue's memory stays as small as its pending events.
 A table more than half full stops the run with error 4 and
 ``neurosim.sim.engine`` runs it again with a table 4x larger (the order of events
@@ -62,11 +62,11 @@ CUR, NEXT, HSIZE, LATER, ERR, IHEAD, ITAIL, EVENTS, HCAP = 8, 9, 10, 11, 12, 13,
 OF_DUR, OF_LAT, OF_HOLD_CYC, OF_HOP_HOLD, OF_HOP_TAIL, OF_UF, OF_RT, OF_PT, OF_TIMES, OF_ARR, OF_HT = range(42, 53)
 # the queue: O_HI / OF_HT the heap's buckets and times; event records (free list, first never used, base);
 # buckets (free list, first never used, base of (head, tail), base of their times); the table (base, size, hash
-# shift); the bucket being served, the last one scheduled into; pending events; live buckets
+# shift); the bucket being served, the last one scheduled into; pending events; live buckets; the one before
 EV_FREE, EV_TOP, O_EV = 53, 54, 55
 BK_FREE, BK_TOP, O_BK, OF_BK = 56, 57, 58, 59
-O_TT, TCAP, TSHIFT, CURB, LASTB, NPEND, NBK = 60, 61, 62, 63, 64, 65, 66
-HEADER = 67
+O_TT, TCAP, TSHIFT, CURB, LASTB, NPEND, NBK, LASTB2 = 60, 61, 62, 63, 64, 65, 66, 67
+HEADER = 68
 NOW, STALL, STALL1, HEAD, FHEADER = 0, 1, 2, 3, 4  # slots of the header of F
 
 
@@ -194,10 +194,15 @@ def push(I, F, t, seq, kind, a, b):
     if bk < 0 or t != F[NOW]:
         bk = I[LASTB]
         if bk < 0 or F[I[OF_BK] + bk] != t:
-            slot = _slot(I, F, t)
-            bk = I[I[O_TT] + slot]
-            if bk < 0:
-                bk = _new_bucket(I, F, t, slot)
+            # a transfer's hop alternates between its delivery's time and its next move's: remember two
+            last = bk
+            bk = I[LASTB2]
+            if bk < 0 or F[I[OF_BK] + bk] != t:
+                slot = _slot(I, F, t)
+                bk = I[I[O_TT] + slot]
+                if bk < 0:
+                    bk = _new_bucket(I, F, t, slot)
+            I[LASTB2] = last
             I[LASTB] = bk
     I[NPEND] += 1
     base = I[O_BK] + 2 * bk

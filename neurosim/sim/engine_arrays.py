@@ -27,7 +27,7 @@ from itertools import chain
 import numpy as np
 
 from ..kernels.des_arena import (BK_FREE, CAP, CUR, CURB, ERR, EVENTS, EV_FREE, FLOAT_ARRAYS, HCAP, HEADER,
-                                  INT_ARRAYS, LASTB, LATER, N, NHOLDS, NHOPS, NKEYS, NU, OF_ARR, OF_BK, OF_DUR, OF_HT,
+                                  INT_ARRAYS, LASTB, LASTB2, LATER, N, NHOLDS, NHOPS, NKEYS, NU, OF_ARR, OF_BK, OF_DUR, OF_HT,
                                   OF_PT, OF_RT, OF_TIMES, OF_UF, O_BK, O_CRIT, O_EV, O_HI, O_INITS, O_KIND, O_PEND, O_PR, O_REM,
                                   O_RQ, O_STK, O_TT, O_UU, PHB, PHN, STALL, STALL1, STEPS, TCAP, TOTAL, TSHIFT, UCOLS,
                                   USERS)
@@ -245,7 +245,7 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
         n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
     times = table // 2 + 2  # pending times (buckets) the table admits, and a margin
-    header[[EV_FREE, BK_FREE, CURB, LASTB, TCAP, TSHIFT]] = (-1, -1, -1, -1, table, 64 - (table.bit_length() - 1))
+    header[[EV_FREE, BK_FREE, CURB, LASTB, LASTB2, TCAP, TSHIFT]] = (-1, -1, -1, -1, -1, table, 64 - (table.bit_length() - 1))
     units = np.full((n_units, ucols), -1, np.int64)
     units[:, CAP] = unit_cap
     units[:, NU] = 0
