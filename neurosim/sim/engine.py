@@ -80,7 +80,7 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
     op of a later step ever held a unit that an op of the first step asked for, the first
     step's ops were never delayed by the later ones (their requests queue behind the first
     step's, which has the better priority), so they ran as if alone. Else None.
-    ``times_only``: the window's result leaves ``arrivals`` and ``critical_dep`` empty
+    ``times_only``: the window's result leaves ``arrivals``, ``critical_dep`` and ``busy`` empty
     (``cost_step`` reads only its step ends; the lone step's result is always complete)."""
     enc = encoded if encoded is not None else encode(graph)
     n = enc.n_ops
@@ -90,7 +90,7 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
         raise RuntimeError(f"op graph deadlocked at {graph.ops[stuck % n]}")
     ready, start, end = times
     if times_only:
-        window = make_result(graph, steps, ready, start, end, {}, {}, stall)
+        window = make_result(graph, steps, ready, start, end, {}, {}, stall, with_busy=False)
     else:
         window = make_result(graph, steps, ready, start, end, _arrivals(enc, arr, arr.size), _critical(enc, crit),
                              stall)
