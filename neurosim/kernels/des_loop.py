@@ -2,10 +2,11 @@
 
 It is :mod:`neurosim.sim.replay`'s engine (SimPy's event order, the same elided
 events) with every object replaced by an integer: ``neurosim.sim.engine_arrays``
-encodes a step graph into the arrays below, :func:`~.des_arena.make_arena` lays
+encodes a step graph into the arrays below, ``engine_arrays.make_arena`` lays
 them out with the engine's state in one int arena ``I`` and one float64 arena
-``F`` (:mod:`.des_arena`: the helpers take just ``(I, F)``, as numba pays per array
-passed), :func:`run_events` runs the events, and :func:`~.des_arena.results` reads
+``F`` (:mod:`.des_arena`: the layout and the event queue; :mod:`.des_units`: the
+units; the helpers take just ``(I, F)``, as numba pays per array passed),
+:func:`run_events` runs the events, and ``engine_arrays.results`` reads
 the times back. ``tests/test_engine.py`` checks the three engines (this one, the Python
 replay, SimPy) equal on every op time, delivery and stall sum.
 
