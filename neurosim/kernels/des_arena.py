@@ -71,9 +71,18 @@ NOW, STALL, STALL1, HEAD, FHEADER = 0, 1, 2, 3, 4  # slots of the header of F
 
 
 @njit(cache=True, _nrt=False)
+def _home(I, t):
+    """Time ``t``'s home slot in the table (Fibonacci hashing of ``t`` in 1/64 cycles; times
+    past 2**50 cycles, far beyond any run, share one home rather than overflow the integer)."""
+    x = np.uint64(np.int64(min(t, 1125899906842624.0) * 64.0)) * np.uint64(11400714819323198485)
+    return np.int64(x >> np.uint64(I[TSHIFT]))
+
+
+@njit(cache=True, _nrt=False)
 def _slot(I, F, t):
     """The table slot holding time ``t``'s bucket, or the empty slot where it goes."""
-    x = np.uint64(np.int64(t * 64.0)) * np.uint64(11400714819323198485)  # Fibonacci hashing
+    # Fibonacci hashing of t in 1/64 cycles (see _home)
+    x = np.uint64(np.int64(min(t, 1125899906842624.0) * 64.0)) * np.uint64(11400714819323198485)
     h = np.int64(x >> np.uint64(I[TSHIFT]))
     mask = I[TCAP] - 1
     tt = I[O_TT]
@@ -158,8 +167,7 @@ def _drop_bucket(I, F, b):
         c = I[tt + j]
         if c < 0:
             break
-        x = np.uint64(np.int64(F[bt + c] * 64.0)) * np.uint64(11400714819323198485)
-        k = np.int64(x >> np.uint64(I[TSHIFT]))
+        k = _home(I, F[bt + c])
         # c stays if its home slot k lies cyclically in (i, j]
         if (i <= j and i < k <= j) or (i > j and (k > i or k <= j)):
             continue
