@@ -117,9 +117,10 @@ class Mesh:
         from one source share their prefixes), so each path is walked back from its
         destination only until it meets the tree: the work is one step per hop, not per
         (destination, hop)."""
-        links = self._links
-        x0, y0 = self.xy(src)
+        xy, tile_of, up, down, right, left = _walk_tables(self)
+        x0, y0 = xy[src]
         hop_of_link: dict[int, int] = {}
+        hop_get = hop_of_link.get
         hop_link: list[int] = []
         hop_parent: list[int] = []
         hop_node: list[int] = []
@@ -131,23 +132,26 @@ class Mesh:
         for d in sorted(needs):
             if d == src:
                 continue
-            tx, ty = self.xy(d)
+            tx, ty = xy[d]
             new: list[tuple[int, int, int]] = []  # (link, x, y reached), walked back from the destination
             h = -1
             x, y = tx, ty
-            while y != y0:  # the column part, from its far end
-                py = y - 1 if ty > y0 else y + 1
-                link = links[(x, py, x, y)]
-                h = hop_of_link.get(link, -1)
-                if h >= 0:
-                    break
-                new.append((link, x, y))
-                y = py
-            if h < 0:
-                while x != x0:  # the row part
-                    px = x - 1 if tx > x0 else x + 1
-                    link = links[(px, y0, x, y0)]
-                    h = hop_of_link.get(link, -1)
+            if y != y0:  # the column part, from its far end: the link into (x, y) from (x, y -/+ 1)
+                column, step = (up[x], -1) if ty > y0 else (down[x], 1)
+                while y != y0:
+                    py = y + step
+                    link = column[py]
+                    h = hop_get(link, -1)
+                    if h >= 0:
+                        break
+                    new.append((link, x, y))
+                    y = py
+            if h < 0 and x != x0:  # the row part
+                row, step = (right[y0], -1) if tx > x0 else (left[y0], 1)
+                while x != x0:
+                    px = x + step
+                    link = row[px]
+                    h = hop_get(link, -1)
                     if h >= 0:
                         break
                     new.append((link, x, y0))
@@ -158,7 +162,7 @@ class Mesh:
                 hop_of_link[link] = h
                 hop_link.append(link)
                 hop_parent.append(parent)
-                hop_node.append(self.tile_at(nx, ny))
+                hop_node.append(tile_of[ny][nx])
                 hop_ids.append(None)
                 owned.append(False)
                 parent = h
@@ -201,3 +205,26 @@ def _merge(sets: list, owned: list[bool], h: int, ids) -> None:
             sets[h] = cur = set(cur)
             owned[h] = True
         cur.update(ids)
+
+
+#: route()'s lookup tables per mesh shape (rows, cols): they depend on nothing else
+_WALKS: dict[tuple[int, int], tuple] = {}
+
+
+def _walk_tables(mesh: Mesh) -> tuple:
+    """What :meth:`Mesh.route` looks up: per tile its (x, y); per (y, x) its tile; the link
+    into (x, y) from the router before it on a column walked up / down (by x, then by the y
+    of that router) and on a row walked right / left (by y, then x). Made once per shape."""
+    rows, cols = mesh.rows, mesh.cols
+    tables = _WALKS.get((rows, cols))
+    if tables is None:
+        links = mesh._links
+        tables = _WALKS[(rows, cols)] = (
+            [mesh.xy(t) for t in range(mesh.tiles)],
+            [[mesh.tile_at(x, y) for x in range(cols)] for y in range(rows)],
+            [[links.get((x, y, x, y + 1), -1) for y in range(rows)] for x in range(cols)],
+            [[links.get((x, y, x, y - 1), -1) for y in range(rows)] for x in range(cols)],
+            [[links.get((x, y, x + 1, y), -1) for x in range(cols)] for y in range(rows)],
+            [[links.get((x, y, x - 1, y), -1) for x in range(cols)] for y in range(rows)],
+        )
+    return tables

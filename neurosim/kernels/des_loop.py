@@ -2,10 +2,11 @@
 
 It is :mod:`neurosim.sim.replay`'s engine (SimPy's event order, the same elided
 events) with every object replaced by an integer: ``neurosim.sim.engine_arrays``
-encodes a step graph into the arrays below, :func:`~.des_arena.make_arena` lays
+encodes a step graph into the arrays below, ``engine_arrays.make_arena`` lays
 them out with the engine's state in one int arena ``I`` and one float64 arena
-``F`` (:mod:`.des_arena`: the helpers take just ``(I, F)``, as numba pays per array
-passed), :func:`run_events` runs the events, and :func:`~.des_arena.results` reads
+``F`` (:mod:`.des_arena`: the layout and the event queue; :mod:`.des_units`: the
+units; the helpers take just ``(I, F)``, as numba pays per array passed),
+:func:`run_events` runs the events, and ``engine_arrays.results`` reads
 the times back. ``tests/test_engine.py`` checks the three engines (this one, the Python
 replay, SimPy) equal on every op time, delivery and stall sum.
 
@@ -43,13 +44,13 @@ from .des_arena import (CAP, COMPUTE, CUR, DELIVER, ERR, EVENTS, GRANT, HEAD, IH
                         O_CARRY, O_CARRY_PTR, O_CHILD, O_CHILD_PTR, O_CRIT, O_HOLD_PTR, O_HOLD_UNIT, O_HOP_SLOT,
                         O_HOP_UNIT, O_INITS, O_KEY_PTR, O_KIND, O_NDESTS, O_PEND, O_PR, O_PRIO, O_REM, O_ROOT,
                         O_ROOT_PTR, O_RQ, O_STK, O_SUCC, O_SUCC_PTR, O_UU, QH, RELEASE, RESUME, ROUTE, STALL, STALL1,
-                        STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, grant_head, hold, pending, pop, release, request,
-                        schedule)
+                        STEPS, TOTAL, TRIGGER, UCOLS, WALK, ZERO, pending, pop, schedule)
+from .des_units import grant_head, hold, release, request
 
 __all__ = ["run_events", "COMPUTE", "ROUTE", "ZERO"]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _start_process(I, p, g, prio, k):
     pb = I[O_PR] + 3 * p
     I[pb] = g
@@ -59,7 +60,7 @@ def _start_process(I, p, g, prio, k):
     I[ITAIL] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _launch(I, F, g):
     """Start op ``g`` now; True if it has nothing to do (it completes at once)."""
     n, total = I[N], I[TOTAL]
@@ -86,7 +87,7 @@ def _launch(I, F, g):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _notify(I, F, kid):
     """Ops waiting for global key ``kid``: one fewer input; launch those that are ready
     (depth first, in the order the Python replay's recursion visits them)."""
@@ -121,14 +122,14 @@ def _notify(I, F, kid):
                 I[stk + 2 * sp + 1] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _complete(I, F, g):
     n, total = I[N], I[TOTAL]
     F[I[OF_TIMES] + 2 * total + g] = F[NOW]
     _notify(I, F, (g // n) * I[NKEYS] + I[I[O_KEY_PTR] + g % n])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _op_next(I, F, g):
     """Op ``g``'s process: request its next unit, or (all granted) start, hold, end after its duration."""
     n = I[N]
@@ -163,7 +164,7 @@ def _op_next(I, F, g):
         _op_done(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _op_done(I, F, g):
     n = I[N]
     i = g % n
@@ -184,7 +185,7 @@ def _op_done(I, F, g):
     _complete(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _walk_moved(I, F, p):
     """A transfer's head reached the end of its hop: deliver, branch, request the next link."""
     n, n_hops = I[N], I[NHOPS]
@@ -213,7 +214,7 @@ def _walk_moved(I, F, p):
     request(I, F, I[I[O_HOP_UNIT] + c], r)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _deliver(I, F, g, kid):
     F[I[OF_ARR] + kid] = F[NOW]
     _notify(I, F, kid)
@@ -223,7 +224,7 @@ def _deliver(I, F, g, kid):
         _complete(I, F, g)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _run_inits(I, F):
     """Processes created by the last event start now, in creation order (SimPy's URGENT Initialize)."""
     total = I[TOTAL]
@@ -242,7 +243,7 @@ def _run_inits(I, F):
             _op_next(I, F, p)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _event(I, F, kind, a, b):
     t = F[NOW]
     if kind == GRANT:
@@ -274,7 +275,7 @@ def _event(I, F, kind, a, b):
 
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_events(I, F):
     """Run the graph laid out by :func:`make_arena` to the end (or to an error, slot ERR)."""
     n, total = I[N], I[TOTAL]

@@ -16,6 +16,8 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..config.hw import HwConfig
 from ..config.network import LayerShape
 from ..hw.noc import Mesh
@@ -73,14 +75,19 @@ class HardwareCost:
 
 def phase_cycles(graph: StepGraph, res: SimResult) -> dict[str, float]:
     """Per phase: last end minus first start over the phase's ops of the first step."""
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
-    for op in graph.ops:
-        p = op.phase
-        s, e = float(res.start[op.id]), float(res.end[op.id])
-        first[p] = min(first.get(p, math.inf), s)
-        last[p] = max(last.get(p, 0.0), e)
-    return {p: last[p] - first[p] for p in PHASES if p in first}
+    n = len(graph.ops)
+    if n == 0:
+        return {}
+    names = {p: k for k, p in enumerate(PHASES)}
+    phase = np.array([names.get(op.phase, len(PHASES)) for op in graph.ops], np.int64)
+    start = np.asarray(res.start[:n], dtype=float)
+    end = np.asarray(res.end[:n], dtype=float)
+    first = np.full(len(PHASES) + 1, math.inf)
+    last = np.zeros(len(PHASES) + 1)  # as max(0, ends...): a phase's last end is never below 0
+    np.minimum.at(first, phase, start)
+    np.maximum.at(last, phase, end)
+    present = np.bincount(phase, minlength=len(PHASES) + 1) > 0
+    return {p: float(last[k] - first[k]) for k, p in enumerate(PHASES) if present[k]}
 
 
 def epoch_cycles(step_end: list[float], steps_per_epoch: int) -> tuple[float, float]:

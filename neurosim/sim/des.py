@@ -216,8 +216,10 @@ def simulate_simpy(graph: StepGraph, steps: int = 1) -> SimResult:
     return make_result(graph, steps, ready, start, end, arrivals, critical, stall[0])
 
 
-def make_result(graph: StepGraph, steps: int, ready, start, end, arrivals, critical, stall: float) -> SimResult:
-    """The :class:`SimResult` of ``steps`` chained copies of ``graph`` from per-op times."""
+def make_result(graph: StepGraph, steps: int, ready, start, end, arrivals, critical, stall: float, *,
+                with_busy: bool = True) -> SimResult:
+    """The :class:`SimResult` of ``steps`` chained copies of ``graph`` from per-op times
+    (``with_busy=False``: ``busy`` left empty)."""
     n = len(graph.ops)
     end = np.asarray(end, dtype=float)
     step_end = []
@@ -226,7 +228,7 @@ def make_result(graph: StepGraph, steps: int, ready, start, end, arrivals, criti
         acc = max(acc, float(end[s * n : (s + 1) * n].max()) if n else 0.0)
         step_end.append(acc)
     busy: dict[str, float] = defaultdict(float)
-    for op in graph.ops:
+    for op in graph.ops if with_busy else ():
         for comp, v in op.busy.items():
             busy[comp] += v * steps
     return SimResult(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.des_arena import ERRORS
+from ..kernels.des_arena import ERRORS, TABLE_FULL
 from ..kernels.des_bound import contention_free_end
 from ..kernels.des_loop import run_events
 from .des import SimResult, make_result
@@ -39,10 +39,20 @@ def simulate(graph: StepGraph, steps: int = 1, encoded: EncodedGraph | None = No
     return simulate_window(graph, steps, encoded)[0]
 
 
+#: slots of the event queue's table of pending times in a first run (grown 4x while a run finds it full)
+TABLE_SLOTS = 4096
+
+
 def _run(enc: EncodedGraph, steps: int):
-    arena = make_arena(enc.ints, enc.floats, enc.unit_cap, enc.rem0, enc.carry_cnt, enc.head_cycles, steps, enc.n_keys)
-    run_events(*arena)
-    out = results(*arena)
+    table = TABLE_SLOTS
+    while True:
+        arena = make_arena(enc.ints, enc.floats, enc.unit_cap, enc.rem0, enc.carry_cnt, enc.head_cycles, steps,
+                           enc.n_keys, table)
+        run_events(*arena)
+        out = results(*arena)
+        if out[7] != TABLE_FULL:
+            break
+        table *= 4  # more distinct times pending at once than the table admits: run again with a larger one
     if out[7]:  # pragma: no cover - a bound of make_arena is wrong
         raise RuntimeError(f"DES engine: {ERRORS[out[7]]}")
     EngineStats.events += out[8]
@@ -70,7 +80,7 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
     op of a later step ever held a unit that an op of the first step asked for, the first
     step's ops were never delayed by the later ones (their requests queue behind the first
     step's, which has the better priority), so they ran as if alone. Else None.
-    ``times_only``: the window's result leaves ``arrivals`` and ``critical_dep`` empty
+    ``times_only``: the window's result leaves ``arrivals``, ``critical_dep`` and ``busy`` empty
     (``cost_step`` reads only its step ends; the lone step's result is always complete)."""
     enc = encoded if encoded is not None else encode(graph)
     n = enc.n_ops
@@ -80,7 +90,7 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
         raise RuntimeError(f"op graph deadlocked at {graph.ops[stuck % n]}")
     ready, start, end = times
     if times_only:
-        window = make_result(graph, steps, ready, start, end, {}, {}, stall)
+        window = make_result(graph, steps, ready, start, end, {}, {}, stall, with_busy=False)
     else:
         window = make_result(graph, steps, ready, start, end, _arrivals(enc, arr, arr.size), _critical(enc, crit),
                              stall)

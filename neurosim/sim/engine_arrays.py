@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from ..kernels.des_arena import (CAP, CUR, ERR, EVENTS, FLOAT_ARRAYS, HCAP, HEADER, INT_ARRAYS, LATER, N, NHOLDS,
-                                  NHOPS, NKEYS, NU, OF_ARR, OF_DUR, OF_HT, OF_PT, OF_RT, OF_TIMES, OF_UF, OF_WQ,
-                                  O_CRIT, O_HI, O_INITS, O_KIND, O_NQ, O_PEND, O_PR, O_REM, O_RQ, O_STK, O_UU, O_WQ,
-                                  PHB, PHN, STALL, STALL1, STEPS, TOTAL, UCOLS, USERS)
+from ..kernels.des_arena import (BK_FREE, CAP, CUR, CURB, ERR, EVENTS, EV_FREE, FLOAT_ARRAYS, HCAP, HEADER,
+                                  INT_ARRAYS, LASTB, LASTB2, LATER, N, NHOLDS, NHOPS, NKEYS, NU, OF_ARR, OF_BK, OF_DUR, OF_HT,
+                                  OF_PT, OF_RT, OF_TIMES, OF_UF, O_BK, O_CRIT, O_EV, O_HI, O_INITS, O_KIND, O_PEND, O_PR, O_REM,
+                                  O_RQ, O_STK, O_TT, O_UU, PHB, PHN, STALL, STALL1, STEPS, TCAP, TOTAL, TSHIFT, UCOLS,
+                                  USERS)
 from .des import PHASE_PRIORITY, UNIT_KINDS
 from .ops import StepGraph
 
@@ -101,29 +103,31 @@ def encode(graph: StepGraph) -> EncodedGraph:
             unit_cap.append(caps_by_kind[key[0]])
         return u
 
-    op_kind = np.zeros(n, np.int64)
-    op_prio = np.zeros(n, np.int64)
-    op_dur = np.zeros(n, np.float64)
-    op_lat = np.zeros(n, np.float64)
-    op_ndests = np.zeros(n, np.int64)
+    op_kind = [0] * n
+    op_prio = [4] * n
+    op_ndests = [0] * n
     hold_ptr = [0]
     hold_unit: list[int] = []
     hold_cyc: list[float] = []
     root_ptr = [0]
     roots: list[int] = []
-    hop_parts: dict[str, list[np.ndarray]] = {k: [] for k in ("unit", "hold", "tail", "slot", "child_ptr", "child")}
-    structure: dict[int, tuple] = {}  # id(route) -> its arrays (a route is shared by the ops of every chunk)
+    # per transfer op: its route's arrays (shared by the chunks' transfers: made once per route),
+    # its samples, and where its hops and children start in the step's hop arrays
+    hop_parts: dict[str, list[np.ndarray]] = {k: [] for k in ("unit", "fps", "slot", "dflits", "child_ptr", "child")}
+    hop_count: list[int] = []
+    kid_count: list[int] = []
+    hop_samples: list[float] = []
+    structure: dict[int, tuple] = {}  # id(route) -> its arrays
     n_hops = n_children = 0
     key_ptr = [0] * n
     key_op: list[int] = []
     key_node: list[int] = []
     dest_slot: list[dict | None] = []
+    priority = PHASE_PRIORITY.get
     for i, op in enumerate(ops):
         if op.id != i:  # pragma: no cover - a builder bug
             raise RuntimeError(f"{op} is not at position {op.id}")
-        op_prio[i] = PHASE_PRIORITY.get(op.phase, 4)
-        op_dur[i] = op.duration
-        op_lat[i] = op.latency
+        op_prio[i] = priority(op.phase, 4)
         for key, cyc in op.holds:
             hold_unit.append(uid(key))
             hold_cyc.append(cyc)
@@ -133,7 +137,8 @@ def encode(graph: StepGraph) -> EncodedGraph:
         key_node.append(-1)
         r = op.route
         if r is None:
-            op_kind[i] = 2 if not op.holds and op.duration == 0 and op.latency == 0 else 0
+            if not op.holds and op.duration == 0 and op.latency == 0:
+                op_kind[i] = 2
             dest_slot.append(None)
             root_ptr.append(len(roots))
             continue
@@ -146,15 +151,16 @@ def encode(graph: StepGraph) -> EncodedGraph:
         op_ndests[i] = len(slots)
         key_op.extend([i] * len(slots))
         key_node.extend(slots)
-        samples = op.samples
-        # the replay's arithmetic, element-wise: samples x flits x link; max((samples x flits - 1) x link, 0)
         hop_parts["unit"].append(links)
-        hop_parts["hold"].append(samples * flits_per_sample * link_c)
-        hop_parts["tail"].append(np.where(slot >= 0, np.maximum((samples * dest_flits - 1) * link_c, 0.0), 0.0))
+        hop_parts["fps"].append(flits_per_sample)
         hop_parts["slot"].append(slot)
-        hop_parts["child_ptr"].append(kid_ptr[1:] + n_children)
-        hop_parts["child"].append(kids + n_hops)
-        roots.extend(c + n_hops for c in root_hops)
+        hop_parts["dflits"].append(dest_flits)
+        hop_parts["child_ptr"].append(kid_ptr[1:])
+        hop_parts["child"].append(kids)
+        hop_count.append(len(links))
+        kid_count.append(len(kids))
+        hop_samples.append(op.samples)
+        roots.extend([c + n_hops for c in root_hops])
         root_ptr.append(len(roots))
         n_hops += len(links)
         n_children += len(kids)
@@ -163,21 +169,23 @@ def encode(graph: StepGraph) -> EncodedGraph:
     key_node.append(-1)
     n_keys = len(key_op)
 
-    dep_key: list[int] = []
-    dep_op: list[int] = []
-    rem0 = np.zeros(n, np.int64)
-    for op in ops:
-        for d, dest in op.deps:
-            if d >= op.id:  # pragma: no cover - a builder bug
-                raise RuntimeError(f"{op} depends on a later op #{d}")
-            if dest == -1:
-                dep_key.append(key_ptr[d])
-            else:
-                slots = dest_slot[d]
-                k = slots.get(dest) if slots is not None else None
-                dep_key.append(dead if k is None else key_ptr[d] + 1 + k)
-            dep_op.append(op.id)
-        rem0[op.id] = len(op.deps)
+    # each dependency (op d, destination or -1) as its key: found by the code d * span + destination + 1
+    n_deps = [len(op.deps) for op in ops]
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(op.deps for op in ops)), np.int64).reshape(-1, 2)
+    dep_op = np.repeat(np.arange(n, dtype=np.int64), n_deps)
+    if (flat[:, 0] >= dep_op).any():  # pragma: no cover - a builder bug
+        bad = int(np.flatnonzero(flat[:, 0] >= dep_op)[0])
+        raise RuntimeError(f"{ops[dep_op[bad]]} depends on a later op #{flat[bad, 0]}")
+    key_op_arr = np.asarray(key_op[:dead], np.int64)
+    key_node_arr = np.asarray(key_node[:dead], np.int64)
+    span = int(max(key_node_arr.max(initial=-1), flat[:, 1].max(initial=-1))) + 2
+    key_code = key_op_arr * span + key_node_arr + 1  # increasing in op, so sorted by op first
+    order = np.argsort(key_code, kind="stable")
+    dep_code = flat[:, 0] * span + flat[:, 1] + 1
+    at = np.minimum(np.searchsorted(key_code[order], dep_code), max(dead - 1, 0))
+    found = key_code[order][at] == dep_code if dead else np.zeros(len(dep_code), bool)
+    dep_key = np.where(found, order[at] if dead else 0, dead)
+    rem0 = n_deps
     carry_in: dict[int, list[int]] = defaultdict(list)
     for u, v in graph.carry:
         carry_in[v].append(u)
@@ -195,21 +203,33 @@ def encode(graph: StepGraph) -> EncodedGraph:
     i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
     hop = {k: np.concatenate(v) if v else np.zeros(0) for k, v in hop_parts.items()}
-    ints = {"kind": op_kind, "prio": op_prio, "hold_ptr": i64(hold_ptr), "hold_unit": i64(hold_unit),
-            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": op_ndests, "hop_unit": i64(hop["unit"]),
+    hop_count_arr = i64(hop_count)
+    hop_start = np.cumsum(hop_count_arr) - hop_count_arr
+    samples = np.repeat(f64(hop_samples), hop_count_arr)
+    # the replay's arithmetic, element-wise: samples x flits x link; max((samples x flits - 1) x link, 0)
+    hop["hold"] = samples * hop["fps"] * link_c
+    hop["tail"] = np.where(hop["slot"] >= 0, np.maximum((samples * hop["dflits"] - 1) * link_c, 0.0), 0.0)
+    kid_count_arr = i64(kid_count)
+    hop["child_ptr"] = hop["child_ptr"] + np.repeat(np.cumsum(kid_count_arr) - kid_count_arr, hop_count_arr)
+    hop["child"] = hop["child"] + np.repeat(hop_start, kid_count_arr)
+    op_dur = f64([op.duration for op in ops])
+    op_lat = f64([op.latency for op in ops])
+    ints = {"kind": i64(op_kind), "prio": i64(op_prio), "hold_ptr": i64(hold_ptr), "hold_unit": i64(hold_unit),
+            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": i64(op_ndests), "hop_unit": i64(hop["unit"]),
             "hop_slot": i64(hop["slot"]), "child_ptr": i64(np.concatenate([[0], hop["child_ptr"]])),
             "child": i64(hop["child"]), "key_ptr": i64(key_ptr), "succ_ptr": succ_ptr, "succ": succ,
             "carry_ptr": carry_ptr, "carry": carry}
     floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
               "hop_tail": f64(hop["tail"])}
-    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), rem0, carry_cnt, i64(key_op), i64(key_node),
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, i64(key_op), i64(key_node),
                         float(head))
 
 
 def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
-               head: float, steps: int, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+               head: float, steps: int, n_keys: int, table: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
-    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`)."""
+    ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`); the event queue's
+    table of pending times has ``table`` slots (a power of 2; at most half of them used)."""
     n = rem0.shape[0]
     total = n * steps
     n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
@@ -224,6 +244,8 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header = np.zeros(HEADER, np.int64)
     header[[N, STEPS, TOTAL, NKEYS, NHOPS, NHOLDS, UCOLS, PHB, CUR, HCAP]] = (
         n, steps, total, n_keys, n_hops, n_holds, ucols, USERS + max_cap, -1, heap)
+    times = table // 2 + 2  # pending times (buckets) the table admits, and a margin
+    header[[EV_FREE, BK_FREE, CURB, LASTB, LASTB2, TCAP, TSHIFT]] = (-1, -1, -1, -1, -1, table, 64 - (table.bit_length() - 1))
     units = np.full((n_units, ucols), -1, np.int64)
     units[:, CAP] = unit_cap
     units[:, NU] = 0
@@ -244,10 +266,10 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     header[O_PEND] = at + 2 * total
     header[O_STK] = at + 3 * total
     header[O_HI] = at + 5 * total + 4
-    header[O_NQ] = header[O_HI] + 4 * heap
-    header[O_WQ] = header[O_NQ] + 4 * heap
-    walks = steps * n_hops + 1
-    size = header[O_WQ] + 2 * walks
+    header[O_BK] = header[O_HI] + times
+    header[O_TT] = header[O_BK] + 2 * times
+    header[O_EV] = header[O_TT] + table
+    size = header[O_EV] + 5 * heap
     # int32 halves the memory the loop walks through: ids and offsets stay below the arena's size,
     # scheduling ids below twice the events (each scheduled at most once, each elided one takes an id);
     # a graph too big for int32 runs in int64 (a second compilation)
@@ -258,6 +280,7 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     I[header[O_CRIT]:header[O_CRIT] + total] = -1
     I[header[O_REM]:header[O_REM] + total] = rem
     I[header[O_PEND]:header[O_PEND] + total] = 0
+    I[header[O_TT]:header[O_TT] + table] = -1
 
     fparts = [np.array([0.0, 0.0, 0.0, head])] + [floats[name] for name in FLOAT_ARRAYS] + [np.zeros(2 * n_units)]
     foffsets = np.cumsum([0] + [p.shape[0] for p in fparts])
@@ -268,8 +291,8 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
         I[slot] = at
         at += size
     I[OF_HT] = at
-    I[OF_WQ] = at + heap
-    F = np.empty(at + heap + walks, np.float64)
+    I[OF_BK] = at + times
+    F = np.empty(at + 2 * times, np.float64)
     for p, o in zip(fparts, foffsets[:-1]):
         F[o:o + p.shape[0]] = p
     F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
