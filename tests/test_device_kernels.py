@@ -190,9 +190,80 @@ def test_helper_runs_each_item_once_and_passes_errors_on() -> None:
 
 
 def test_pulse_slots_against_numpy() -> None:
-    from neurosim.kernels.device_pulse import pulse_slots
+    from neurosim.kernels.device import pulse_slots
 
     row_max = np.random.default_rng(12).integers(0, 9, (300, 2))
     ref = np.add.reduceat(row_max.sum(axis=1), np.arange(0, 300, 128)).max()
     assert pulse_slots(row_max, 128) == ref
     assert not row_max.any()  # reset for the next update
+
+
+def test_background_update_same_bits_as_the_serial_loop() -> None:
+    """A serial-sized update run whole on the helper thread (``background``) while the caller
+    works on: the same bits as running it on the calling thread."""
+    from neurosim.kernels.device_pulse import BACKGROUND_CELLS, start_pulse_update
+
+    shape = (20, 300)
+    assert BACKGROUND_CELLS <= shape[0] * shape[1] < PARALLEL_CELLS
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 5, False)
+    results = []
+    threads = numba.get_num_threads()
+    for background, count in ((False, 2), (True, 2), (True, 1)):
+        _set_threads(count)
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks, pulses, row_max = block_weights(eff, 128), np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        update = start_pulse_update(w, eff, blocks, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25,
+                                    0.035, False, 0, row_max, 777, 1 / 3, background=background)
+        results.append((update.join(), w, eff, blocks, g, pulses, row_max))
+    numba.set_num_threads(threads)
+    assert results[0][0][2] > 100
+    for other in results[1:]:
+        assert other[0] == results[0][0]
+        for a, b in zip(other[1:], results[0][1:]):
+            np.testing.assert_array_equal(a, b)
+
+
+class _Layer:
+    def __init__(self, name: str, weight: np.ndarray):
+        self.name, self.weight = name, weight
+        self.shape = type("S", (), {"kind": "dense"})()
+
+
+def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
+    """CrossbarDevice.write(weights, update): each layer's step run inside the write, its pulses
+    beside the next step (a parallel, a background and a serial-sized layer) — the same bits as
+    stepping every layer first and then writing, over several steps."""
+    from neurosim.config.base import load_model
+    from neurosim.config.hw import HwConfig
+    from neurosim.learning.device import CrossbarDevice
+
+    from .conftest import REPO
+
+    hw = load_model(REPO / "hwconfigs" / "rram_tile_device.yaml", HwConfig)
+    shapes = [(300, 250), (20, 300), (10, 20)]
+    rng = np.random.default_rng(3)
+    start = [rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in shapes]
+    steps = [[rng.normal(0, 0.02, s).astype(np.float32) for s in shapes] for _ in range(3)]
+    outcomes = []
+    for inside in (False, True):
+        device = CrossbarDevice(hw, np.random.SeedSequence(11))
+        layers = [_Layer(f"fc{i + 1}", w.copy()) for i, w in enumerate(start)]
+        device.program_weights(type("Net", (), {"weight_layers": layers})())
+        weights = [layer.weight for layer in layers]
+        for deltas in steps:
+            def step(index: int, deltas=deltas) -> None:
+                weights[index] += deltas[index]
+
+            if inside:
+                device.write(weights, step)
+            else:
+                for index in range(len(weights)):
+                    step(index)
+                device.write(weights)
+        outcomes.append(([w.copy() for w in weights], [(c.g.copy(), c.pulses.copy(), c.totals.copy()) for c in device.layers]))
+    for a, b in zip(outcomes[0][0], outcomes[1][0]):
+        np.testing.assert_array_equal(a, b)
+    for cells_a, cells_b in zip(outcomes[0][1], outcomes[1][1]):
+        for a, b in zip(cells_a, cells_b):
+            np.testing.assert_array_equal(a, b)
+    assert outcomes[0][1][0][2][2] > 0  # cells were written

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from scipy.linalg.blas import sgemm
+
+from .sgemm import sgemm_accumulate
 
 __all__ = [
     "IDENTITY",
@@ -219,8 +220,9 @@ def _scale_rows(delta: np.ndarray):
 def dense_sgd_update(delta: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, lr: float) -> None:
     """One plain-SGD step of a dense layer, in place: ``W ← W - η δᵀx/B``, ``b ← b - η Σ_b δ/B``.
 
-    The weight step is one sgemm with ``β = 1`` writing into ``W`` (SciPy's BLAS
-    binding, which exposes ``β``; NumPy's does not): no ``ΔW`` array, no update pass.
+    The weight step is one sgemm with ``β = 1`` writing into ``W`` (SciPy's OpenBLAS
+    ``sgemm``, which takes ``β``; NumPy's binding does not, called without the GIL by
+    :func:`~.sgemm.sgemm_accumulate`): no ``ΔW`` array, no update pass.
     ``W`` (n_out, n_in) row-major is ``Wᵀ`` column-major, so the call computes
     ``Wᵀ ← Wᵀ + α xᵀ δ`` with ``α = -η/B`` on the arrays' own memory (``x.T``, ``δ.T``
     and ``W.T`` are Fortran-ordered views: no copies). Equal to :func:`weight_grad` then
@@ -229,9 +231,11 @@ def dense_sgd_update(delta: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndar
     the bits differ. The bias step is the pair's, bit for bit.
     """
     alpha = np.float32(-np.float32(lr) * np.float32(1.0 / delta.shape[0]))
-    w_t = w.T
-    if sgemm(alpha, x.T, delta.T, 1.0, w_t, trans_b=1, overwrite_c=1) is not w_t:  # f2py copied W: the step would be lost
+    if w.dtype != np.float32 or not w.flags.c_contiguous:  # a copy would lose the step
         raise ValueError("dense_sgd_update needs a C-contiguous float32 weight matrix")
+    # SciPy's sgemm without the GIL (kernels.sgemm): the same routine and arguments as
+    # scipy.linalg.blas.sgemm(alpha, x.T, delta.T, 1.0, w.T, trans_b=1, overwrite_c=1)
+    sgemm_accumulate(alpha, np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(delta, dtype=np.float32), w)
     _bias_sgd(delta, b, lr)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from .dense import blas_dot
-from .device_pulse import pulse_key, pulse_slots, pulse_update
+from .device_pulse import pulse_key, pulse_update, start_pulse_update
 from .helper import run_items, two_threads
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "plain_mvm",
     "adc_sum",
     "pulse_update",
+    "start_pulse_update",
     "pulse_key",
     "pulse_slots",
 ]
@@ -171,3 +172,18 @@ def block_mvm_transposed(delta: np.ndarray, w: np.ndarray, block: int, lsb: np.n
         np.dot(delta[:, start:stop], w[start:stop], out=parts[i])
 
     return _blocks(product, blocks, parts, lsb, adc_bits, delta.shape[0] * n_in * n_out)
+
+
+@njit(cache=True)
+def pulse_slots(row_max: np.ndarray, rows: int) -> int:
+    """Row-serial pulse slots of the slowest array: ``max`` over blocks of ``rows`` input rows of
+    ``Σ_k (row_max[k, 0] + row_max[k, 1])`` (LTP then LTD, one row at a time); ``row_max`` is reset to 0."""
+    slowest = 0
+    for start in range(0, row_max.shape[0], rows):
+        total = 0
+        for k in range(start, min(start + rows, row_max.shape[0])):
+            total += row_max[k, 0] + row_max[k, 1]
+            row_max[k, 0] = 0
+            row_max[k, 1] = 0
+        slowest = max(slowest, total)
+    return slowest

@@ -28,7 +28,7 @@ both values of each pair used). From :data:`PARALLEL_CELLS` cells the chunks
 are shared with a second thread (:mod:`.helper`: each thread claims the next
 chunk from an atomic counter), below that they run one after another on the
 calling thread — the same chunks and streams, so the same bits either way;
-each shared chunk keeps its own row maxima, reduced after the loop.
+each thread keeps its own row maxima (max is order-free), reduced after the loop.
 """
 
 from __future__ import annotations
@@ -42,17 +42,19 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .counter_rng import normal_pair, pulse_key, splitmix64
 from .helper import submit, two_threads
 
-__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "pulse_slots"]
+__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "start_pulse_update", "Pulsing"]
 
 #: Output rows per chunk: the unit of parallel work and of one C2C stream.
 ROWS_PER_CHUNK = 32
 #: Cells from which the chunks run in parallel (below it a thread launch costs more than it saves).
 PARALLEL_CELLS = 1 << 16
+#: Cells from which a serial update may run whole on the helper thread while the caller works on.
+BACKGROUND_CELLS = 1 << 12
 #: Columns marked in one bit mask before single cells are looked at.
 _CHUNK = 32
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @intrinsic
@@ -65,43 +67,6 @@ def _trailing_zeros(typingctx, value):
         return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
 
     return types.int64(types.int64), codegen
-
-
-@njit(cache=True, nogil=True)
-def splitmix64(z: np.uint64) -> np.uint64:
-    """One splitmix64 output for input ``z`` (Steele, Lea, Flood, OOPSLA 2014)."""
-    z = z + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True)
-def pulse_key(seed: np.uint64, stream: int, call: int) -> np.uint64:
-    """Key of one :func:`pulse_update` call: ``splitmix64(splitmix64(seed + stream) + call)``."""
-    return splitmix64(splitmix64(seed + np.uint64(stream)) + np.uint64(call))
-
-
-@njit(cache=True, nogil=True)
-def _uniform(x: np.uint64) -> tuple[np.uint64, float]:
-    """Next xorshift64* state and a uniform in [-1, 1) from its 53 top bits."""
-    x ^= x >> np.uint64(12)
-    x ^= x << np.uint64(25)
-    x ^= x >> np.uint64(27)
-    u = float((x * np.uint64(2685821657736338717)) >> np.uint64(11)) / 4503599627370496.0 - 1.0
-    return x, u
-
-
-@njit(cache=True, nogil=True)
-def normal_pair(x: np.uint64) -> tuple[np.uint64, float, float]:
-    """Two independent N(0, 1) draws by Marsaglia's polar method on xorshift64* state ``x`` (nonzero)."""
-    while True:
-        x, u = _uniform(x)
-        x, v = _uniform(x)
-        s = u * u + v * v
-        if 0.0 < s < 1.0:
-            f = np.sqrt(-2.0 * np.log(s) / s)
-            return x, u * f, v * f
 
 
 @njit(cache=True)
@@ -217,21 +182,6 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     return ltp_total, ltd_total, written
 
 
-@njit(cache=True)
-def pulse_slots(row_max: np.ndarray, rows: int) -> int:
-    """Row-serial pulse slots of the slowest array: ``max`` over blocks of ``rows`` input rows of
-    ``Σ_k (row_max[k, 0] + row_max[k, 1])`` (LTP then LTD, one row at a time); ``row_max`` is reset to 0."""
-    slowest = 0
-    for start in range(0, row_max.shape[0], rows):
-        total = 0
-        for k in range(start, min(start + rows, row_max.shape[0])):
-            total += row_max[k, 0] + row_max[k, 1]
-            row_max[k, 0] = 0
-            row_max[k, 1] = 0
-        slowest = max(slowest, total)
-    return slowest
-
-
 @functools.lru_cache(maxsize=64)
 def _tables(a: float, levels: int, direction: float) -> np.ndarray:
     """:func:`_step_table`, once per curve (read-only)."""
@@ -242,7 +192,7 @@ def _tables(a: float, levels: int, direction: float) -> np.ndarray:
 
 @njit(cache=True)
 def _raise_to(row_max: np.ndarray, maxima: np.ndarray) -> None:
-    """``row_max = max(row_max, maxima[c])`` over the chunks ``c``."""
+    """``row_max = max(row_max, maxima[t])`` over the threads ``t``."""
     for c in range(maxima.shape[0]):
         for k in range(row_max.shape[0]):
             row_max[k, 0] = max(row_max[k, 0], maxima[c, k, 0])
@@ -282,7 +232,8 @@ def _fetch_add(typingctx, counter, value):
 @njit(cache=True, nogil=True)
 def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp,
                   levels_ltd, w_max, c2c, differential, endurance, key, g_ref, table_ltp, table_ltd):  # fmt: skip
-    """Take chunks (``counter``) until none is left, each with its own ``maxima[c]`` and ``counts[c]``;
+    """Take chunks (``counter``) until none is left, each with its own ``counts[c]``, the row maxima
+    into this thread's ``maxima``;
     ``done`` counts the chunks finished."""
     chunks = counts.shape[0]
     while True:
@@ -290,7 +241,7 @@ def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a
         if c >= chunks:
             break
         ltp, ltd, written = _chunk(c, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd,
-                                   w_max, c2c, differential, endurance, maxima[c], key, g_ref, table_ltp, table_ltd)  # fmt: skip
+                                   w_max, c2c, differential, endurance, maxima, key, g_ref, table_ltp, table_ltd)  # fmt: skip
         counts[c, 0] = ltp
         counts[c, 1] = ltd
         counts[c, 2] = written
@@ -303,35 +254,80 @@ def _finished(done: np.ndarray) -> int:
     return _fetch_add(done, 0)
 
 
-def _shared(args: tuple, n_in: int, chunks: int) -> tuple[int, int, int, np.ndarray]:
-    """The chunks of one update taken by the caller and the helper thread (:mod:`.helper`; here the
-    claiming runs in numba, with an atomic counter); (LTP, LTD, written, row maxima)."""
-    counter = np.zeros(1, dtype=np.int64)
-    done = np.zeros(1, dtype=np.int64)
-    counts = np.zeros((chunks, 3), dtype=np.int64)
-    maxima = np.zeros((chunks, n_in, 2), dtype=np.int64)
-    finished = threading.Event()
-    errors: list[BaseException] = []
+class Pulsing:
+    """One update whose chunks the helper thread starts taking as soon as this is made
+    (:mod:`.helper`; the claiming runs in numba, with an atomic counter), while the caller
+    goes on with other work; :meth:`join` takes what is left on the calling thread, waits for
+    the helper's chunks and returns (LTP, LTD, written) with ``row_max`` raised."""
 
-    def helper() -> None:
+    def __init__(self, args: tuple, n_in: int, chunks: int, row_max: np.ndarray):
+        self.args = args
+        self.row_max = row_max
+        self.counter = np.zeros(1, dtype=np.int64)
+        self.done = np.zeros(1, dtype=np.int64)
+        self.counts = np.zeros((chunks, 3), dtype=np.int64)
+        self.maxima = np.zeros((2, n_in, 2), dtype=np.int64)  # per thread: the caller's, the helper's
+        self.finished = threading.Event()
+        self.errors: list[BaseException] = []
+        submit(self._helper)
+
+    def _claim(self, thread: int) -> None:
+        _claim_chunks(self.counter, self.done, self.counts, self.maxima[thread], *self.args)
+
+    def _helper(self) -> None:
         try:
-            _claim_chunks(counter, done, counts, maxima, *args)
+            self._claim(1)
         except BaseException as error:  # re-raised on the calling thread
-            errors.append(error)
+            self.errors.append(error)
         finally:
-            finished.set()
+            self.finished.set()
 
-    submit(helper)
-    _claim_chunks(counter, done, counts, maxima, *args)
-    if _finished(done) < counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
-        finished.wait()
-    if errors:
-        raise errors[0]
-    ltp, ltd, written = counts.sum(axis=0)
-    return int(ltp), int(ltd), int(written), maxima
+    def join(self) -> tuple[int, int, int]:
+        self._claim(0)
+        if _finished(self.done) < self.counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
+            self.finished.wait()
+        if self.errors:
+            raise self.errors[0]
+        _raise_to(self.row_max, self.maxima)
+        ltp, ltd, written = self.counts.sum(axis=0)
+        return int(ltp), int(ltd), int(written)
 
 
-def pulse_update(
+class _Done:
+    """An update already run on the calling thread (the serial loop), as a :class:`Pulsing`."""
+
+    def __init__(self, counts: tuple[int, int, int]):
+        self.counts = counts
+
+    def join(self) -> tuple[int, int, int]:
+        return self.counts
+
+
+class _Background:
+    """A serial update run whole on the helper thread while the caller goes on; :meth:`join` waits for it."""
+
+    def __init__(self, args: tuple):
+        self.finished = threading.Event()
+        self.counts = (0, 0, 0)
+        self.errors: list[BaseException] = []
+        submit(self._run, args)
+
+    def _run(self, args: tuple) -> None:
+        try:
+            self.counts = _chunks_serial(*args)
+        except BaseException as error:  # re-raised on the calling thread
+            self.errors.append(error)
+        finally:
+            self.finished.set()
+
+    def join(self) -> tuple[int, int, int]:
+        self.finished.wait()
+        if self.errors:
+            raise self.errors[0]
+        return self.counts
+
+
+def start_pulse_update(
     w: np.ndarray,
     w_eff: np.ndarray,
     w_blocks: np.ndarray,
@@ -350,8 +346,10 @@ def pulse_update(
     key: int,
     g_ref: float = 0.5,
     parallel: bool | None = None,
-) -> tuple[int, int, int]:
-    """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights.
+    background: bool = False,
+) -> Pulsing | _Done | _Background:
+    """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights
+    once the returned update's ``join()`` (LTP pulses, LTD pulses, cells written) has returned.
 
     ``w`` (n_out, n_in) holds the weights the optimizer wants, ``w_eff`` the ones the
     cells hold and ``w_blocks`` the same in row blocks (:func:`~.device.block_weights`); all kept up to date.
@@ -364,7 +362,9 @@ def pulse_update(
     ``pulses`` counts every pulse sent per cell; ``row_max[k, 0/1]`` gets the largest
     LTP/LTD pulse count sent on input row ``k`` (it is raised, not reset). ``parallel``:
     force the parallel or the serial loop (default: parallel from :data:`PARALLEL_CELLS` cells;
-    the results are the same). Returns (LTP pulses, LTD pulses, cells written).
+    the results are the same). A parallel update runs on the helper thread until it is joined,
+    so the caller can do other work meanwhile (on other arrays); so does a serial one of at least
+    :data:`BACKGROUND_CELLS` cells with ``background`` (whole, on the helper).
     """
     if parallel is None:
         parallel = w.size >= PARALLEL_CELLS and two_threads()
@@ -372,11 +372,16 @@ def pulse_update(
     table_ltp = _tables(float(a_ltp[0, 0, 0]) if shared else 0.0, levels_ltp, 1.0)
     table_ltd = _tables(float(a_ltd[0, 0, 0]) if shared else 0.0, levels_ltd, -1.0)
     if not parallel:
-        return _chunks_serial(w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max),
-                              float(c2c), bool(differential), int(endurance), row_max, np.uint64(key), float(g_ref),
-                              table_ltp, table_ltd)  # fmt: skip
+        serial = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
+                  bool(differential), int(endurance), row_max, np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
+        if background and w.size >= BACKGROUND_CELLS and two_threads():
+            return _Background(serial)
+        return _Done(_chunks_serial(*serial))
     args = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
             bool(differential), int(endurance), np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
-    ltp, ltd, written, maxima = _shared(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK))
-    _raise_to(row_max, maxima)
-    return ltp, ltd, written
+    return Pulsing(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK), row_max)
+
+
+def pulse_update(*args, **kwargs) -> tuple[int, int, int]:
+    """:func:`start_pulse_update` and its join: the whole update before it returns (LTP pulses, LTD pulses, cells written)."""
+    return start_pulse_update(*args, **kwargs).join()

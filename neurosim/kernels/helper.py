@@ -50,7 +50,8 @@ def two_threads() -> bool:
 
 
 def submit(job: Callable, *args) -> None:
-    """Run ``job(*args)`` on the helper thread (it must only take items that are left)."""
+    """Run ``job(*args)`` on the helper thread, after the jobs submitted before it (a job that shares
+    items with the caller must only take the items that are left)."""
     global _helper
     if _helper is None or _helper.pid != os.getpid():
         _helper = _Helper()

@@ -31,12 +31,14 @@ distribution of pulses per cell (endurance).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from neurosim.config.hw import HwConfig
-from neurosim.kernels.device import block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots, pulse_update
+from neurosim.kernels.device import (block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots,
+                                     start_pulse_update)
 
 from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
@@ -294,17 +296,32 @@ class CrossbarDevice:
 
     # ----------------------------------------------------------------- write hook
 
-    def write(self, weights: list[np.ndarray]) -> None:
-        """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values."""
+    def write(self, weights: list[np.ndarray], update: Callable[[int], None] | None = None) -> None:
+        """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values.
+
+        ``update(i)``, if given, is layer ``i``'s optimizer step, run here just before the
+        layer is written, last layer first: layer ``i``'s pulses then start on the helper
+        thread while layer ``i - 1``'s step runs on this one (each touches only its own
+        arrays, and neither result depends on the thread that computes it: the same bits
+        as stepping every layer first and writing them in order)."""
         self.steps += 1
         if not self.programmed:
-            for cells, w in zip(self.layers, weights):
+            for index, (cells, w) in enumerate(zip(self.layers, weights)):
+                if update is not None:
+                    update(index)
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
-        for index, (cells, w) in enumerate(zip(self.layers, weights)):
+        pending = None
+        for index in reversed(range(len(self.layers))) if update is not None else range(len(self.layers)):
+            cells, w = self.layers[index], weights[index]
+            if update is not None:
+                update(index)
+            if pending is not None:
+                self._finish(*pending)
+                pending = None
             if not self.upper[index]:
-                self._pulse(cells, w)
+                pending = (cells, self._start(cells, w, background=update is not None and index > 0))
                 continue
             # several cells per weight: the lowest-order cell takes the whole change
             target = cells.w_eff + (w - self._stack_weights(index))
@@ -312,16 +329,27 @@ class CrossbarDevice:
             if self.carry_every and self.steps % self.carry_every == 0:
                 self._carry(index)
             w[:] = self._stack_weights(index)
+        if pending is not None:
+            self._finish(*pending)
 
     def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
         """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
+        self._finish(cells, self._start(cells, w))
+
+    def _start(self, cells: _Layer, w: np.ndarray, background: bool = False):
+        """Start sending ``w - cells.w_eff`` to ``cells`` (:func:`~neurosim.kernels.device.start_pulse_update`;
+        ``background``: other work follows before the join)."""
         key = pulse_key(self.c2c_seed, cells.stream, cells.calls)
         cells.calls += 1
-        ltp, ltd, written = pulse_update(
+        return start_pulse_update(
             w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
             self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
-            self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref,
+            self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref, background=background,
         )  # fmt: skip
+
+    def _finish(self, cells: _Layer, update) -> None:
+        """Wait for a started update and count it."""
+        ltp, ltd, written = update.join()
         cells.totals += (ltp, ltd, written, pulse_slots(cells.row_max, self.xbar.rows))  # row_max back to 0
 
     def _carry(self, index: int) -> None:

@@ -287,12 +287,16 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
             correct += int(np.count_nonzero(cache.logits.argmax(axis=1) == yb))
             result = rule.backward(net, cache, e, yb, weight_grads=not fused)
             rule.learn_feedback(net, cache)
-            if fused:
-                _sgd_layers(net, trainable, result, cache, optimizer, first_param)
+            weights = [layer.weight for layer in net.weight_layers]
+            if fused and device is not None:  # device hook 2, each layer's pulses beside the next layer's step
+                device.write(weights, _sgd_steps(net, trainable, result, cache, optimizer, first_param))
             else:
-                optimizer.step([g for j in trainable for g in result.grads[j]])
-            if device is not None:  # device hook 2: the update sent as pulses
-                device.write([layer.weight for layer in net.weight_layers])
+                if fused:
+                    _sgd_layers(net, trainable, result, cache, optimizer, first_param)
+                else:
+                    optimizer.step([g for j in trainable for g in result.grads[j]])
+                if device is not None:  # device hook 2: the update sent as pulses
+                    device.write(weights)
             counter.tick(correct / (start + len(idx)))
             step += 1
             measure(epoch)
@@ -327,6 +331,21 @@ def _sgd_layers(net: Network, trainable: list[int], result: Backward, cache: For
         else:
             for p, g in zip(layer.params, result.grads[j]):
                 sgd_step(p, g, rate)
+
+
+def _sgd_steps(net: Network, trainable: list[int], result: Backward, cache: ForwardCache, optimizer: SGD,
+               first_param: dict[int, int]) -> Callable[[int], None]:
+    """:func:`_sgd_layers` for the device's write hook: every trainable layer without
+    weights now, and ``step(i)`` the ``i``-th weight layer's (if it trains) when the hook asks."""
+    weighted = net.weight_index
+    _sgd_layers(net, [j for j in trainable if j not in weighted], result, cache, optimizer, first_param)
+    mine = {weighted[j]: j for j in trainable if j in weighted}
+
+    def step(index: int) -> None:
+        if index in mine:
+            _sgd_layers(net, [mine[index]], result, cache, optimizer, first_param)
+
+    return step
 
 
 def _trains(rule: Rule, net: Network, j: int) -> bool:
