@@ -280,3 +280,38 @@ def test_sweep_numerics_key_follows_the_device() -> None:
     assert numerics_key(wl, algo, did, ideal) == numerics_key(wl, algo, did)
     other_ideal = ideal.model_copy(update={"crossbar": ideal.crossbar.model_copy(update={"adc_bits": 4})})
     assert numerics_key(wl, algo, did, other_ideal) == numerics_key(wl, algo, did, ideal)
+
+
+@pytest.mark.parametrize("rule", ["bp", "sdfa"])
+def test_device_training_same_bits_on_one_thread_and_two(mnist_dir, rule: str) -> None:
+    """A whole device-numerics training (layers large enough for the shared pulse updates and
+    reads, the background update and the pulses beside the next layer's SGD step) gives the
+    same bits with numba's thread count 2 as with 1 (everything on the calling thread)."""
+    import numba
+
+    wl = Workload.model_validate(
+        {
+            "name": "threads",
+            "seed": 3,
+            "dataset": {"name": "mnist", "train_limit": 384, "test_limit": 128},
+            "network": {"layers": [784, 96, 48, 10], "activation": "tanh"},  # 75,264 / 4,608 / 480 cells
+            "training": {"epochs": 2, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.3}},
+            "algorithms": [rule],
+        }
+    )
+    data = load_dataset(wl.dataset)
+    hw = load_model(HW_DEVICE, HwConfig)
+    threads = numba.get_num_threads()
+    runs = []
+    try:
+        for count in (2, 1):
+            numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+            runs.append(train(wl, wl.algorithm(rule), data.x_train, data.y_train, data.x_test, data.y_test, hw=hw))
+    finally:
+        numba.set_num_threads(threads)
+    two, one = runs
+    assert [(h.loss, h.test_accuracy) for h in two.history] == [(h.loss, h.test_accuracy) for h in one.history]
+    for layer in one.weights:
+        np.testing.assert_array_equal(two.weights[layer], one.weights[layer])
+    assert two.device_writes == one.device_writes
+    assert one.device_writes[0].cells_written_per_step > 0
