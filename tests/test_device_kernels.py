@@ -231,7 +231,8 @@ class _Layer:
 
 def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
     """CrossbarDevice.write(weights, update): each layer's step run inside the write, its pulses
-    beside the next step (a parallel, a background and a serial-sized layer) — the same bits as
+    beside the next step and still running when the write returns (a parallel, a background and
+    a serial-sized layer; the next write, a read or settle() waits for them) — the same bits as
     stepping every layer first and then writing, over several steps."""
     from neurosim.config.base import load_model
     from neurosim.config.hw import HwConfig
@@ -255,11 +256,12 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
                 weights[index] += deltas[index]
 
             if inside:
-                device.write(weights, step)
+                device.write(weights, step)  # returns with the pulses still running
             else:
                 for index in range(len(weights)):
                     step(index)
                 device.write(weights)
+        device.settle()
         outcomes.append(([w.copy() for w in weights], [(c.g.copy(), c.pulses.copy(), c.totals.copy()) for c in device.layers]))
     for a, b in zip(outcomes[0][0], outcomes[1][0]):
         np.testing.assert_array_equal(a, b)

@@ -15,7 +15,10 @@ places:
   and ``crossbar.cols`` columns per array partial sum;
 - :meth:`CrossbarDevice.write` after the optimizer step: the change the
   optimizer asked for is sent as pulses (:func:`~neurosim.kernels.device.pulse_update`)
-  and ``net.weights`` becomes what the cells reached.
+  and ``net.weights`` becomes what the cells reached. With plain SGD the hook runs
+  each layer's step itself and returns with the pulses still running on the helper
+  thread: a layer's next read waits for its own, :meth:`CrossbarDevice.settle` for all
+  (the trainer settles before the alignment measures and at each epoch's end).
 
 The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
 fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
@@ -32,7 +35,6 @@ distribution of pulses per cell (endurance).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,32 +44,10 @@ from neurosim.kernels.device import (block_mvm, block_mvm_transposed, block_weig
 
 from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
+from .device_stats import LayerWriteStats, write_stats
 from .network import Network
 
 __all__ = ["CrossbarDevice", "LayerWriteStats", "shape_from_label", "curve_np", "curve_inverse_np", "symmetry_point"]
-
-@dataclass(frozen=True)
-class LayerWriteStats:
-    """Programming of one layer's cells over a run (per-step figures are run means)."""
-
-    layer: str
-    steps: int
-    cells: int
-    ltp_pulses_per_step: float
-    ltd_pulses_per_step: float
-    cells_written_per_step: float
-    #: Row-serial pulse slots per step of the slowest array (identical pulses, one row at a time).
-    pulse_slots_per_step: float
-    pulses_per_cell_mean: float
-    pulses_per_cell_max: int
-    #: Histogram of pulses per cell over the run: counts and bin edges.
-    pulses_per_cell_counts: tuple[int, ...]
-    pulses_per_cell_edges: tuple[float, ...]
-
-    @property
-    def pulses_per_step(self) -> float:
-        return self.ltp_pulses_per_step + self.ltd_pulses_per_step
-
 
 class _Layer:
     """Cells of one crossbar-held matrix."""
@@ -125,6 +105,8 @@ class CrossbarDevice:
         #: Steps between two carries of the lower cells into the higher (0: never).
         self.carry_every = self.dev.carry_every_steps or steps_per_epoch
         self.steps = 0
+        #: layer index -> (its cells, its update) started by :meth:`write` and not joined yet
+        self._pending: dict[int, tuple] = {}
         #: Normalised conductance of the reference column (reference mapping): mid, or the symmetry point.
         self.g_ref = 0.5
         if self.dev.reference == "symmetry_point":  # mid where the curves have none (linear)
@@ -244,6 +226,7 @@ class CrossbarDevice:
         return out.astype(np.float32)
 
     def mvm(self, index: int, x: np.ndarray) -> np.ndarray:
+        self._join(index)
         """Layer ``index`` (0-based) read for input batch ``x``: ``x Wᵀ`` through DAC, cells and ADC
         (with several cells per weight: each cell's columns read and ADC-converted on their own,
         the outputs added digitally)."""
@@ -264,6 +247,7 @@ class CrossbarDevice:
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
     def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
+        self._join(index)
         """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
 
         The same path as :meth:`mvm` the other way round: each sample's ``δ`` is scaled to
@@ -300,10 +284,13 @@ class CrossbarDevice:
         """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values.
 
         ``update(i)``, if given, is layer ``i``'s optimizer step, run here just before the
-        layer is written, last layer first: layer ``i``'s pulses then start on the helper
-        thread while layer ``i - 1``'s step runs on this one (each touches only its own
-        arrays, and neither result depends on the thread that computes it: the same bits
-        as stepping every layer first and writing them in order)."""
+        layer is written: layer ``i``'s pulses then start on the helper thread while layer
+        ``i + 1``'s step runs on this one, and the write returns with them still running:
+        a layer's next read (:meth:`mvm`, :meth:`mvm_transposed`) first waits for its own,
+        and :meth:`settle` for all (each update touches only its own layer's arrays, and no
+        result depends on the thread that computes it: the same bits as stepping every
+        layer first and writing them in order)."""
+        self.settle()
         self.steps += 1
         if not self.programmed:
             for index, (cells, w) in enumerate(zip(self.layers, weights)):
@@ -312,25 +299,31 @@ class CrossbarDevice:
                 cells.w_eff[:] = w
                 cells.w_blocks[:] = block_weights(w, self.xbar.rows)
             return
-        pending = None
-        for index in reversed(range(len(self.layers))) if update is not None else range(len(self.layers)):
-            cells, w = self.layers[index], weights[index]
+        for index, (cells, w) in enumerate(zip(self.layers, weights)):
             if update is not None:
                 update(index)
-            if pending is not None:
-                self._finish(*pending)
-                pending = None
             if not self.upper[index]:
-                pending = (cells, self._start(cells, w, background=update is not None and index > 0))
+                self._pending[index] = (cells, self._start(cells, w, background=update is not None))
                 continue
             # several cells per weight: the lowest-order cell takes the whole change
+            self.settle()
             target = cells.w_eff + (w - self._stack_weights(index))
             self._pulse(cells, target)
             if self.carry_every and self.steps % self.carry_every == 0:
                 self._carry(index)
             w[:] = self._stack_weights(index)
+        if update is None:
+            self.settle()
+
+    def _join(self, index: int) -> None:
+        pending = self._pending.pop(index, None)
         if pending is not None:
             self._finish(*pending)
+
+    def settle(self) -> None:
+        """Wait for every update still running (in layer order)."""
+        for index in sorted(self._pending):
+            self._join(index)
 
     def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
         """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
@@ -373,27 +366,6 @@ class CrossbarDevice:
             below.w_blocks[:] = block_weights(below.w_eff, self.xbar.rows)
 
     def stats(self) -> list[LayerWriteStats]:
-        """Per weight layer: programming figures of the run so far."""
-        out = []
-        steps = max(self.steps, 1)
-        for cells, upper in zip(self.layers, self.upper):
-            per_cell = np.concatenate([c.pulses.sum(axis=0).ravel() for c in (cells, *upper)])
-            totals = sum((c.totals for c in upper), cells.totals.copy())
-            top = int(per_cell.max()) if per_cell.size else 0
-            counts, edges = np.histogram(per_cell, bins=10, range=(0, max(top, 1)))
-            out.append(
-                LayerWriteStats(
-                    layer=cells.name,
-                    steps=self.steps,
-                    cells=int(per_cell.size),
-                    ltp_pulses_per_step=float(totals[0]) / steps,
-                    ltd_pulses_per_step=float(totals[1]) / steps,
-                    cells_written_per_step=float(totals[2]) / steps,
-                    pulse_slots_per_step=float(totals[3]) / steps,
-                    pulses_per_cell_mean=float(per_cell.mean()),
-                    pulses_per_cell_max=top,
-                    pulses_per_cell_counts=tuple(int(c) for c in counts),
-                    pulses_per_cell_edges=tuple(float(e) for e in edges),
-                )
-            )
-        return out
+        """Per weight layer: programming figures of the run so far (after every running update)."""
+        self.settle()
+        return [write_stats([cells, *upper], self.steps) for cells, upper in zip(self.layers, self.upper)]

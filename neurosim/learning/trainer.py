@@ -264,6 +264,8 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
 
     def measure(epoch: int) -> None:
         if record and diagnostics and measures_at(step, per_epoch, every):
+            if device is not None:
+                device.settle()
             alignment.extend(AlignmentRecord(step, epoch, name, *values)
                              for name, values in measure_alignment(net, rule, held_x, held_y).items())
 
@@ -300,6 +302,8 @@ def _fit(workload, algo, net: Network, rule: Rule, shuffle: np.random.Generator,
             counter.tick(correct / (start + len(idx)))
             step += 1
             measure(epoch)
+        if device is not None:  # the last step's pulses, before the test pass and anything that reads W
+            device.settle()
         if diverged is not None:
             break
         if record:
