@@ -3,8 +3,8 @@
 The kernels' matrix products go to BLAS: the dense and conv ones to NumPy's OpenBLAS
 (:func:`neurosim.kernels.dense.blas_dot`, called from Python between the numba loops),
 the plain-SGD weight step to the OpenBLAS that SciPy ships
-(:func:`neurosim.kernels.dense.dense_sgd_update`: ``scipy.linalg.blas.sgemm``, which
-exposes ``β``); the limit below reaches both libraries. OpenBLAS picks
+(:func:`neurosim.kernels.dense.dense_sgd_update`: its ``sgemm``, which takes ``β``,
+called from numba by :mod:`.sgemm`); the limit below reaches both libraries. OpenBLAS picks
 its blocking by thread count, and the float32 sums then round differently: on
 784-800-800-10, 20 epochs of DFA ended at 95.70 % with two threads and 95.90 % with
 one (measured before the SGD step became one sgemm, which rounds differently again:

@@ -12,7 +12,8 @@ parts (bias, activation, its derivative, the ``1/B`` scaling) stay fused numba l
 Like those, the products stay silent on overflow (a diverging run is caught by the
 trainer's finite-loss check, not by a NumPy warning): :func:`blas_dot`. Plain SGD
 does not form ``ΔW`` at all: :func:`dense_sgd_update` is one sgemm with ``β = 1``
-into ``W`` (SciPy's binding: NumPy's has no ``β``).
+into ``W`` (SciPy's OpenBLAS ``sgemm``, called without the GIL by :mod:`.sgemm`: NumPy's
+binding has no ``β``).
 
 Activations are selected by an integer code (numba cannot dispatch on
 strings cheaply): :data:`IDENTITY`, :data:`TANH`, :data:`RELU`,

@@ -33,7 +33,6 @@ __all__ = [
     "block_mvm_transposed",
     "block_weights",
     "plain_mvm",
-    "adc_sum",
     "pulse_update",
     "start_pulse_update",
     "pulse_key",
@@ -101,13 +100,6 @@ def _block_sum(parts: np.ndarray) -> np.ndarray:
     for blk in range(parts.shape[0]):
         out += parts[blk]
     return out
-
-
-def adc_sum(parts: np.ndarray, lsb: np.ndarray, bits: int) -> np.ndarray:
-    """Sum over blocks of the ADC-quantised partial sums ``parts`` (blocks, B, n_out); ``parts`` is overwritten."""
-    for blk in range(parts.shape[0]):
-        adc_quantise(parts[blk], lsb, bits)
-    return _block_sum(parts)
 
 
 #: Multiply-accumulates of one read from which its blocks are shared with the helper thread (kernels.helper).

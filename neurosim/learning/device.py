@@ -225,15 +225,19 @@ class CrossbarDevice:
             out += sign * scale * (cells.g[side] + self.g0) * sigma * noise
         return out.astype(np.float32)
 
-    def mvm(self, index: int, x: np.ndarray) -> np.ndarray:
+    def _stacked(self, index: int, read: Callable[[_Layer, np.ndarray], np.ndarray], signal: np.ndarray) -> np.ndarray:
+        """``read`` of every cell of layer ``index`` (after its running update), added digitally."""
         self._join(index)
+        out = read(self.layers[index], signal)
+        for cells in self.upper[index]:
+            out += read(cells, signal)
+        return out
+
+    def mvm(self, index: int, x: np.ndarray) -> np.ndarray:
         """Layer ``index`` (0-based) read for input batch ``x``: ``x Wᵀ`` through DAC, cells and ADC
         (with several cells per weight: each cell's columns read and ADC-converted on their own,
         the outputs added digitally)."""
-        out = self._read(self.layers[index], x)
-        for cells in self.upper[index]:
-            out += self._read(cells, x)
-        return out
+        return self._stacked(index, self._read, x)
 
     def _read(self, cells: _Layer, x: np.ndarray) -> np.ndarray:
         w = self._read_weights(cells)
@@ -247,7 +251,6 @@ class CrossbarDevice:
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
 
     def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
-        self._join(index)
         """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
 
         The same path as :meth:`mvm` the other way round: each sample's ``δ`` is scaled to
@@ -255,10 +258,7 @@ class CrossbarDevice:
         ``crossbar.cols`` columns give one partial sum per row, ADC-quantised with full
         scale ``adc_full_scale · cols_used · w_max · s_b``; the partial sums are added.
         """
-        out = self._read_transposed(self.layers[index], delta)
-        for cells in self.upper[index]:
-            out += self._read_transposed(cells, delta)
-        return out
+        return self._stacked(index, self._read_transposed, delta)
 
     def _read_transposed(self, cells: _Layer, delta: np.ndarray) -> np.ndarray:
         w = self._read_weights(cells)
