@@ -269,3 +269,15 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for a, b in zip(cells_a, cells_b):
             np.testing.assert_array_equal(a, b)
     assert outcomes[0][1][0][2][2] > 0  # cells were written
+
+
+def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
+    from neurosim.kernels.helper import Job
+
+    assert Job(lambda a, b: a * b, 6, 7).wait() == 42
+
+    def fails() -> None:
+        raise ValueError("on the helper")
+
+    with pytest.raises(ValueError, match="on the helper"):
+        Job(fails).wait()

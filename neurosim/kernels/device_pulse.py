@@ -34,7 +34,6 @@ each thread keeps its own row maxima (max is order-free), reduced after the loop
 from __future__ import annotations
 
 import functools
-import threading
 
 import numpy as np
 from llvmlite import ir
@@ -43,7 +42,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .counter_rng import normal_pair, pulse_key, splitmix64
-from .helper import submit, two_threads
+from .helper import Job, two_threads
 
 __all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "start_pulse_update", "Pulsing"]
 
@@ -267,27 +266,17 @@ class Pulsing:
         self.done = np.zeros(1, dtype=np.int64)
         self.counts = np.zeros((chunks, 3), dtype=np.int64)
         self.maxima = np.zeros((2, n_in, 2), dtype=np.int64)  # per thread: the caller's, the helper's
-        self.finished = threading.Event()
-        self.errors: list[BaseException] = []
-        submit(self._helper)
+        self.helper = Job(self._claim, 1)
 
     def _claim(self, thread: int) -> None:
         _claim_chunks(self.counter, self.done, self.counts, self.maxima[thread], *self.args)
 
-    def _helper(self) -> None:
-        try:
-            self._claim(1)
-        except BaseException as error:  # re-raised on the calling thread
-            self.errors.append(error)
-        finally:
-            self.finished.set()
-
     def join(self) -> tuple[int, int, int]:
         self._claim(0)
-        if _finished(self.done) < self.counts.shape[0]:  # the helper is still on chunks it took (it sets the event when it returns)
-            self.finished.wait()
-        if self.errors:
-            raise self.errors[0]
+        if _finished(self.done) < self.counts.shape[0]:  # the helper is still on chunks it took
+            self.helper.wait()
+        elif self.helper.error is not None:  # it failed before taking any
+            raise self.helper.error
         _raise_to(self.row_max, self.maxima)
         ltp, ltd, written = self.counts.sum(axis=0)
         return int(ltp), int(ltd), int(written)
@@ -307,24 +296,10 @@ class _Background:
     """A serial update run whole on the helper thread while the caller goes on; :meth:`join` waits for it."""
 
     def __init__(self, args: tuple):
-        self.finished = threading.Event()
-        self.counts = (0, 0, 0)
-        self.errors: list[BaseException] = []
-        submit(self._run, args)
-
-    def _run(self, args: tuple) -> None:
-        try:
-            self.counts = _chunks_serial(*args)
-        except BaseException as error:  # re-raised on the calling thread
-            self.errors.append(error)
-        finally:
-            self.finished.set()
+        self.job = Job(_chunks_serial, *args)
 
     def join(self) -> tuple[int, int, int]:
-        self.finished.wait()
-        if self.errors:
-            raise self.errors[0]
-        return self.counts
+        return self.job.wait()
 
 
 def start_pulse_update(

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numba
 
-__all__ = ["two_threads", "submit", "run_items"]
+__all__ = ["two_threads", "submit", "Job", "run_items"]
 
 
 class _Helper:
@@ -56,6 +56,31 @@ def submit(job: Callable, *args) -> None:
     if _helper is None or _helper.pid != os.getpid():
         _helper = _Helper()
     _helper.jobs.put((job, args))
+
+
+class Job:
+    """``job(*args)`` run on the helper thread (after the jobs submitted before it) while the
+    caller goes on; :meth:`wait` waits for it, re-raises its error, returns its result."""
+
+    def __init__(self, job: Callable, *args):
+        self.finished = threading.Event()
+        self.result = None
+        self.error: BaseException | None = None
+        submit(self._run, job, args)
+
+    def _run(self, job: Callable, args: tuple) -> None:
+        try:
+            self.result = job(*args)
+        except BaseException as error:  # re-raised on the calling thread
+            self.error = error
+        finally:
+            self.finished.set()
+
+    def wait(self):
+        self.finished.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 def run_items(task: Callable[[int], None], items: int) -> None:
