@@ -23,9 +23,13 @@ places:
 The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
 fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
 ``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
-level (:meth:`program_feedback`); stuck faults apply to both. Their
-reads in the error phase use the programmed values without DAC/ADC quantisation
-or read noise (not modelled yet).
+level (:meth:`program_feedback`); stuck faults apply to both. Their reads in the
+error phase take the same path as the error's read through ``W``
+(``device.error_read: cells``): the signal scaled per sample to its largest
+magnitude and DAC-quantised, read noise on each cell, an ADC on each array's
+partial sums; FA's ``δ B`` is a transposed read like BP's ``δ W``, a direct
+projection ``signal · B_lᵀ`` a read the forward way (the signal on the rows).
+With ``error_read: exact`` they use the programmed values in float.
 
 Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
 pulse slots (write latency) per step, averaged over the run, and the
@@ -94,6 +98,8 @@ class CrossbarDevice:
         self.c2c_seed = c2c_ss.generate_state(1, dtype=np.uint64)[0]
         self._streams = 0
         self.layers: list[_Layer] = []
+        #: Cells of the fixed feedback matrices held in crossbars (:meth:`program_feedback`), in programming order.
+        self.feedback: list[_Layer] = []
         #: cells_per_weight > 1: per layer, the cells above the lowest-order one (``layers[i]``), in
         #: rising significance; slice k holds ``w_max · F^k / Σ_j F^j`` (F = device.significance).
         self.upper: list[list[_Layer]] = []
@@ -203,12 +209,21 @@ class CrossbarDevice:
             total += cells.w_eff
         return total
 
-    def program_feedback(self, matrices: list[np.ndarray]) -> None:
-        """Program fixed feedback matrices held in crossbars (in place: they become the cells' values)."""
+    def program_feedback(self, matrix: np.ndarray, transposed: bool) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Program a fixed feedback matrix held in crossbars (in place: it becomes the cells' values)
+        and return its reader: ``s → s · matrix`` (``transposed``, FA's chain, read like
+        :meth:`mvm_transposed`) or ``s → s · matrixᵀ`` (a direct projection), through DAC, cells and
+        ADC; None where the error phase reads the programmed values exactly (``error_read: exact``)."""
         if not self.programmed:
-            return
-        for i, b in enumerate(matrices):
-            self._program(self._cells(f"feedback{i + 1}", b.shape), b, exact=False)
+            return None
+        cells = self._cells(f"feedback{len(self.feedback) + 1}", matrix.shape)
+        self._program(cells, matrix, exact=False)
+        self.feedback.append(cells)
+        if self.dev.error_read != "cells":
+            return None
+        if transposed:
+            return lambda signal: self._read_transposed(cells, np.ascontiguousarray(signal))
+        return lambda signal: self._read_signal(cells, np.ascontiguousarray(signal))
 
     # ----------------------------------------------------------------- read hook
 
@@ -249,6 +264,19 @@ class CrossbarDevice:
         full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * cells.w_max
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
+
+    def _read_signal(self, cells: _Layer, signal: np.ndarray) -> np.ndarray:
+        """``signal · Wᵀ`` of an error-phase signal: :meth:`_read`'s path with the signal scaled per
+        sample to its largest magnitude (as :meth:`_read_transposed` scales ``δ``)."""
+        w = self._read_weights(cells)
+        if not self.quantised_reads:
+            return plain_mvm(signal, w)
+        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
+        scale = np.abs(signal).max(axis=1).astype(np.float32)
+        sq = dac_quantise(signal, scale, self.xbar.input_bits)
+        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, signal.shape[1]) * cells.w_max
+        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        return block_mvm(sq, blocks, lsb, self.xbar.adc_bits)
 
     def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
         """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).

@@ -53,6 +53,8 @@ terms each unit's error sums (``C`` dense, ``s`` sparse), so ``E[g_i²]`` does n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from neurosim.config.dataflow import LayerPlan, layer_plan
@@ -96,6 +98,9 @@ class DirectFeedback:
         self.grid = grid
         units = int(np.prod(grid))
         self.idx: np.ndarray | None = None
+        #: Dense ``B_l`` held in crossbars and read through the cells (``numerics: device``,
+        #: :meth:`.device.CrossbarDevice.program_feedback`): ``signal → signal · B_lᵀ``; None: exact.
+        self.reader = None
         if rng is None:  # learned (FDFA): starts at zero
             self.matrix = np.zeros((units, classes), dtype=np.float32)
         elif fanin is None:
@@ -107,7 +112,12 @@ class DirectFeedback:
     def project(self, signal: np.ndarray) -> np.ndarray:
         """The error at the layer's output ``h`` (before ``f'``), shaped ``(batch,) + out_shape``."""
         batch = signal.shape[0]
-        g = dense_project(signal, self.matrix) if self.idx is None else sparse_project(signal, self.idx, self.matrix)
+        if self.reader is not None:
+            g = self.reader(signal)
+        elif self.idx is None:
+            g = dense_project(signal, self.matrix)
+        else:
+            g = sparse_project(signal, self.idx, self.matrix)
         if self.dilation == 1:
             return g.reshape((batch,) + self.out_shape)
         full = np.zeros((batch,) + self.out_shape, dtype=g.dtype)
@@ -143,6 +153,8 @@ class Rule:
         if self.flow.chain_matrix == "B":
             for i, layer in enumerate(weights[1:], start=1):
                 self.chain_feedback[i] = _uniform(feedback_rng, layer.weight.shape, scale, _chain_fan(layer))
+        #: FA with ``B_i`` held in crossbars (``numerics: device``): ``δ → δ · B_i`` read through the cells.
+        self.chain_readers: dict[int, Callable[[np.ndarray], np.ndarray]] = {}
         fanin = getattr(algo, "fanin", None) if (self.flow.feedback == "sparse" or self.flow.path == "hybrid") else None
         #: Direct feedback of each hidden weight layer whose error is "direct".
         self.direct: dict[int, DirectFeedback] = {}
@@ -225,7 +237,9 @@ class Rule:
                 if self.plan[i].trainable and weight_grads:
                     out.grads[j] = layer.param_grads(g, c)
                 below = self.plan[i - 1] if i > 0 else None
-                if below is not None and below.error == "chain":
+                if below is not None and below.error == "chain" and i in self.chain_readers:
+                    g = self.chain_readers[i](g).reshape((g.shape[0],) + layer.shape.in_shape)
+                elif below is not None and below.error == "chain":
                     g = layer.chain(g, c, self.chain_feedback.get(i, layer.weight), self.plan[i].error_groups)
                 else:
                     g = None

@@ -187,7 +187,7 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, d
     rule = make_rule(algo, net, rule_ss)
     if device is not None:  # device hook 0: program W and crossbar-held feedback into the cells
         device.program_weights(net)
-        device.program_feedback(_feedback_in_crossbars(rule, device.feedback_storage))
+        _feedback_in_crossbars(rule, device)
         device.attach(net)  # hook 1: every dense layer's MVM reads the cells
     history, diverged, alignment = _fit(workload, algo, net, rule, np.random.default_rng(shuffle_ss), data,
                              workload.training.epochs, counter, record=True, device=device, diagnostics=diagnostics)
@@ -206,13 +206,22 @@ def _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, d
     )
 
 
-def _feedback_in_crossbars(rule: Rule, storage: str) -> list[np.ndarray]:
-    """Fixed feedback matrices the chip holds in crossbars (as the mapping places them:
-    ``chip.feedback_storage: crossbar`` and the rule's ``feedback_in_arrays_allowed``)."""
+def _feedback_in_crossbars(rule: Rule, device: CrossbarDevice) -> None:
+    """Program the fixed feedback matrices the chip holds in crossbars (as the mapping places
+    them: ``chip.feedback_storage: crossbar`` and the rule's ``feedback_in_arrays_allowed``) and
+    read them through their cells: FA's chain ``δ B``, a dense projection ``signal · B_lᵀ``
+    (a sparse ``B_l``'s values are programmed, its gather stays exact)."""
     flow = rule.flow
-    if storage != "crossbar" or not flow.feedback_in_arrays_allowed or flow.learns_feedback:
-        return []
-    return list(rule.chain_feedback.values()) + [d.matrix for d in rule.direct.values()]
+    if device.feedback_storage != "crossbar" or not flow.feedback_in_arrays_allowed or flow.learns_feedback:
+        return
+    for i, matrix in rule.chain_feedback.items():
+        reader = device.program_feedback(matrix, transposed=True)
+        if reader is not None:
+            rule.chain_readers[i] = reader
+    for direct in rule.direct.values():
+        reader = device.program_feedback(direct.matrix, transposed=False)
+        if direct.idx is None:
+            direct.reader = reader
 
 
 class _Progress:
