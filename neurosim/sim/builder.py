@@ -100,6 +100,7 @@ class StepBuilder:
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
         self._sets: dict[tuple, frozenset] = {}
         self._reads: dict[tuple, object] = {}
+        self._scatters: dict[tuple, tuple[Route | None, list[int]]] = {}
         #: the step's distinct records (frozen, so ops share them)
         self._records: dict[tuple, Record] = {}
 
@@ -180,6 +181,29 @@ class StepBuilder:
     def delivered(self, msg: int | None, dest: int, local: list[Dep]) -> list[Dep]:
         """What an op on ``dest`` waits for: the message's delivery there, else the local producer."""
         return [(msg, dest)] if msg is not None and dest in self.ops[msg].route.dests else list(local)
+
+    def fan_out(self, msg: int | None, dests: Iterable[int], local: list[Dep], into: dict[int, list[Dep]]) -> None:
+        """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one lookup of the
+        route for the lot: a large step has ~10^5 such dependencies)."""
+        reached = self.ops[msg].route.dests if msg is not None else ()
+        for t in dests:
+            if t in reached:
+                into[t].append((msg, t))
+            else:
+                into[t].extend(local)
+
+    def scatter(self, layer: ChipLayer, m: MatrixPlacement, home: int) -> tuple[Route | None, list[int]]:
+        """The pruned tree that carries ``home``'s values of ``layer`` (δ, ``layer.positions`` per
+        id) to the tiles of ``m`` holding their columns, and those tiles in order (memoised per
+        step: BP's chain and the weight gradient of the same matrix send the same δ)."""
+        key = ("scatter", m.layer, m.matrix, home)
+        out = self._scatters.get(key)
+        if out is None:
+            ids = layer.home_ids[home]
+            needs = {t: self.cols_of(m, t) & ids for t in m.tiles}
+            out = self._scatters[key] = (self.route(home, needs, self.values(layer.positions)),
+                                         [t for t, got in needs.items() if got])
+        return out
 
     def values(self, per_id: int = 1) -> Callable[[int], float]:
         """Bytes of ``n`` ids of ``per_id`` digital values each."""
