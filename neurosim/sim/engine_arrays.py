@@ -221,7 +221,8 @@ def encode(graph: StepGraph) -> EncodedGraph:
             "carry_ptr": carry_ptr, "carry": carry}
     floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
               "hop_tail": f64(hop["tail"])}
-    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, i64(key_op), i64(key_node),
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, np.append(key_op_arr, -1),
+                        np.append(key_node_arr, -1),
                         float(head))
 
 
