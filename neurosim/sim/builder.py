@@ -183,24 +183,18 @@ class StepBuilder:
         return [(msg, dest)] if msg is not None and dest in self.ops[msg].route.dests else list(local)
 
     def fan_out(self, msg: int | None, dests: Iterable[int], local: list[Dep], into: dict[int, list[Dep]]) -> None:
-        """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one lookup of the
-        route for the lot: a large step has ~10^5 such dependencies)."""
+        """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one route lookup for all)."""
         reached = self.ops[msg].route.dests if msg is not None else ()
         for t in dests:
-            if t in reached:
-                into[t].append((msg, t))
-            else:
-                into[t].extend(local)
+            into[t].extend([(msg, t)] if t in reached else local)
 
     def scatter(self, layer: ChipLayer, m: MatrixPlacement, home: int) -> tuple[Route | None, list[int]]:
-        """The pruned tree that carries ``home``'s values of ``layer`` (δ, ``layer.positions`` per
-        id) to the tiles of ``m`` holding their columns, and those tiles in order (memoised per
-        step: BP's chain and the weight gradient of the same matrix send the same δ)."""
+        """The tree carrying ``home``'s δ of ``layer`` to the tiles of ``m`` holding its columns, and
+        those tiles (memoised per step: BP's chain and the weight gradient of one matrix send the same δ)."""
         key = ("scatter", m.layer, m.matrix, home)
         out = self._scatters.get(key)
         if out is None:
-            ids = layer.home_ids[home]
-            needs = {t: self.cols_of(m, t) & ids for t in m.tiles}
+            needs = {t: self.cols_of(m, t) & layer.home_ids[home] for t in m.tiles}
             out = self._scatters[key] = (self.route(home, needs, self.values(layer.positions)),
                                          [t for t, got in needs.items() if got])
         return out
