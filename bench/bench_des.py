@@ -238,8 +238,8 @@ def main() -> None:
         des, cpu = min(run[3] for run in runs), min(run[4] for run in runs)
         blocks = len(cost.placement.blocks)
         first = first or (wall, blocks, cpu)
-        line = (f"  {cells:3d}x{cells:<3d}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), wall {wall:6.2f} s "
-                f"({wall / first[0]:5.1f}x), cpu {cpu:6.2f} s ({cpu / first[2]:5.1f}x), {cost.ops_per_step} ops, "
+        line = (f"  {cells:3d}x{cells:<3d}: {blocks:5d} blocks ({blocks / first[1]:4.1f}x), wall {wall:6.3f} s "
+                f"({wall / first[0]:5.1f}x), cpu {cpu:6.3f} s ({cpu / first[2]:5.1f}x), {cost.ops_per_step} ops, "
                 f"{events} events, {events / des:7.0f} events/s")
         if args.baseline:
             b = baseline(args.baseline, "rram_tile", layers, in_shape, rules[0], cells, "16x16")

@@ -35,6 +35,14 @@ def _same(new, ref):
     assert np.array_equal(new.end, ref.end)
     assert new.arrivals == ref.arrivals
     assert new.critical_dep == ref.critical_dep
+    # the engine reads its results back on demand: every lookup as the dict, a missing key a KeyError
+    assert all(new.arrivals[key] == t for key, t in ref.arrivals.items())
+    assert all(new.critical_dep[g] == pred for g, pred in ref.critical_dep.items())
+    for missing in ((new.n_ops + 5, 0), (0, 10**6)):
+        with pytest.raises(KeyError):
+            new.arrivals[missing]
+    with pytest.raises(KeyError):
+        new.critical_dep[new.n_ops + 5]
     assert new.stall_cycles == ref.stall_cycles
     assert new.busy == ref.busy and new.n_ops == ref.n_ops
 

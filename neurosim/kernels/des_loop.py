@@ -50,7 +50,7 @@ from .des_units import grant_head, hold, release, request
 __all__ = ["run_events", "COMPUTE", "ROUTE", "ZERO"]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _start_process(I, p, g, prio, k):
     pb = I[O_PR] + 3 * p
     I[pb] = g
@@ -185,7 +185,7 @@ def _op_done(I, F, g):
     _complete(I, F, g)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _walk_moved(I, F, p):
     """A transfer's head reached the end of its hop: deliver, branch, request the next link."""
     n, n_hops = I[N], I[NHOPS]
@@ -214,7 +214,7 @@ def _walk_moved(I, F, p):
     request(I, F, I[I[O_HOP_UNIT] + c], r)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _deliver(I, F, g, kid):
     F[I[OF_ARR] + kid] = F[NOW]
     _notify(I, F, kid)
@@ -243,7 +243,7 @@ def _run_inits(I, F):
             _op_next(I, F, p)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _event(I, F, kind, a, b):
     t = F[NOW]
     if kind == GRANT:

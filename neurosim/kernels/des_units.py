@@ -17,7 +17,7 @@ from .des_arena import (CAP, CUR, ERR, GRANT, LATER, LREQ, LSEQ, NEXT, NOW, NU, 
 __all__ = ["request", "hold", "release", "grant_head"]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def remove_user(I, ub, r):
     nu = I[ub + NU]
     j = 0
@@ -32,7 +32,7 @@ def remove_user(I, ub, r):
     I[ub + NU] = nu - 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def dequeue(I, ub):
     head = I[ub + QH]
     nxt = I[I[O_RQ] + 4 * head + 3]
@@ -42,7 +42,7 @@ def dequeue(I, ub):
     return head
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def enqueue(I, F, ub, r, prio, now):
     """Insert request ``r`` after every queued request with ``(priority, time) <= (prio, now)``."""
     rq = I[O_RQ]
@@ -69,7 +69,7 @@ def enqueue(I, F, ub, r, prio, now):
         I[rq + 4 * prev + 3] = r
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def grant_head(I, F, ub, now):
     """The head of the queue takes a free slot; its grant is processed now."""
     granted = dequeue(I, ub)
@@ -120,7 +120,7 @@ def request(I, F, u, r):
         I[ub + PHN] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def hold(I, F, u, r, cycles):
     """A timeout that releases ``r`` after ``cycles`` (elided while no one waits)."""
     t = F[NOW] + cycles

@@ -63,18 +63,16 @@ def _chain_step(sb: StepBuilder, l: int) -> None:
     m = upper.feedback if sb.flow.chain_matrix == "B" else upper.weights
     groups = upper.stage.plan.error_groups
     positions = upper.positions
-    needs = {h: {t: sb.cols_of(m, t) & upper.home_ids[h] for t in m.tiles} for h in upper.homes}
-    routes = {h: sb.route(h, needs[h], sb.values(positions)) for h in upper.homes}
-    readers = {h: [t for t, ids in needs[h].items() if ids] for h in upper.homes}
+    scatters = {h: sb.scatter(upper, m, h) for h in upper.homes}
     per_id = upper.input_values_per_id
     plan = sb.gather_plan(m, upper.block_inputs, upper.input_owner(below), per_id)
     for k, samples in enumerate(sb.sizes):
         incoming: dict[int, list[Dep]] = defaultdict(list)
         for h in upper.homes:
             src = [(sb.delta[l + 1][k][h], -1)]
-            msg = sb.send(routes[h], samples, below.name, "error", src, k)
-            for t in readers[h]:
-                incoming[t].extend(sb.delivered(msg, t, src))
+            route, readers = scatters[h]
+            msg = sb.send(route, samples, below.name, "error", src, k)
+            sb.fan_out(msg, readers, src, incoming)
         tile_ops = {}
         for t in m.tiles:
             cols_t = len(sb.cols_of(m, t))

@@ -100,6 +100,7 @@ class StepBuilder:
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
         self._sets: dict[tuple, frozenset] = {}
         self._reads: dict[tuple, object] = {}
+        self._scatters: dict[tuple, tuple[Route | None, list[int]]] = {}
         #: the step's distinct records (frozen, so ops share them)
         self._records: dict[tuple, Record] = {}
 
@@ -180,6 +181,23 @@ class StepBuilder:
     def delivered(self, msg: int | None, dest: int, local: list[Dep]) -> list[Dep]:
         """What an op on ``dest`` waits for: the message's delivery there, else the local producer."""
         return [(msg, dest)] if msg is not None and dest in self.ops[msg].route.dests else list(local)
+
+    def fan_out(self, msg: int | None, dests: Iterable[int], local: list[Dep], into: dict[int, list[Dep]]) -> None:
+        """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one route lookup for all)."""
+        reached = self.ops[msg].route.dests if msg is not None else ()
+        for t in dests:
+            into[t].extend([(msg, t)] if t in reached else local)
+
+    def scatter(self, layer: ChipLayer, m: MatrixPlacement, home: int) -> tuple[Route | None, list[int]]:
+        """The tree carrying ``home``'s δ of ``layer`` to the tiles of ``m`` holding its columns, and
+        those tiles (memoised per step: BP's chain and the weight gradient of one matrix send the same δ)."""
+        key = ("scatter", m.layer, m.matrix, home)
+        out = self._scatters.get(key)
+        if out is None:
+            needs = {t: self.cols_of(m, t) & layer.home_ids[home] for t in m.tiles}
+            out = self._scatters[key] = (self.route(home, needs, self.values(layer.positions)),
+                                         [t for t, got in needs.items() if got])
+        return out
 
     def values(self, per_id: int = 1) -> Callable[[int], float]:
         """Bytes of ``n`` ids of ``per_id`` digital values each."""

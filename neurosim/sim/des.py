@@ -27,6 +27,7 @@ chunk k has left the DRAM port. Everything else may overlap.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,10 +51,11 @@ class SimResult:
     ready: np.ndarray
     start: np.ndarray
     end: np.ndarray
-    #: (global op index, destination tile) -> delivery time of a transfer
-    arrivals: dict[tuple[int, int], float]
+    #: (global op index, destination tile) -> delivery time of a transfer (a dict, or the
+    #: engine's read-on-demand mapping of its arrays)
+    arrivals: Mapping[tuple[int, int], float]
     #: global op index -> (predecessor global index, destination or -1) that released it last
-    critical_dep: dict[int, tuple[int, int]]
+    critical_dep: Mapping[int, tuple[int, int]]
     stall_cycles: float
     #: component -> busy unit-cycles summed over all units
     busy: dict[str, float] = field(default_factory=dict)

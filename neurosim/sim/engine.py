@@ -15,6 +15,8 @@ numba caches it on disk, ``cache=True``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..kernels.des_arena import ERRORS, TABLE_FULL
@@ -59,18 +61,70 @@ def _run(enc: EncodedGraph, steps: int):
     return out
 
 
-def _arrivals(enc: EncodedGraph, arr: np.ndarray, limit: int) -> dict[tuple[int, int], float]:
-    kid = np.flatnonzero(~np.isnan(arr[:limit]))
-    step, key = np.divmod(kid, enc.n_keys)
-    g = step * enc.n_ops + enc.key_op[key]
-    return dict(zip(zip(g.tolist(), enc.key_node[key].tolist()), arr[kid].tolist()))
+class _Arrivals(Mapping):
+    """``(global op, destination tile) -> delivery time`` of a run, read from the kernel's
+    array on demand: ``cost_step`` asks for the few on the critical path, so the ~10^5 of a
+    large step are made into a dict only if someone iterates over them."""
+
+    def __init__(self, enc: EncodedGraph, arr: np.ndarray, limit: int):
+        self._enc, self._arr, self._limit = enc, arr[:limit].copy(), limit  # a copy: not the run's whole arena kept alive
+        self._all: dict | None = None
+
+    def __getitem__(self, key: tuple[int, int]) -> float:
+        g, node = key
+        enc = self._enc
+        step, op = divmod(g, enc.n_ops)
+        first = int(enc.ints["key_ptr"][op]) + 1  # op's delivery keys follow its completion key
+        slots = np.flatnonzero(enc.key_node[first:first + int(enc.ints["n_dests"][op])] == node)
+        at = step * enc.n_keys + first + int(slots[0]) if node >= 0 and slots.size else -1
+        if not 0 <= at < self._limit or np.isnan(self._arr[at]):
+            raise KeyError(key)
+        return float(self._arr[at])
+
+    def _dict(self) -> dict[tuple[int, int], float]:
+        if self._all is None:
+            enc, arr = self._enc, self._arr
+            kid = np.flatnonzero(~np.isnan(arr))
+            step, key = np.divmod(kid, enc.n_keys)
+            g = step * enc.n_ops + enc.key_op[key]
+            self._all = dict(zip(zip(g.tolist(), enc.key_node[key].tolist()), arr[kid].tolist()))
+        return self._all
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
 
 
-def _critical(enc: EncodedGraph, crit: np.ndarray) -> dict[int, tuple[int, int]]:
-    g = np.flatnonzero(crit >= 0)
-    step, key = np.divmod(crit[g], enc.n_keys)
-    pred = step * enc.n_ops + enc.key_op[key]
-    return dict(zip(g.tolist(), zip(pred.tolist(), enc.key_node[key].tolist())))
+class _Critical(Mapping):
+    """``global op -> (releasing global op, destination or -1)`` of a run, read on demand (as
+    :class:`_Arrivals`)."""
+
+    def __init__(self, enc: EncodedGraph, crit: np.ndarray):
+        self._enc, self._crit = enc, crit.copy()
+        self._all: dict | None = None
+
+    def __getitem__(self, g: int) -> tuple[int, int]:
+        if not 0 <= g < self._crit.shape[0] or self._crit[g] < 0:
+            raise KeyError(g)
+        step, key = divmod(int(self._crit[g]), self._enc.n_keys)
+        return step * self._enc.n_ops + int(self._enc.key_op[key]), int(self._enc.key_node[key])
+
+    def _dict(self) -> dict[int, tuple[int, int]]:
+        if self._all is None:
+            enc, crit = self._enc, self._crit
+            g = np.flatnonzero(crit >= 0)
+            step, key = np.divmod(crit[g], enc.n_keys)
+            pred = step * enc.n_ops + enc.key_op[key]
+            self._all = dict(zip(g.tolist(), zip(pred.tolist(), enc.key_node[key].tolist())))
+        return self._all
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
 
 
 def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None = None, *,
@@ -92,12 +146,12 @@ def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None =
     if times_only:
         window = make_result(graph, steps, ready, start, end, {}, {}, stall, with_busy=False)
     else:
-        window = make_result(graph, steps, ready, start, end, _arrivals(enc, arr, arr.size), _critical(enc, crit),
+        window = make_result(graph, steps, ready, start, end, _Arrivals(enc, arr, arr.size), _Critical(enc, crit),
                              stall)
     if steps == 1 or later:
         return window, None
-    lone = make_result(graph, 1, ready[:n], start[:n], end[:n], _arrivals(enc, arr, enc.n_keys),
-                       _critical(enc, crit[:n]), stall_first)
+    lone = make_result(graph, 1, ready[:n], start[:n], end[:n], _Arrivals(enc, arr, enc.n_keys),
+                       _Critical(enc, crit[:n]), stall_first)
     return window, lone
 
 

@@ -64,21 +64,26 @@ def csr(keys: list[int], values: list[int], n_keys: int) -> tuple[np.ndarray, np
     return ptr, v[order]
 
 
-def _route_arrays(r, uid) -> tuple:
+def _route_arrays(r, link_unit: dict[int, int], uid) -> tuple:
     """A route's per-hop link unit, flits per sample, destination slot (-1: none) and
-    flits to that destination, its children (CSR), first hops and destination slots."""
+    flits to that destination, its children (CSR), first hops and destination slots
+    (``link_unit``: the unit id of each link met so far; ``uid`` numbers a new one)."""
     slots = {node: k for k, node in enumerate(r.dests)}
-    links = np.array([uid(("link", h[0])) for h in r.hops], np.int64)
-    flits_per_sample = np.array([h[4] for h in r.hops], np.float64)
-    slot = np.array([slots.get(h[2], -1) for h in r.hops], np.int64)
-    dest_flits = np.array([r.dests[h[2]][1] if h[2] in slots else 0 for h in r.hops], np.float64)
-    kid_ptr = [0]
-    kids: list[int] = []
-    for h in range(len(r.hops)):
-        kids.extend(r.children.get(h, ()))
+    units, slot, dest_flits, kid_ptr, kids = [], [], [], [0], []
+    get_unit, get_slot, children = link_unit.get, slots.get, r.children
+    for h, (link, _parent, node, _nbytes, _flits) in enumerate(r.hops):
+        u = get_unit(link)
+        if u is None:
+            u = link_unit[link] = uid(("link", link))
+        units.append(u)
+        k = get_slot(node, -1)
+        slot.append(k)
+        dest_flits.append(r.dests[node][1] if k >= 0 else 0)
+        kids.extend(children.get(h, ()))
         kid_ptr.append(len(kids))
-    return (links, flits_per_sample, slot, dest_flits, np.array(kid_ptr, np.int64), np.array(kids, np.int64),
-            list(r.children.get(-1, ())), slots)
+    return (np.array(units, np.int64), np.array([h[4] for h in r.hops], np.float64), np.array(slot, np.int64),
+            np.array(dest_flits, np.float64), np.array(kid_ptr, np.int64), np.array(kids, np.int64),
+            list(children.get(-1, ())), slots)
 
 
 def encode(graph: StepGraph) -> EncodedGraph:
@@ -103,6 +108,7 @@ def encode(graph: StepGraph) -> EncodedGraph:
             unit_cap.append(caps_by_kind[key[0]])
         return u
 
+    link_unit: dict[int, int] = {}
     op_kind = [0] * n
     op_prio = [4] * n
     op_ndests = [0] * n
@@ -145,7 +151,7 @@ def encode(graph: StepGraph) -> EncodedGraph:
         op_kind[i] = 1
         st = structure.get(id(r))
         if st is None:
-            st = structure[id(r)] = _route_arrays(r, uid)
+            st = structure[id(r)] = _route_arrays(r, link_unit, uid)
         links, flits_per_sample, slot, dest_flits, kid_ptr, kids, root_hops, slots = st
         dest_slot.append(slots)
         op_ndests[i] = len(slots)
@@ -221,7 +227,8 @@ def encode(graph: StepGraph) -> EncodedGraph:
             "carry_ptr": carry_ptr, "carry": carry}
     floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
               "hop_tail": f64(hop["tail"])}
-    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, i64(key_op), i64(key_node),
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, np.append(key_op_arr, -1),
+                        np.append(key_node_arr, -1),
                         float(head))
 
 

@@ -70,8 +70,7 @@ def multicast_to_next(sb: StepBuilder, l: int, k: int, samples: int, phase: str,
     for h in sb.layers[l].homes:
         src = [(sources[h], -1)]
         msg = sb.send(sb.fwd_routes[l][h], samples, sb.layers[l].name, phase, src, k)
-        for t in sb.fwd_readers[l][h]:
-            incoming[t].extend(sb.delivered(msg, t, src))
+        sb.fan_out(msg, sb.fwd_readers[l][h], src, incoming)
     return incoming
 
 

@@ -26,14 +26,11 @@ def _deltas_to_tiles(sb: StepBuilder, layer: ChipLayer) -> dict[int, list[Dep]]:
     m = layer.weights
     deps: dict[int, list[Dep]] = defaultdict(list)
     for h in layer.homes:
-        needs = {t: sb.cols_of(m, t) & layer.home_ids[h] for t in m.tiles}
-        rt = sb.route(h, needs, sb.values(layer.positions))
+        rt, readers = sb.scatter(layer, m, h)
         for k, samples in enumerate(sb.sizes):
             src = [(sb.delta[layer.index][k][h], -1)]
             msg = sb.send(rt, samples, m.layer, "weight_grad", src, k)
-            for t in m.tiles:
-                if needs[t]:
-                    deps[t].extend(sb.delivered(msg, t, src))
+            sb.fan_out(msg, readers, src, deps)
     return deps
 
 
