@@ -203,6 +203,8 @@ def _write_report(res: Result | RunResult, out: Path, *, trace: bool, early: Ear
     out.mkdir(parents=True, exist_ok=True)
     files = _files()
     files.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
+    if early is not None:  # the data files are in place: the child draws the training figures meanwhile
+        early.hand_over(out)
     written = [files.SUMMARY, files.COSTS, files.TRAINING, files.PLACEMENT, files.ALIGNMENT]
     if (out / files.CELLS).is_file() and any(run.ideal is not None for run in raw.algorithms.values()):
         written.append(files.CELLS)  # numerics: device

@@ -262,17 +262,20 @@ def run(
     finishes and hands back those of an earlier, interrupted run of the same plan
     instead of training them again. A rule whose loss turns non-finite stops at once
     and is marked diverged (``TrainResult.diverged``); the others still run. ``planned`` is
-    called once the plan has passed, before any training, with the :class:`CostedPlan`
+    called once every rule's chip model has passed the preflight, before any training, with the :class:`CostedPlan`
     (``neurosim run`` draws the report's chip figures from it while the rules train)."""
     costed = _with_baseline(wl, algorithms, baseline)
     trained = {a.run_name for a in algorithms}
-    plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
+
+    def hand_out(plan: Plan) -> None:
+        planned(CostedPlan(workload=wl, hw=hw, dataset_dir=data.source_dir, n_train=data.n_train, n_test=data.n_test,
+                           algorithms=tuple(costed), plan=plan, baseline=baseline, hw_path=hw_path))
+
+    plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path,
+                     costed=hand_out if planned is not None else None)
     check_identity(data, wl.dataset.name)
     steps = plan.steps_per_epoch
     hwcosts = plan.hwcosts
-    if planned is not None:
-        planned(CostedPlan(workload=wl, hw=hw, dataset_dir=data.source_dir, n_train=data.n_train, n_test=data.n_test,
-                           algorithms=tuple(costed), plan=plan, baseline=baseline, hw_path=hw_path))
     res = RunResult(
         workload=wl,
         hw=hw,

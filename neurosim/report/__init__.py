@@ -28,8 +28,9 @@ def __getattr__(name: str):
 def build(run_dir: str | Path, early: EarlyFigures | None = None) -> list[str]:
     """Derive comparison.csv, every plot and report.html from a run directory's
     data files; return the names written. With ``early`` (``neurosim run`` on two
-    cores), a forked child that has drawn the chip figures during the training draws
-    the rest while this process writes report.html (:mod:`.early`)."""
+    cores, handed the folder once its data files were written), a forked child that
+    drew the chip figures during the training draws the rest while this process writes
+    comparison.csv and report.html (:mod:`.early`)."""
     import pandas as pd
 
     from . import html
@@ -51,6 +52,5 @@ def build(run_dir: str | Path, early: EarlyFigures | None = None) -> list[str]:
         from . import plots
 
         return [COMPARISON, *plots.draw_all(run_dir), html.write_report(run_dir)]
-    early.hand_over(run_dir)
     page = html.write_report(run_dir, figures=PLOTS)  # every figure: the child or, failing it, `wait` draws them
     return [COMPARISON, *early.wait(run_dir), page]

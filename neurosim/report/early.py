@@ -3,8 +3,8 @@
 On two cores, ``neurosim run`` forks this child before its preflight (where it can
 fork); the child loads matplotlib while the parent checks the plan::
 
-    parent  preflight ─ plan ─▶ train every rule ─ data files, comparison.csv ─ run dir ─▶ report.html ─ wait
-    child   import matplotlib ◀ plan ─ chip figures ......................... ◀ run dir ─ training figures, write all
+    parent  chip model ─ plan ─▶ dry steps, train every rule ─ data files ─ run dir ─▶ comparison.csv, report.html ─ wait
+    child   import matplotlib ◀ plan ─ chip figures ........................... ◀ run dir ─ training figures, write all
 
 The chip figures (:data:`.figures.CHIP_PLOTS`) read the ledger, the placement,
 comparison.csv and the summary's chip figures (:func:`.plots.chip_view`), none of
@@ -12,10 +12,11 @@ which the training changes unless the ledger needs it
 (:func:`neurosim.pipeline.ledger_needs_training`: such runs do not start the child).
 The child makes those inputs from the costed plan exactly as the run folder will
 hold them (the same CSV text, read back; the summary through JSON) and draws from
-them. Once the folder is written it compares them with the files, and draws any
-chip figure again from the files if they differ; the training figures it draws
-from the files. The figures are therefore the bytes a ``neurosim report`` of the
-folder draws (tests/test_report.py). A child that fails or is gone leaves every
+them. Once the folder's data files are written it compares them with the inputs the
+files give (comparison.csv made from them as ``build`` makes it), and draws the chip
+figures again from the files if they differ; the training figures it draws from the
+files. The figures are therefore the bytes a ``neurosim report`` of the
+folder draws (tests/test_early_figures.py). A child that fails or is gone leaves every
 figure to the parent, which draws them as :func:`neurosim.report.build` does.
 """
 
@@ -64,14 +65,19 @@ def _planned_inputs(costed: CostedPlan) -> _ChipInputs:
 
 
 def _folder_inputs(run_dir: Path) -> _ChipInputs:
-    from .compare import COMPARISON
-    from .files import COSTS, PLACEMENT, SUMMARY
+    """The chip figures' inputs from the run folder's data files (comparison.csv made from them as ``build`` makes it)."""
+    import pandas as pd
+
+    from .compare import comparison_frame
+    from .files import COSTS, PLACEMENT, SUMMARY, csv_text
     from .plots import chip_view
 
     def text(name: str) -> str:
         return (run_dir / name).read_text(encoding="utf-8")
 
-    return _ChipInputs(text(COSTS), text(PLACEMENT), text(COMPARISON), chip_view(json.loads(text(SUMMARY))))
+    costs, summary = text(COSTS), json.loads(text(SUMMARY))
+    comparison = csv_text(comparison_frame(pd.read_csv(io.StringIO(costs)), summary))
+    return _ChipInputs(costs, text(PLACEMENT), comparison, chip_view(summary))
 
 
 def _chip_pngs(inputs: _ChipInputs) -> dict[str, bytes]:
@@ -157,7 +163,7 @@ class EarlyFigures:
         self._sender.start()
 
     def hand_over(self, run_dir: Path) -> None:
-        """The folder's data files and comparison.csv are written: the child draws the rest and writes every figure."""
+        """The folder's data files are written: the child draws the rest and writes every figure."""
         if self._sender is None:
             return
         self._sender.join()
