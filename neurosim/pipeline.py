@@ -285,9 +285,9 @@ def run(
         steps_per_epoch=steps,
         baseline=baseline,
     )
-    for algo in costed:
+    runs: dict[str, AlgorithmRun] = {}
+    for algo in costed:  # the trained rules first: an untrained baseline's ledger (pandas) waits until after training
         if algo.run_name not in trained:
-            res.algorithms[algo.run_name] = cost_baseline(wl, hw, algo, hwcosts[algo.run_name], data.n_train, hw_path=hw_path)
             continue
         cb = (lambda *a, _n=algo.run_name: progress(_n, *a)) if progress else None
         done = resume.load(algo) if resume is not None else None
@@ -295,5 +295,8 @@ def run(
             done = run_algorithm(wl, hw, algo, data, hwcosts[algo.run_name], hw_path=hw_path, progress=cb)
             if resume is not None:
                 resume.save(done)
-        res.algorithms[algo.run_name] = done
+        runs[algo.run_name] = done
+    for algo in costed:  # in the costed order, the baseline first
+        name = algo.run_name
+        res.algorithms[name] = runs[name] if name in trained else cost_baseline(wl, hw, algo, hwcosts[name], data.n_train, hw_path=hw_path)
     return res

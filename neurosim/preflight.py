@@ -132,7 +132,7 @@ def preflight(
     """Check the whole plan (see the module docstring); return each rule's chip cost.
     ``costed`` is given the plan as soon as every rule's chip model has passed, before
     the dry training steps (``neurosim run`` starts drawing the chip figures from it)."""
-    from . import counts, ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+    from . import counts, ledger  # numpy, the chip model: only a plan's check needs them, not `neurosim validate FILE`
 
     check_energy_names(hw, hw_path)
     if hw.numerics == "device" and not wl.network.is_mlp:
@@ -155,8 +155,8 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
-        df = ledger.apply_energy(ledger.build(algo.run_name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
-        _check_cost(algo.run_name, cost, ledger.energy_by_component(df))
+        energy = ledger.energy_by_component_of(counts.step_counts(wl.shapes, batch, algo) + list(cost.records), hw, hw_path)
+        _check_cost(algo.run_name, cost, energy)
         hwcosts[algo.run_name] = cost
     plan = Plan(steps_per_epoch=steps, hwcosts=hwcosts)
     if costed is not None:
