@@ -83,8 +83,9 @@ def test_a_runs_figures_and_page_are_a_rebuilds_bytes(run, tmp_path):
 
 
 def _hand_over(early: EarlyFigures, costed, run_dir, into):
-    """What build() does with a child: the folder's data files and comparison.csv, then the figures."""
-    shutil.copytree(run_dir, into)
+    """What a run does with a child: the folder's data files (from ``run_dir``), then the figures."""
+    if into != run_dir:
+        shutil.copytree(run_dir, into)
     for name in PLOTS:
         (into / name).unlink()
     early.plan(costed)
@@ -107,8 +108,12 @@ def test_a_child_that_dies_leaves_the_figures_to_the_parent(run, tmp_path):
     early = EarlyFigures.start()
     os.kill(early._process.pid, signal.SIGKILL)
     early._process.join()
-    assert _hand_over(early, costed, run_dir, tmp_path / "drawn") == list(PLOTS)
-    _same_figures(_rebuilt(run_dir, tmp_path / "again"), tmp_path / "drawn")
+    drawn = tmp_path / "drawn"
+    shutil.copytree(run_dir, drawn)
+    (drawn / ".layers.png.k1ll3d.tmp").write_bytes(b"half a figure")  # what a child killed mid-write leaves
+    assert _hand_over(early, costed, drawn, drawn) == list(PLOTS)
+    _same_figures(_rebuilt(run_dir, tmp_path / "again"), drawn)
+    assert not list(drawn.glob(".*"))
 
 
 def test_a_run_stopped_before_its_plan_stops_the_child(tmp_path):

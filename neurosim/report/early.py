@@ -179,6 +179,8 @@ class EarlyFigures:
         if not (self._handed_over and self._process.exitcode == 0):
             from . import plots
 
+            for left in Path(run_dir).glob(".*.png.*.tmp"):  # a figure the child was writing when it died
+                left.unlink(missing_ok=True)
             return plots.draw_all(run_dir)
         from .figures import PLOTS
 
