@@ -262,8 +262,9 @@ def run(
     finishes and hands back those of an earlier, interrupted run of the same plan
     instead of training them again. A rule whose loss turns non-finite stops at once
     and is marked diverged (``TrainResult.diverged``); the others still run. ``planned`` is
-    called once every rule's chip model has passed the preflight, before any training, with the :class:`CostedPlan`
-    (``neurosim run`` draws the report's chip figures from it while the rules train)."""
+    called with the :class:`CostedPlan` once every rule's chip model has passed the
+    preflight, before any training (``neurosim run`` draws the report's chip figures
+    from it while the rules train)."""
     costed = _with_baseline(wl, algorithms, baseline)
     trained = {a.run_name for a in algorithms}
 
@@ -298,5 +299,7 @@ def run(
         runs[algo.run_name] = done
     for algo in costed:  # in the costed order, the baseline first
         name = algo.run_name
-        res.algorithms[name] = runs[name] if name in trained else cost_baseline(wl, hw, algo, hwcosts[name], data.n_train, hw_path=hw_path)
+        if name not in trained:
+            runs[name] = cost_baseline(wl, hw, algo, hwcosts[name], data.n_train, hw_path=hw_path)
+        res.algorithms[name] = runs[name]
     return res

@@ -36,7 +36,11 @@ if TYPE_CHECKING:
 
     from ..pipeline import CostedPlan
 
-__all__ = ["EarlyFigures"]
+__all__ = ["EarlyFigures", "WAIT_SECONDS"]
+
+#: How long a run waits for the child once the folder is handed over (its work then takes
+#: a few seconds); a child that hangs is stopped and the parent draws the figures itself.
+WAIT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,8 @@ class EarlyFigures:
     def wait(self, run_dir: Path) -> list[str]:
         """Wait for the child; if it did not write every figure, draw them here. The figures' names."""
         if self._handed_over:
-            self._process.join()
-        self.close()
+            self._process.join(WAIT_SECONDS)
+        self.close()  # a child still at work by then is stopped, and the figures drawn here
         if not (self._handed_over and self._process.exitcode == 0):
             from . import plots
 
