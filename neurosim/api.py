@@ -21,6 +21,7 @@ from .config.workload import Workload
 from .data import Dataset, load_dataset
 from .errors import NeurosimError
 from .pipeline import BASELINE, RunResult
+from .report.early import EarlyFigures
 from .report.rundir import staged
 from .report.terminal import RuleBars, text_table
 
@@ -190,15 +191,20 @@ def layers(res: Result | RunResult) -> pd.DataFrame:
 def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = False) -> list[str]:
     """Write the output contract of ``neurosim run`` (data files, plots, report.html,
     and trace.json with ``trace=True``) into the folder ``out``; return the names written."""
+    return _write_report(res, Path(out), trace=trace)
+
+
+def _write_report(res: Result | RunResult, out: Path, *, trace: bool, early: EarlyFigures | None = None) -> list[str]:
     from .report import build
 
-    out = Path(out)
     hw_path = res.hw_path if isinstance(res, Result) else ""
     wl_path = res.workload_path if isinstance(res, Result) else ""
     raw = _raw(res)
     out.mkdir(parents=True, exist_ok=True)
     files = _files()
     files.write_run(raw, out, hw_path=hw_path, workload_path=wl_path)
+    if early is not None:  # the data files are in place: the child draws the training figures meanwhile
+        early.hand_over(out)
     written = [files.SUMMARY, files.COSTS, files.TRAINING, files.PLACEMENT, files.ALIGNMENT]
     if (out / files.CELLS).is_file() and any(run.ideal is not None for run in raw.algorithms.values()):
         written.append(files.CELLS)  # numerics: device
@@ -211,7 +217,7 @@ def write_report(res: Result | RunResult, out: str | Path, *, trace: bool = Fals
         from .report.trace import write_trace
 
         written.append(write_trace(raw, out))
-    return written + build(out)
+    return written + build(out, early)
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,19 @@ def prepare(
 
 
 def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
-    """Execute a prepared job and write the whole output contract into ``job.out``."""
+    """Execute a prepared job and write the whole output contract into ``job.out``.
+
+    On two cores the report's figures are drawn in a forked child alongside the
+    training (:mod:`neurosim.report.early`); the files are the same bytes."""
+    early = None if pipeline.ledger_needs_training(job.hw) else EarlyFigures.start()
+    try:
+        return _run_and_write(job, progress_bar, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _run_and_write(job: Job, progress_bar: bool, early: EarlyFigures | None) -> RunOutput:
     bars = RuleBars(job.workload.training.epochs) if progress_bar else None
     data_id = {"source_dir": str(Path(job.data.source_dir).resolve()), "n_train": job.data.n_train, "n_test": job.data.n_test}
     from .report.resume import RuleCache
@@ -281,14 +299,15 @@ def run_and_write(job: Job, *, progress_bar: bool = False) -> RunOutput:
     cache = RuleCache(job.out, hw=job.hw, workload=job.workload, dataset=data_id)  # rules finished before a crash
     try:
         raw = pipeline.run(job.workload, job.hw, job.data, job.algorithms, hw_path=str(job.hw_path), progress=bars,
-                           out_dir=job.out, wl_path=str(job.workload_path), resume=cache, baseline=job.baseline)
+                           out_dir=job.out, wl_path=str(job.workload_path), resume=cache, baseline=job.baseline,
+                           planned=early.plan if early is not None else None)
     finally:
         if bars is not None:
             bars.close()
     res = Result(raw, hw_path=str(job.hw_path), workload_path=str(job.workload_path))
     try:
         with staged(job.out) as stage:  # the whole folder, swapped in only once complete
-            written = write_report(res, stage, trace=job.trace)
+            written = _write_report(res, stage, trace=job.trace, early=early)
     except OSError as exc:  # e.g. the disk filled up during the run: nothing half-written is left
         raise NeurosimError(f"{job.out}: cannot write the run folder ({exc.strerror or exc}); "
                             "nothing was changed there") from None

@@ -4,22 +4,25 @@ Counting code (``neurosim.counts``) and the simulator (``neurosim.sim``) emit
 :class:`~neurosim.records.Record` rows without energy. :func:`build` turns them
 into one DataFrame and :func:`apply_energy` multiplies each hardware row's count
 by the per-action figure of the hwconfig's energy table (Accelergy-style), so
-every picojoule can be traced to one line of a config.
+every picojoule can be traced to one line of a config. :func:`energy_by_component_of`
+prices records the same way without a frame (the preflight's check, before pandas
+is loaded).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable
 
 from .accounting import VIEW_COMPONENTS
 from .config.hw import HwConfig
 from .errors import ConfigError
 from .records import PHASES, Record
 
-__all__ = ["COLUMNS", "build", "apply_energy", "macs_by_phase", "energy_by_component", "totals"]
+if TYPE_CHECKING:  # pandas loads when a frame is built
+    import pandas as pd
+
+__all__ = ["COLUMNS", "build", "apply_energy", "energy_by_component_of", "macs_by_phase", "energy_by_component", "totals"]
 
 #: costs.csv columns, in order.
 COLUMNS = ["algorithm", "layer", "phase", "component", "action", "count", "bytes", "cycles", "energy_pj"]
@@ -31,6 +34,8 @@ ALGORITHMIC = frozenset({"network"}) | VIEW_COMPONENTS
 
 def build(algorithm: str, records: Iterable[Record]) -> pd.DataFrame:
     """Records of one algorithm -> a ledger frame (energy still zero), rows merged by key."""
+    import pandas as pd
+
     rows = [dict(asdict(r), algorithm=algorithm) for r in records]
     df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "energy_pj"])
     key = ["algorithm", "layer", "phase", "component", "action"]
@@ -49,18 +54,39 @@ def apply_energy(df: pd.DataFrame, hw: HwConfig, hw_path: str = "hwconfig") -> p
     A hardware action with no entry in the table is a config error naming the
     missing ``energy.<component>.<action>`` field.
     """
+    import pandas as pd
+
     out = df.copy()
-    figures = []
-    for comp, action in zip(out["component"], out["action"]):
-        if comp in ALGORITHMIC:
-            figures.append(0.0)
-            continue
-        entry = hw.energy.get(comp, {}).get(action)
-        if entry is None:
-            raise ConfigError(hw_path, f"energy.{comp}.{action}", "missing energy figure for an action the chip performs")
-        figures.append(entry.energy_pj * hw.energy_factor(comp, action))
+    figures = [_pj_per_count(comp, action, hw, hw_path) for comp, action in zip(out["component"], out["action"])]
     out["energy_pj"] = out["count"].to_numpy(dtype=float) * pd.Series(figures, index=out.index, dtype=float).to_numpy()
     return out
+
+
+def _pj_per_count(component: str, action: str, hw: HwConfig, hw_path: str) -> float:
+    """The energy table's figure for one count of ``component.action`` (0 for algorithm-level rows)."""
+    if component in ALGORITHMIC:
+        return 0.0
+    entry = hw.energy.get(component, {}).get(action)
+    if entry is None:
+        raise ConfigError(hw_path, f"energy.{component}.{action}", "missing energy figure for an action the chip performs")
+    return entry.energy_pj * hw.energy_factor(component, action)
+
+
+def _row_order(r: Record) -> tuple:
+    """A record's place among the ledger's rows (:func:`build` sorts by layer, phase, component, action)."""
+    return r.layer, PHASES.index(r.phase), r.component, r.action
+
+
+def energy_by_component_of(records: Iterable[Record], hw: HwConfig, hw_path: str = "hwconfig") -> dict[str, float]:
+    """Energy per hardware component of ``records`` in pJ, priced as :func:`apply_energy` prices
+    the ledger's rows (summed in another order); a missing figure raises the same error, for the
+    same action (the first missing one in the ledger's row order)."""
+    records = sorted(records, key=_row_order)
+    out: dict[str, float] = {}
+    for r in records:
+        if r.component not in ALGORITHMIC:
+            out[r.component] = out.get(r.component, 0.0) + r.count * _pj_per_count(r.component, r.action, hw, hw_path)
+    return dict(sorted(out.items()))
 
 
 def macs_by_phase(df: pd.DataFrame) -> dict[str, float]:

@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # pandas, numba (the trainer) and the ledger load when a run 
     from .learning import TrainResult
     from .learning.device import LayerWriteStats
 
-__all__ = ["AlgorithmRun", "RunResult", "Plan", "preflight", "resolve_algorithms", "step_ledger", "run_algorithm",
-           "cost_baseline", "run", "BASELINE"]
+__all__ = ["AlgorithmRun", "RunResult", "Plan", "CostedPlan", "preflight", "resolve_algorithms", "step_ledger",
+           "ledger_needs_training", "run_algorithm", "cost_baseline", "run", "BASELINE"]
 
 #: The rule every run is compared against unless told otherwise (``--baseline``).
 BASELINE = "bp"
@@ -148,6 +148,13 @@ def step_ledger(
     return ledger.apply_energy(ledger.build(algo.run_name, records), hw, hw_path)
 
 
+def ledger_needs_training(hw: HwConfig) -> bool:
+    """Whether a trained rule's step ledger depends on its training: under ``numerics: device``
+    the measured writes replace the op graph's programming rows (:func:`step_ledger`); otherwise
+    a rule's ledger is known once the preflight has costed it on the chip."""
+    return hw.numerics == "device"
+
+
 def run_algorithm(
     wl: Workload,
     hw: HwConfig,
@@ -197,6 +204,32 @@ def cost_baseline(wl: Workload, hw: HwConfig, algo: AlgorithmConfig, hwcost: Har
     )
 
 
+@dataclass(frozen=True)
+class CostedPlan:
+    """A run whose preflight passed: every rule it costs (the baseline first), each with its
+    chip cost of one step; nothing trained yet. What :func:`run` hands ``planned``."""
+
+    workload: Workload
+    hw: HwConfig
+    dataset_dir: str
+    n_train: int
+    n_test: int
+    algorithms: tuple[AlgorithmConfig, ...]
+    plan: Plan
+    baseline: str | None
+    hw_path: str
+
+    def result(self) -> RunResult:
+        """Every rule costed as an untrained baseline is (:func:`cost_baseline`): the run's ledger,
+        placement and chip figures without its training."""
+        res = RunResult(workload=self.workload, hw=self.hw, dataset_dir=self.dataset_dir, n_train=self.n_train,
+                        n_test=self.n_test, steps_per_epoch=self.plan.steps_per_epoch, baseline=self.baseline)
+        for algo in self.algorithms:
+            res.algorithms[algo.run_name] = cost_baseline(self.workload, self.hw, algo, self.plan.hwcosts[algo.run_name],
+                                                          self.n_train, hw_path=self.hw_path)
+        return res
+
+
 def _with_baseline(wl: Workload, algorithms: list[AlgorithmConfig], baseline: str | None) -> list[AlgorithmConfig]:
     """The rules to cost: the baseline first (the workload's settings for it, else
     the rule's defaults), then the trained ones."""
@@ -219,6 +252,7 @@ def run(
     wl_path: str = "workload",
     resume=None,
     baseline: str | None = BASELINE,
+    planned: Callable[[CostedPlan], None] | None = None,
 ) -> RunResult:
     """Check the whole plan first (:func:`neurosim.preflight.preflight`: chip model,
     energy table, every rule and the ``baseline`` on this network, the dataset's
@@ -227,10 +261,19 @@ def run(
     :class:`neurosim.report.resume.RuleCache`) keeps each rule's result as soon as it
     finishes and hands back those of an earlier, interrupted run of the same plan
     instead of training them again. A rule whose loss turns non-finite stops at once
-    and is marked diverged (``TrainResult.diverged``); the others still run."""
+    and is marked diverged (``TrainResult.diverged``); the others still run. ``planned`` is
+    called with the :class:`CostedPlan` once every rule's chip model has passed the
+    preflight, before any training (``neurosim run`` draws the report's chip figures
+    from it while the rules train)."""
     costed = _with_baseline(wl, algorithms, baseline)
     trained = {a.run_name for a in algorithms}
-    plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path)
+
+    def hand_out(plan: Plan) -> None:
+        planned(CostedPlan(workload=wl, hw=hw, dataset_dir=data.source_dir, n_train=data.n_train, n_test=data.n_test,
+                           algorithms=tuple(costed), plan=plan, baseline=baseline, hw_path=hw_path))
+
+    plan = preflight(hw, wl, costed, out_dir, n_train=data.n_train, hw_path=hw_path, wl_path=wl_path,
+                     costed=hand_out if planned is not None else None)
     check_identity(data, wl.dataset.name)
     steps = plan.steps_per_epoch
     hwcosts = plan.hwcosts
@@ -243,9 +286,9 @@ def run(
         steps_per_epoch=steps,
         baseline=baseline,
     )
-    for algo in costed:
+    runs: dict[str, AlgorithmRun] = {}
+    for algo in costed:  # the trained rules first: an untrained baseline's ledger (pandas) waits until after training
         if algo.run_name not in trained:
-            res.algorithms[algo.run_name] = cost_baseline(wl, hw, algo, hwcosts[algo.run_name], data.n_train, hw_path=hw_path)
             continue
         cb = (lambda *a, _n=algo.run_name: progress(_n, *a)) if progress else None
         done = resume.load(algo) if resume is not None else None
@@ -253,5 +296,10 @@ def run(
             done = run_algorithm(wl, hw, algo, data, hwcosts[algo.run_name], hw_path=hw_path, progress=cb)
             if resume is not None:
                 resume.save(done)
-        res.algorithms[algo.run_name] = done
+        runs[algo.run_name] = done
+    for algo in costed:  # in the costed order, the baseline first
+        name = algo.run_name
+        if name not in trained:
+            runs[name] = cost_baseline(wl, hw, algo, hwcosts[name], data.n_train, hw_path=hw_path)
+        res.algorithms[name] = runs[name]
     return res

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .config.hw import HwConfig
 from .errors import ConfigError, NeurosimError, PlanError
@@ -127,9 +127,12 @@ def preflight(
     n_train: int | None = None,
     hw_path: str = "hwconfig",
     wl_path: str = "workload",
+    costed: Callable[[Plan], None] | None = None,
 ) -> Plan:
-    """Check the whole plan (see the module docstring); return each rule's chip cost."""
-    from . import counts, ledger  # pandas: only a plan's check needs it, not `neurosim validate FILE`
+    """Check the whole plan (see the module docstring); return each rule's chip cost.
+    ``costed`` is given the plan as soon as every rule's chip model has passed, before
+    the dry training steps (``neurosim run`` starts drawing the chip figures from it)."""
+    from . import counts, ledger  # numpy, the chip model: only a plan's check needs them, not `neurosim validate FILE`
 
     check_energy_names(hw, hw_path)
     if hw.numerics == "device" and not wl.network.is_mlp:
@@ -152,9 +155,12 @@ def preflight(
             raise
         except (ArithmeticError, ValueError) as exc:
             raise PlanError(f"{hw_path}: {algo.name}: the chip model fails on this config ({type(exc).__name__}: {exc})") from None
-        df = ledger.apply_energy(ledger.build(algo.run_name, counts.step_counts(wl.shapes, batch, algo) + list(cost.records)), hw, hw_path)
-        _check_cost(algo.run_name, cost, ledger.energy_by_component(df))
+        energy = ledger.energy_by_component_of(counts.step_counts(wl.shapes, batch, algo) + list(cost.records), hw, hw_path)
+        _check_cost(algo.run_name, cost, energy)
         hwcosts[algo.run_name] = cost
+    plan = Plan(steps_per_epoch=steps, hwcosts=hwcosts)
+    if costed is not None:
+        costed(plan)
     for algo in algorithms:
         _dry_step(wl, algo)
-    return Plan(steps_per_epoch=steps, hwcosts=hwcosts)
+    return plan

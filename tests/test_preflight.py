@@ -167,3 +167,34 @@ def test_finished_rules_survive_an_interrupted_run(tmp_path, mnist_dir, monkeypa
     assert result.exit_code == 0, result.output
     assert trained == ["bp", "sdfa"]  # bp was not trained again
     assert "bp," in (tmp_path / "o" / "training.csv").read_text() and not (tmp_path / ".o.rules").exists()
+
+
+@pytest.mark.parametrize("rule", ["bp", "sdfa"])
+def test_preflight_energy_check_prices_as_the_ledger(rule):
+    """The preflight prices a step's records without a frame (no pandas before training): the same
+    per-component energy as the ledger's frame, and the same error for the same missing figure."""
+    from pydantic import TypeAdapter
+
+    from neurosim import counts, ledger
+    from neurosim.config import hw as hwcfg
+    from neurosim.config.workload import AlgorithmConfig, Workload
+    from neurosim.errors import ConfigError
+    from neurosim.sim import cost_step
+
+    hw = hwcfg.load(HW_RRAM)
+    wl = Workload.model_validate(SMALL)
+    algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+    records = counts.step_counts(wl.shapes, 32, algo) + list(cost_step(hw, wl.shapes, 32, algo, steps_per_epoch=8).records)
+    frame = ledger.energy_by_component(ledger.apply_energy(ledger.build(rule, records), hw))
+    priced = ledger.energy_by_component_of(records, hw)
+    assert list(priced) == list(frame) and priced == pytest.approx(frame, rel=1e-12)
+    for missing in (["adc"], ["noc", "sram"], ["core"]):
+        data = hw.model_dump(mode="json")
+        for comp in missing:
+            data["energy"][comp] = {}
+        bad = hwcfg.HwConfig.model_validate(data)
+        with pytest.raises(ConfigError) as by_frame:
+            ledger.apply_energy(ledger.build(rule, records), bad, "hw.yaml")
+        with pytest.raises(ConfigError) as by_records:
+            ledger.energy_by_component_of(records, bad, "hw.yaml")
+        assert str(by_records.value) == str(by_frame.value)

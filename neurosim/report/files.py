@@ -33,6 +33,7 @@ __all__ = [
     "alignment_frame",
     "atomic_write_text",
     "atomic_write_bytes",
+    "csv_text",
     "finite_json",
     "dumps_json",
     "summarize",
@@ -147,7 +148,7 @@ def placement_frame(res: RunResult) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _csv(df: pd.DataFrame) -> str:
+def csv_text(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
@@ -162,14 +163,14 @@ def write_run(res: RunResult, out: Path, *, hw_path: str, workload_path: str) ->
 
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(res, hw_path=hw_path, workload_path=workload_path)
-    atomic_write_text(out / COSTS, _csv(costs_frame(res)))
-    atomic_write_text(out / TRAINING, _csv(training_frame(res)))
-    atomic_write_text(out / PLACEMENT, _csv(placement_frame(res)))
-    atomic_write_text(out / ALIGNMENT, _csv(alignment_frame(res)))
+    atomic_write_text(out / COSTS, csv_text(costs_frame(res)))
+    atomic_write_text(out / TRAINING, csv_text(training_frame(res)))
+    atomic_write_text(out / PLACEMENT, csv_text(placement_frame(res)))
+    atomic_write_text(out / ALIGNMENT, csv_text(alignment_frame(res)))
     names = [COSTS, TRAINING, PLACEMENT, ALIGNMENT]
     cells = cells_frame(res)
     if len(cells):  # numerics: device: each rule on ideal and on real cells
-        atomic_write_text(out / CELLS, _csv(cells))
+        atomic_write_text(out / CELLS, csv_text(cells))
         names.append(CELLS)
     summary["data_files"] = {name: sha256_file(out / name) for name in names}
     atomic_write_text(out / SUMMARY, dumps_json(summary))

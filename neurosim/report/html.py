@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .fmt import count, energy, percent, ratio
 from .cells import CELLS_HEADER, cells_cells, cells_rows
 from .headline import KEY_ROWS, headline_rows
 from .layers import layer_frame
-from .plots import PLOTS
+from .figures import PLOTS
 from .why import why
 
 __all__ = ["REPORT", "render", "write_report", "format_cell", "headline_html"]
@@ -173,9 +174,10 @@ def headline_html(summary: dict, costs: pd.DataFrame) -> str:
     return f"<style>{css}</style><div class='neurosim-result'>{page[start:end]}</div>"
 
 
-def _fig(run_dir: Path):
+def _fig(run_dir: Path, figures: Collection[str] | None):
     def fig(name: str) -> Markup:
-        if not (run_dir / name).is_file():
+        shown = name in figures if figures is not None else (run_dir / name).is_file()
+        if not shown:
             return Markup("")
         cap = html.escape(PLOTS.get(name, name))
         return Markup(f'<figure><img src="{name}" alt="{cap}"><figcaption>{cap}</figcaption></figure>')
@@ -183,7 +185,8 @@ def _fig(run_dir: Path):
     return fig
 
 
-def render(run_dir: Path) -> str:
+def render(run_dir: Path, figures: Collection[str] | None = None) -> str:
+    """The page of a run folder; it shows the ``figures`` named (default: those in the folder)."""
     run_dir = Path(run_dir)
     s = json.loads((run_dir / SUMMARY).read_text())
     costs = pd.read_csv(run_dir / COSTS)
@@ -203,7 +206,7 @@ def render(run_dir: Path) -> str:
     ratio_cols = tuple(c for c in comp.columns if "/" in c)
     return _env().get_template("report.html.j2").render(
         **_context(s, costs),
-        fig=_fig(run_dir),
+        fig=_fig(run_dir, figures),
         comparison=_table(comp, index=False, ratio_cols=ratio_cols),
         layer_table=_layer_table(costs),
         accuracy_table=_table(last),
@@ -213,6 +216,6 @@ def render(run_dir: Path) -> str:
     )
 
 
-def write_report(run_dir: Path) -> str:
-    atomic_write_text(Path(run_dir) / REPORT, render(run_dir))
+def write_report(run_dir: Path, figures: Collection[str] | None = None) -> str:
+    atomic_write_text(Path(run_dir) / REPORT, render(run_dir, figures))
     return REPORT

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -24,29 +25,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from ..mapping.draw import draw_placement_frame  # noqa: E402
 from ..records import PHASES  # noqa: E402
 from .compare import COMPARISON  # noqa: E402
+from .figures import CHIP_PLOTS, PLOTS, TRAINING_PLOTS  # noqa: E402
 from .files import ALIGNMENT, COSTS, PLACEMENT, SUMMARY, TRAINING, atomic_write_bytes  # noqa: E402
 from .fmt import ratio, tick_formatter  # noqa: E402
 from .forked import draw_jobs  # noqa: E402
 from .layers import layer_frame  # noqa: E402
 
-__all__ = ["PLOTS", "DPI", "draw_all"]
+__all__ = ["PLOTS", "DPI", "png", "chip_view", "chip_figures", "training_figures", "draw_all"]
 
 DPI = 100
-
-#: Plot file name -> what it shows.
-PLOTS = {
-    "comparison.png": "how many times less each rule costs than the baseline: whole step, error phase, chip bytes by level (log scale, value on each bar)",
-    "data_movement.png": "bytes moved per training step: neuron level in the error phase, chip by level (log scale)",
-    "macs_by_phase.png": "MACs per training step, by phase (log scale)",
-    "layers.png": "per layer and rule, stacked by phase: energy, busy unit-cycles, bytes and NoC byte-hops per step",
-    "accuracy.png": "test and train accuracy per epoch (trained rules)",
-    "alignment.png": "angle between each rule's update and BP's gradient, per layer and epoch",
-    "error_alignment.png": "angle between each rule's and BP's error at each hidden layer's output, per step (Launay et al.)",
-    "cycles_by_phase.png": "cycles per training step and each phase's critical path",
-    "energy_by_component.png": "energy per training step, by component (stacked)",
-    "utilisation.png": "busy fraction of each component during a step",
-    "placement.png": "crossbar blocks of each layer on the tile mesh",
-}
 
 _PHASE_COLOURS = dict(zip(PHASES, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]))
 
@@ -59,11 +46,12 @@ def _figure(w: float, h: float, ncols: int = 1, nrows: int = 1, *, left: float =
     return fig, axes
 
 
-def _save(fig, path: Path) -> None:
+def png(fig) -> bytes:
+    """The figure as PNG bytes (no software tag: the same bytes on every run); the figure is closed."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def _legend_right(ax, **kw) -> None:
@@ -103,7 +91,7 @@ def _epochs_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _accuracy(training: pd.DataFrame, path: Path) -> None:
+def _accuracy(training: pd.DataFrame):
     fig, ((ax,),) = _figure(7.5, 4)
     for name, g in training.groupby("algorithm", sort=False):
         line = ax.plot(g["epoch"], 100 * g["test_accuracy"], marker="o", ms=3, label=f"{name} test")[0]
@@ -112,10 +100,10 @@ def _accuracy(training: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     _legend_right(ax)
-    _save(fig, path)
+    return fig
 
 
-def _alignment(training: pd.DataFrame, path: Path) -> None:
+def _alignment(training: pd.DataFrame):
     cols = [c for c in training.columns if c.startswith("alignment_deg_")]
     fig, ((ax,),) = _figure(7.5, 4)
     for name, g in training.groupby("algorithm", sort=False):
@@ -127,10 +115,10 @@ def _alignment(training: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("angle to BP's gradient (degrees)")
     ax.grid(alpha=0.3)
     _legend_right(ax)
-    _save(fig, path)
+    return fig
 
 
-def _error_alignment(alignment: pd.DataFrame, path: Path) -> None:
+def _error_alignment(alignment: pd.DataFrame):
     fig, ((ax,),) = _figure(7.5, 4)
     for (name, layer), g in alignment.groupby(["algorithm", "layer"], sort=False):
         ax.plot(g["step"], g["angle_deg"], marker=".", ms=3, label=f"{name} {layer}")
@@ -139,7 +127,7 @@ def _error_alignment(alignment: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("angle to BP's error signal (degrees)")
     ax.grid(alpha=0.3)
     _legend_right(ax)
-    _save(fig, path)
+    return fig
 
 
 def _phase_table(costs: pd.DataFrame, component: str, action: str, value: str) -> pd.DataFrame:
@@ -150,30 +138,30 @@ def _phase_table(costs: pd.DataFrame, component: str, action: str, value: str) -
     return t.reindex(index=order, columns=[a for a in algs if a in t.columns])
 
 
-def _macs(costs: pd.DataFrame, path: Path) -> None:
+def _macs(costs: pd.DataFrame):
     fig, ((ax,),) = _figure(7.5, 4)
     t = _phase_table(costs, "network", "mac", "count")
     t = t.loc[[p for p in t.index if t.loc[p].sum() > 0]]
     _grouped_bars(ax, t, ylabel="MACs per step")
-    _save(fig, path)
+    return fig
 
 
-def _data_movement(costs: pd.DataFrame, summary: dict, path: Path) -> None:
+def _data_movement(costs: pd.DataFrame, view: dict):
     fig, ((a1, a2),) = _figure(12, 4, ncols=2, wspace=0.55)
     net = costs[(costs["component"] == "network") & costs["action"].str.startswith("deliver_")]
     t = net.pivot_table(index="action", columns="algorithm", values="bytes", aggfunc="sum", sort=False).fillna(0.0)
-    t = t.reindex(columns=[a for a in summary["algorithms"] if a in t.columns])
+    t = t.reindex(columns=[a for a in view["algorithms"] if a in t.columns])
     _grouped_bars(a1, t, ylabel="bytes per step", unit="B", log=True)
     a1.set_title("neuron level, error phase", fontsize=10)
-    lv = pd.DataFrame({a: s["bytes"]["per_step"] for a, s in summary["algorithms"].items()})
+    lv = pd.DataFrame({a: s["bytes"]["per_step"] for a, s in view["algorithms"].items()})
     _grouped_bars(a2, lv, ylabel="bytes per step (NoC: byte-hops)", unit="B", log=True)
     a2.set_title("chip, by level", fontsize=10)
-    _save(fig, path)
+    return fig
 
 
-def _energy(summary: dict, path: Path) -> None:
-    algs = list(summary["algorithms"])
-    e = pd.DataFrame({a: summary["algorithms"][a]["energy_pj"]["per_step"] for a in algs}).fillna(0.0)
+def _energy(view: dict):
+    algs = list(view["algorithms"])
+    e = pd.DataFrame({a: view["algorithms"][a]["energy_pj"]["per_step"] for a in algs}).fillna(0.0)
     fig, ((ax,),) = _figure(7, 4)
     bottom = np.zeros(len(algs))
     for comp in e.index:
@@ -184,33 +172,33 @@ def _energy(summary: dict, path: Path) -> None:
     ax.set_ylabel("energy per step")
     ax.grid(axis="y", alpha=0.3)
     _legend_right(ax, reverse=True)
-    _save(fig, path)
+    return fig
 
 
-def _cycles(summary: dict, path: Path) -> None:
-    algs = summary["algorithms"]
+def _cycles(view: dict):
+    algs = view["algorithms"]
     t = pd.DataFrame({a: s["phase_cycles_per_step"] for a, s in algs.items()}).fillna(0.0)
     t = t.reindex([p for p in PHASES if p in t.index])
-    t.loc["whole step"] = [s["totals"]["per_step"]["cycles"] for s in algs.values()]
+    t.loc["whole step"] = [s["cycles_per_step"] for s in algs.values()]
     fig, ((ax,),) = _figure(8, 4)
     _grouped_bars(ax, t, ylabel="cycles", log=False)
-    _save(fig, path)
+    return fig
 
 
-def _utilisation(summary: dict, path: Path) -> None:
-    t = pd.DataFrame({a: s["utilisation"] for a, s in summary["algorithms"].items()}).fillna(0.0)
+def _utilisation(view: dict):
+    t = pd.DataFrame({a: s["utilisation"] for a, s in view["algorithms"].items()}).fillna(0.0)
     fig, ((ax,),) = _figure(8, 4)
     _grouped_bars(ax, 100 * t, ylabel="busy (%)", log=False)
-    _save(fig, path)
+    return fig
 
 
-def _placement(placement: pd.DataFrame, summary: dict, path: Path) -> None:
+def _placement(placement: pd.DataFrame, view: dict):
     first = placement.groupby("algorithm").size().idxmax() if len(placement) else None
     p = placement[placement["algorithm"] == first]
-    rows, cols = (int(v) for v in summary["hwconfig"]["noc"]["mesh"].split("x"))
+    rows, cols = (int(v) for v in view["mesh"].split("x"))
     fig, ((ax,),) = _figure(6, 6, left=0.3, right=0.3, bottom=0.3, top=0.5)
     draw_placement_frame(ax, p, rows, cols, f"placement ({first}); number = blocks on the tile, outline = home tile")
-    _save(fig, path)
+    return fig
 
 
 #: (metric, phase, level) rows of comparison.csv drawn in comparison.png, top to bottom.
@@ -222,14 +210,13 @@ _COMPARED = [
 ]
 
 
-def _comparison(comp: pd.DataFrame, path: Path) -> None:
+def _comparison(comp: pd.DataFrame):
     ratio_cols = [c for c in comp.columns if "/" in c]
     if not ratio_cols:
         fig, ((ax,),) = _figure(9, 2, left=0.2, right=0.2)
         ax.text(0.5, 0.5, "no baseline in this run: nothing to compare against", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
-        _save(fig, path)
-        return
+        return fig
     idx = comp.set_index(["metric", "phase", "level"])
     keys = [k for k in _COMPARED if k in idx.index and idx.loc[k, ratio_cols].notna().any()]
     table = idx.loc[keys, ratio_cols]
@@ -251,10 +238,10 @@ def _comparison(comp: pd.DataFrame, path: Path) -> None:
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlim(right=ax.get_xlim()[1] * 2.5)  # room for the value labels
     _legend_right(ax)
-    _save(fig, path)
+    return fig
 
 
-def _layers(costs: pd.DataFrame, path: Path) -> None:
+def _layers(costs: pd.DataFrame):
     lf = layer_frame(costs)
     lf = lf.assign(bytes_moved=lf["bytes_crossbar_io"] + lf["bytes_sram"] + lf["bytes_dram"])
     panels = [("energy_pj", "energy per step", "J", 1e-12), ("busy_cycles", "busy unit-cycles per step", "", 1.0),
@@ -289,27 +276,64 @@ def _layers(costs: pd.DataFrame, path: Path) -> None:
         ax.grid(axis="y", alpha=0.3)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="upper center", ncol=len(handles), fontsize=9, frameon=False)
-    _save(fig, path)
+    return fig
 
 
-def _jobs(run_dir: Path) -> list[tuple]:
-    """Every plot of :data:`PLOTS` as ``(function, arguments)``, from the files in ``run_dir``."""
-    summary = json.loads((run_dir / SUMMARY).read_text())
-    costs = pd.read_csv(run_dir / COSTS)
-    training = pd.read_csv(run_dir / TRAINING)
+#: A figure to draw: its file name, the function that draws it and that function's arguments.
+Figure = tuple[str, Callable[..., object], tuple]
+
+
+def chip_view(summary: dict) -> dict:
+    """The part of summary.json the chip figures read: each rule's per-step chip figures and the mesh.
+
+    The chip figures see only this, so a run can draw them as soon as its preflight has
+    costed every rule (:mod:`.early`) and tell by comparing views that they still hold."""
+    keep = ("bytes", "energy_pj")
+    return {
+        "mesh": summary["hwconfig"]["noc"]["mesh"],
+        "algorithms": {
+            name: {**{k: {"per_step": s[k]["per_step"]} for k in keep}, "cycles_per_step": s["totals"]["per_step"]["cycles"],
+                   "phase_cycles_per_step": s["phase_cycles_per_step"], "utilisation": s["utilisation"]}
+            for name, s in summary["algorithms"].items()
+        },
+    }
+
+
+def chip_figures(costs: pd.DataFrame, placement: pd.DataFrame, comparison: pd.DataFrame, view: dict) -> list[Figure]:
+    """The figures of :data:`.figures.CHIP_PLOTS` (``view``: :func:`chip_view` of the summary)."""
     return [
-        (_comparison, (pd.read_csv(run_dir / COMPARISON), run_dir / "comparison.png")),
-        (_data_movement, (costs, summary, run_dir / "data_movement.png")),
-        (_macs, (costs, run_dir / "macs_by_phase.png")),
-        (_layers, (costs, run_dir / "layers.png")),
-        (_accuracy, (training, run_dir / "accuracy.png")),
-        (_alignment, (training, run_dir / "alignment.png")),
-        (_error_alignment, (pd.read_csv(run_dir / ALIGNMENT), run_dir / "error_alignment.png")),
-        (_cycles, (summary, run_dir / "cycles_by_phase.png")),
-        (_energy, (summary, run_dir / "energy_by_component.png")),
-        (_utilisation, (summary, run_dir / "utilisation.png")),
-        (_placement, (pd.read_csv(run_dir / PLACEMENT), summary, run_dir / "placement.png")),
+        ("comparison.png", _comparison, (comparison,)),
+        ("data_movement.png", _data_movement, (costs, view)),
+        ("macs_by_phase.png", _macs, (costs,)),
+        ("layers.png", _layers, (costs,)),
+        ("cycles_by_phase.png", _cycles, (view,)),
+        ("energy_by_component.png", _energy, (view,)),
+        ("utilisation.png", _utilisation, (view,)),
+        ("placement.png", _placement, (placement, view)),
     ]
+
+
+def training_figures(training: pd.DataFrame, alignment: pd.DataFrame) -> list[Figure]:
+    """The figures of :data:`.figures.TRAINING_PLOTS`."""
+    return [
+        ("accuracy.png", _accuracy, (training,)),
+        ("alignment.png", _alignment, (training,)),
+        ("error_alignment.png", _error_alignment, (alignment,)),
+    ]
+
+
+def read_chip_figures(run_dir: Path) -> list[Figure]:
+    summary = json.loads((run_dir / SUMMARY).read_text())
+    return chip_figures(pd.read_csv(run_dir / COSTS), pd.read_csv(run_dir / PLACEMENT), pd.read_csv(run_dir / COMPARISON),
+                        chip_view(summary))
+
+
+def read_training_figures(run_dir: Path) -> list[Figure]:
+    return training_figures(pd.read_csv(run_dir / TRAINING), pd.read_csv(run_dir / ALIGNMENT))
+
+
+def write_figure(path: Path, function: Callable[..., object], args: tuple) -> None:
+    atomic_write_bytes(path, png(function(*args)))
 
 
 def draw_all(run_dir: Path, workers: int | None = None) -> list[str]:
@@ -317,5 +341,7 @@ def draw_all(run_dir: Path, workers: int | None = None) -> list[str]:
 
     Two cores (or ``workers`` ≥ 2): half of the figures in a forked child at the same
     time (:func:`.forked.draw_jobs`; the same bytes as a serial draw)."""
-    draw_jobs(_jobs(Path(run_dir)), workers)
+    run_dir = Path(run_dir)
+    figures = {name: (function, args) for name, function, args in [*read_chip_figures(run_dir), *read_training_figures(run_dir)]}
+    draw_jobs([(write_figure, (run_dir / name, *figures[name])) for name in PLOTS], workers)
     return list(PLOTS)

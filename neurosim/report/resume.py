@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .files import atomic_write_bytes
 
 __all__ = ["RuleCache"]
 
@@ -54,6 +53,8 @@ class RuleCache:
             return None
 
     def save(self, run: Any) -> None:
+        from .files import atomic_write_bytes  # pandas: loaded once a rule has trained, not before the preflight
+
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self._path(run.config), pickle.dumps(run, protocol=pickle.HIGHEST_PROTOCOL))
 
