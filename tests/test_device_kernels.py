@@ -281,3 +281,49 @@ def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
 
     with pytest.raises(ValueError, match="on the helper"):
         Job(fails).wait()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7, 32])
+def test_input_major_blocks_read_the_same_bits(batch: int) -> None:
+    """Input-major weight blocks (``block_weights(..., transposed=True)``, the faster sgemm operand)
+    read the same bits as output-major ones (one sample: through a copy back), with a short last
+    block; both against the NumPy reference of the per-block ADC and the sum in block order."""
+    from neurosim.kernels.device import adc_sum
+
+    rng = np.random.default_rng(13)
+    n_out, n_in, bits = 50, 300, 6  # blocks of 128, 128, 44 inputs
+    w = rng.uniform(-0.1, 0.1, (n_out, n_in)).astype(np.float32)
+    x = rng.uniform(-1, 1, (batch, n_in)).astype(np.float32)
+    lsb = rng.uniform(0.05, 0.2, batch).astype(np.float32)
+    rows = block_mvm(x, block_weights(w, 128), lsb, bits)
+    inputs = block_weights(w, 128, transposed=True)
+    assert inputs.shape == (3, 128, n_out)
+    np.testing.assert_array_equal(inputs.transpose(0, 2, 1), block_weights(w, 128))
+    np.testing.assert_array_equal(block_mvm(x, inputs, lsb, bits, transposed=True), rows)
+    parts = rng.uniform(-3, 3, (4, batch, 9)).astype(np.float32)
+    codes = np.clip(np.floor(parts / lsb[None, :, None] + 0.5), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    ref = np.zeros((batch, 9), dtype=np.float32)
+    for blk in range(4):  # float32, in block order
+        ref += (codes[blk] * lsb[:, None]).astype(np.float32)
+    np.testing.assert_array_equal(adc_sum(parts, lsb, bits), ref)
+
+
+def test_pulse_update_writes_input_major_blocks() -> None:
+    """The pulse update given input-major blocks (indexed by output through a transposed view)
+    keeps them equal to ``block_weights(w_eff, transposed=True)``, everything else as with output-major ones."""
+    shape = (70, 300)
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 21, False)
+    results = []
+    for transposed in (False, True):
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks = block_weights(eff, 128, transposed)
+        view = blocks.transpose(0, 2, 1) if transposed else blocks
+        pulses, row_max = np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        counts = pulse_update(w, eff, view, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25, 0.035,
+                              False, 0, row_max, 99, 1 / 3)
+        np.testing.assert_array_equal(blocks, block_weights(eff, 128, transposed))
+        results.append((counts, w, eff, g, pulses, row_max))
+    assert results[0][0][2] > 1000
+    assert results[1][0] == results[0][0]
+    for a, b in zip(results[1][1:], results[0][1:]):
+        np.testing.assert_array_equal(a, b)
