@@ -65,6 +65,23 @@ def test_pulse_key_and_streams_against_python_integers() -> None:
     assert int(x) % 2**64 == ref.x
 
 
+def test_fill_normals_continues_the_pair_stream() -> None:
+    """fill_normals draws, a batch at a time, the normals of repeated normal_pair calls: against the
+    Python-integer stream, over batches that cross rejected pairs."""
+    from neurosim.kernels.counter_rng import fill_normals
+
+    key = _splitmix64(424242)
+    ref = _Stream(key, 5)
+    x = np.uint64(_splitmix64(key + 5) | 1)
+    out, scratch = np.empty(16), np.empty((3, 8))
+    drawn = []
+    for _ in range(40):
+        x = np.uint64(fill_normals(x, out, scratch[0], scratch[1], scratch[2]))  # back from Python as uint64
+        drawn.extend(out)
+    assert drawn == [ref.normal() for _ in range(len(drawn))]
+    assert int(x) % 2**64 == ref.x
+
+
 @pytest.mark.parametrize("per_cell", [False, True])
 def test_c2c_draws_follow_each_row_chunk_in_row_major_order(per_cell: bool) -> None:
     """Nonlinear curves, C2C on, rows over several chunks: each chunk of ROWS_PER_CHUNK rows draws from
