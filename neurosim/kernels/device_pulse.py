@@ -113,16 +113,23 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     normals = np.empty(_NORMALS)  # the stream's next normals (fill_normals), taken in order
     scratch = np.empty((3, _NORMALS // 2))
     taken = _NORMALS
-    dws = np.empty(_CHUNK, dtype=np.float32)
+    full = n_in - n_in % _CHUNK
     for j in range(chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)):
         w_row = w[j]
         eff_row = w_eff[j]
         for start in range(0, n_in, _CHUNK):
-            stop = min(start + _CHUNK, n_in)
-            mask = np.int64(0)
-            for k in range(start, stop):  # branch-free, vectorised: bit k - start marks half a pulse or more
-                dw = w_row[k] - eff_row[k]
-                mask |= np.int64((dw >= up) | (-dw >= down)) << np.int64(k - start)
+            # branch-free, vectorised: bit i marks half a pulse or more at column start + i (a fixed
+            # trip count and 32-bit lanes for every whole group: LLVM packs the compares into a mask)
+            bits = np.uint32(0)
+            if start < full:
+                for i in range(_CHUNK):
+                    dw = w_row[start + i] - eff_row[start + i]
+                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(i)
+            else:
+                for k in range(start, n_in):
+                    dw = w_row[k] - eff_row[k]
+                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(k - start)
+            mask = np.int64(bits)
             while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
                 k = start + _trailing_zeros(mask)
                 mask &= mask - 1

@@ -41,6 +41,7 @@ import numpy as np
 from neurosim.config.hw import HwConfig
 from neurosim.kernels.device import (block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots,
                                      start_pulse_update)
+from neurosim.kernels.helper import Job, two_threads
 
 from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
@@ -293,7 +294,8 @@ class CrossbarDevice:
         """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values.
 
         ``update(i)``, if given, is layer ``i``'s optimizer step, run here just before the
-        layer is written: layer ``i``'s pulses then start on the helper thread while layer
+        layer is written (with two threads the first two layers' steps run side by side, the
+        first on the helper): layer ``i``'s pulses then start on the helper thread while layer
         ``i + 1``'s step runs on this one, and the write returns with them still running:
         a layer's next read (:meth:`mvm`, :meth:`mvm_transposed`) first waits for its own,
         and :meth:`settle` for all (each update touches only its own layer's arrays, and no
@@ -307,8 +309,14 @@ class CrossbarDevice:
                     update(index)
                 cells.set_weights(w)
             return
+        stepped = 0
+        if update is not None and len(self.layers) > 1 and not any(self.upper) and two_threads():
+            first = Job(update, 0)  # layer 0's step on the helper beside layer 1's here (the helper is idle now)
+            update(1)
+            first.wait()
+            stepped = 2
         for index, (cells, w) in enumerate(zip(self.layers, weights)):
-            if update is not None:
+            if update is not None and index >= stepped:
                 update(index)
             if not self.upper[index]:
                 self._pending[index] = (cells, self._start(cells, w, background=update is not None))
