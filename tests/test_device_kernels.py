@@ -4,13 +4,15 @@ and block reads through kernels.helper)."""
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import pytest
 
 from neurosim.kernels.device import SHARED_READ_MACS, block_mvm, block_mvm_transposed, block_weights, pulse_update
 from neurosim.kernels.device_pulse import PARALLEL_CELLS, ROWS_PER_CHUNK, normal_pair, pulse_key
-from neurosim.kernels.helper import run_items
+from neurosim.kernels.helper import run_items, two_threads
 
 
 def _set_threads(count: int) -> None:
@@ -263,6 +265,7 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
     start = [rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in shapes]
     steps = [[rng.normal(0, 0.02, s).astype(np.float32) for s in shapes] for _ in range(3)]
     outcomes = []
+    threads: dict[int, int] = {}
     for inside in (False, True):
         device = CrossbarDevice(hw, np.random.SeedSequence(11))
         layers = [_Layer(f"fc{i + 1}", w.copy()) for i, w in enumerate(start)]
@@ -271,6 +274,7 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for deltas in steps:
             def step(index: int, deltas=deltas) -> None:
                 weights[index] += deltas[index]
+                threads[index] = threading.get_ident()
 
             if inside:
                 device.write(weights, step)  # returns with the pulses still running
@@ -286,6 +290,8 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for a, b in zip(cells_a, cells_b):
             np.testing.assert_array_equal(a, b)
     assert outcomes[0][1][0][2][2] > 0  # cells were written
+    if two_threads():  # the first layer's step ran on the helper, beside the second's here
+        assert threads[0] != threading.get_ident() and threads[1] == threading.get_ident()
 
 
 def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
