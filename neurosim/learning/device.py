@@ -73,12 +73,12 @@ class _Layer:
         self.w_blocks = block_weights(self.w_eff, block_rows, transposed_blocks)
         #: the same array indexed (block, output, input in block), as the pulse update writes it
         self.w_blocks_by_output = self.w_blocks.transpose(0, 2, 1) if transposed_blocks else self.w_blocks
+        self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
 
     def set_weights(self, w: np.ndarray) -> None:
         """``w_eff`` and its blocks become ``w``."""
         self.w_eff[:] = w
         self.w_blocks[:] = block_weights(w, self.w_blocks_by_output.shape[2], self.transposed_blocks)
-        self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
 
 
 class CrossbarDevice:
