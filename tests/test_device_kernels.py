@@ -4,13 +4,15 @@ and block reads through kernels.helper)."""
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 import pytest
 
 from neurosim.kernels.device import SHARED_READ_MACS, block_mvm, block_mvm_transposed, block_weights, pulse_update
 from neurosim.kernels.device_pulse import PARALLEL_CELLS, ROWS_PER_CHUNK, normal_pair, pulse_key
-from neurosim.kernels.helper import run_items
+from neurosim.kernels.helper import run_items, two_threads
 
 
 def _set_threads(count: int) -> None:
@@ -62,6 +64,23 @@ def test_pulse_key_and_streams_against_python_integers() -> None:
     x, z0, z1 = normal_pair(np.uint64(_splitmix64(key + 2) | 1))
     ref = _Stream(key, 2)
     assert (z0, z1) == (ref.normal(), ref.normal())
+    assert int(x) % 2**64 == ref.x
+
+
+def test_fill_normals_continues_the_pair_stream() -> None:
+    """fill_normals draws, a batch at a time, the normals of repeated normal_pair calls: against the
+    Python-integer stream, over batches that cross rejected pairs."""
+    from neurosim.kernels.counter_rng import fill_normals
+
+    key = _splitmix64(424242)
+    ref = _Stream(key, 5)
+    x = np.uint64(_splitmix64(key + 5) | 1)
+    out, scratch = np.empty(16), np.empty((3, 8))
+    drawn = []
+    for _ in range(40):
+        x = np.uint64(fill_normals(x, out, scratch[0], scratch[1], scratch[2]))  # back from Python as uint64
+        drawn.extend(out)
+    assert drawn == [ref.normal() for _ in range(len(drawn))]
     assert int(x) % 2**64 == ref.x
 
 
@@ -246,6 +265,7 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
     start = [rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in shapes]
     steps = [[rng.normal(0, 0.02, s).astype(np.float32) for s in shapes] for _ in range(3)]
     outcomes = []
+    threads: dict[int, int] = {}
     for inside in (False, True):
         device = CrossbarDevice(hw, np.random.SeedSequence(11))
         layers = [_Layer(f"fc{i + 1}", w.copy()) for i, w in enumerate(start)]
@@ -254,6 +274,7 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for deltas in steps:
             def step(index: int, deltas=deltas) -> None:
                 weights[index] += deltas[index]
+                threads[index] = threading.get_ident()
 
             if inside:
                 device.write(weights, step)  # returns with the pulses still running
@@ -269,6 +290,8 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for a, b in zip(cells_a, cells_b):
             np.testing.assert_array_equal(a, b)
     assert outcomes[0][1][0][2][2] > 0  # cells were written
+    if two_threads():  # the first layer's step ran on the helper, beside the second's here
+        assert threads[0] != threading.get_ident() and threads[1] == threading.get_ident()
 
 
 def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
@@ -281,3 +304,49 @@ def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
 
     with pytest.raises(ValueError, match="on the helper"):
         Job(fails).wait()
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7, 32])
+def test_input_major_blocks_read_the_same_bits(batch: int) -> None:
+    """Input-major weight blocks (``block_weights(..., transposed=True)``, the faster sgemm operand)
+    read the same bits as output-major ones (one sample: through a copy back), with a short last
+    block; both against the NumPy reference of the per-block ADC and the sum in block order."""
+    from neurosim.kernels.device import adc_sum
+
+    rng = np.random.default_rng(13)
+    n_out, n_in, bits = 50, 300, 6  # blocks of 128, 128, 44 inputs
+    w = rng.uniform(-0.1, 0.1, (n_out, n_in)).astype(np.float32)
+    x = rng.uniform(-1, 1, (batch, n_in)).astype(np.float32)
+    lsb = rng.uniform(0.05, 0.2, batch).astype(np.float32)
+    rows = block_mvm(x, block_weights(w, 128), lsb, bits)
+    inputs = block_weights(w, 128, transposed=True)
+    assert inputs.shape == (3, 128, n_out)
+    np.testing.assert_array_equal(inputs.transpose(0, 2, 1), block_weights(w, 128))
+    np.testing.assert_array_equal(block_mvm(x, inputs, lsb, bits, transposed=True), rows)
+    parts = rng.uniform(-3, 3, (4, batch, 9)).astype(np.float32)
+    codes = np.clip(np.floor(parts / lsb[None, :, None] + 0.5), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    ref = np.zeros((batch, 9), dtype=np.float32)
+    for blk in range(4):  # float32, in block order
+        ref += (codes[blk] * lsb[:, None]).astype(np.float32)
+    np.testing.assert_array_equal(adc_sum(parts, lsb, bits), ref)
+
+
+def test_pulse_update_writes_input_major_blocks() -> None:
+    """The pulse update given input-major blocks (indexed by output through a transposed view)
+    keeps them equal to ``block_weights(w_eff, transposed=True)``, everything else as with output-major ones."""
+    shape = (70, 300)
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 21, False)
+    results = []
+    for transposed in (False, True):
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks = block_weights(eff, 128, transposed)
+        view = blocks.transpose(0, 2, 1) if transposed else blocks
+        pulses, row_max = np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        counts = pulse_update(w, eff, view, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25, 0.035,
+                              False, 0, row_max, 99, 1 / 3)
+        np.testing.assert_array_equal(blocks, block_weights(eff, 128, transposed))
+        results.append((counts, w, eff, g, pulses, row_max))
+    assert results[0][0][2] > 1000
+    assert results[1][0] == results[0][0]
+    for a, b in zip(results[1][1:], results[0][1:]):
+        np.testing.assert_array_equal(a, b)

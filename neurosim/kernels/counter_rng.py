@@ -16,6 +16,12 @@ uniform         top 53 bits of the output, scaled to [-1, 1)
 normal pair     Marsaglia's polar method: ``u, v`` uniform, ``s = u² + v²`` in (0, 1),
                 ``u·√(-2 ln s / s)`` and ``v·√(-2 ln s / s)``
 ==============  ==============================================================
+
+:func:`fill_normals` draws the same normals as repeated :func:`normal_pair` calls, a batch
+at a time: first the candidate pairs (the xorshift chain and the acceptance test, the
+accepted ones kept without a branch), then the ``log``/``sqrt`` of every accepted pair in a
+loop whose iterations do not depend on each other (a rejected pair no longer stalls the
+pipeline in the middle of the per-cell work).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["splitmix64", "pulse_key", "normal_pair"]
+__all__ = ["splitmix64", "pulse_key", "normal_pair", "fill_normals"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -63,3 +69,25 @@ def normal_pair(x: np.uint64) -> tuple[np.uint64, float, float]:
         if 0.0 < s < 1.0:
             f = np.sqrt(-2.0 * np.log(s) / s)
             return x, u * f, v * f
+
+
+@njit(cache=True, nogil=True)
+def fill_normals(x: np.uint64, out: np.ndarray, u: np.ndarray, v: np.ndarray, s: np.ndarray) -> np.uint64:
+    """``out`` (even size) filled with the next ``out.size`` normals of state ``x`` in the order of
+    repeated :func:`normal_pair` calls (both values of a pair, in turn); returns the new state.
+    ``u``, ``v``, ``s``: scratch of ``out.size // 2`` values each."""
+    pairs = out.size // 2
+    accepted = 0
+    while accepted < pairs:
+        x, a = _uniform(x)
+        x, b = _uniform(x)
+        r = a * a + b * b
+        u[accepted] = a
+        v[accepted] = b
+        s[accepted] = r
+        accepted += (0.0 < r) & (r < 1.0)  # a rejected pair is overwritten by the next
+    for i in range(pairs):
+        f = np.sqrt(-2.0 * np.log(s[i]) / s[i])
+        out[2 * i] = u[i] * f
+        out[2 * i + 1] = v[i] * f
+    return x

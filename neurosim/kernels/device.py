@@ -9,7 +9,7 @@ curve           ``g(p) = (1 - e^{-p/A}) / (1 - e^{-1/A})``
 inverse         ``p(g) = -A · ln(1 - g (1 - e^{-1/A}))``
 DAC             ``x_q = s · sign(x) · round(min(|x|/s, 1) · (2^b - 1)) / (2^b - 1)``
 ADC             ``y_q = clip(floor(y / lsb + ½), -2^(b-1), 2^(b-1) - 1) · lsb`` per array block,
-                ``lsb = full_scale / 2^(b-1)``
+                ``lsb = full_scale / 2^(b-1)``; the blocks' ``y_q`` added in block order
 ==============  =====================================================
 
 Every kernel is ``@njit(cache=True)``. The pulse update (with its formula table and its
@@ -32,6 +32,7 @@ __all__ = [
     "block_mvm",
     "block_mvm_transposed",
     "block_weights",
+    "adc_sum",
     "plain_mvm",
     "pulse_update",
     "start_pulse_update",
@@ -79,26 +80,22 @@ def plain_mvm(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def adc_quantise(part: np.ndarray, lsb: np.ndarray, bits: int) -> None:
-    """One block's partial sums ``part`` (B, n_out) in place to their ADC values ``code · lsb[b]``."""
-    rows, cols = part.shape
+def adc_sum(parts: np.ndarray, lsb: np.ndarray, bits: int) -> np.ndarray:
+    """``Σ_blk adc(parts[blk])``: each block's partial sums (blocks, B, n_out) to their ADC values
+    ``code · lsb[b]``, added in block order from 0 (one pass; ``parts`` is left as it is)."""
+    blocks, rows, cols = parts.shape
     top = np.float32(2 ** (bits - 1) - 1)
     bottom = np.float32(-(2 ** (bits - 1)))
     half = np.float32(0.5)
+    out = np.zeros((rows, cols), dtype=np.float32)
     for r in range(rows):
         step = lsb[r]
         inv = np.float32(1.0) / step if step > 0 else np.float32(0.0)
-        for c in range(cols):
-            code = np.floor(part[r, c] * inv + half)
-            part[r, c] = min(max(code, bottom), top) * step
-
-
-@njit(cache=True)
-def _block_sum(parts: np.ndarray) -> np.ndarray:
-    """``Σ_blk parts[blk]``, the blocks added in order."""
-    out = np.zeros(parts.shape[1:], dtype=np.float32)
-    for blk in range(parts.shape[0]):
-        out += parts[blk]
+        for blk in range(blocks):
+            part = parts[blk, r]
+            for c in range(cols):
+                code = np.floor(part[c] * inv + half)
+                out[r, c] += min(max(code, bottom), top) * step
     return out
 
 
@@ -107,43 +104,53 @@ SHARED_READ_MACS = 1 << 20
 
 
 def _blocks(product, blocks: int, parts: np.ndarray, lsb: np.ndarray, adc_bits: int, macs: int) -> np.ndarray:
-    """``product(i)`` (BLAS into ``parts[i]``) and its ADC for every block, on one thread or two; their sum."""
-
-    def block(i: int) -> None:
-        product(i)
-        adc_quantise(parts[i], lsb, adc_bits)
-
+    """``product(i)`` (BLAS into ``parts[i]``) for every block, on one thread or two; then their ADC and sum."""
     if macs >= SHARED_READ_MACS and blocks > 1 and two_threads():
-        run_items(block, blocks)
+        run_items(product, blocks)
     else:
         for i in range(blocks):
-            block(i)
-    return _block_sum(parts)
+            product(i)
+    return adc_sum(parts, lsb, adc_bits)
 
 
-def block_weights(w: np.ndarray, block_rows: int) -> np.ndarray:
-    """``w`` (n_out, n_in) as contiguous blocks of ``block_rows`` inputs (blocks, n_out, block_rows), zero-padded."""
+def block_weights(w: np.ndarray, block_rows: int, transposed: bool = False) -> np.ndarray:
+    """``w`` (n_out, n_in) as contiguous blocks of ``block_rows`` inputs, zero-padded: (blocks, n_out, block_rows),
+    or with ``transposed`` each block input-major (blocks, block_rows, n_out)."""
     n_out, n_in = w.shape
     blocks = -(-n_in // block_rows)
     padded = np.zeros((n_out, blocks * block_rows), dtype=np.float32)
     padded[:, :n_in] = w
-    return np.ascontiguousarray(padded.reshape(n_out, blocks, block_rows).transpose(1, 0, 2))
+    order = (1, 2, 0) if transposed else (1, 0, 2)
+    return np.ascontiguousarray(padded.reshape(n_out, blocks, block_rows).transpose(order))
 
 
-def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: int) -> np.ndarray:
-    """``x wᵀ`` summed over the row blocks of ``w`` (:func:`block_weights`), each block's column sums ADC-quantised.
+def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: int, transposed: bool = False) -> np.ndarray:
+    """``x wᵀ`` summed over the row blocks of ``w`` (:func:`block_weights`, ``transposed`` as made), each
+    block's column sums ADC-quantised.
 
-    ``x`` (B, n_in); ``lsb[b]`` is sample ``b``'s ADC step. One BLAS product per
-    block (a contiguous ``w_blocks[i]``) and its ADC (on two threads for large reads,
-    :mod:`.helper`), then their sum in block order.
+    ``x`` (B, n_in); ``lsb[b]`` is sample ``b``'s ADC step. One BLAS product per block
+    (on two threads for large reads, :mod:`.helper`), then one pass for the ADC of every
+    block and their sum in block order (:func:`adc_sum`). An input-major block
+    (``transposed``) is the faster operand for OpenBLAS's sgemm and gives the same bits for
+    ``B ≥ 2``; with one sample NumPy calls sgemv, whose sums depend on the operand's order,
+    so such a read copies each block back to output-major first (the bits of the default layout).
     """
-    blocks, n_out, block_rows = w_blocks.shape
+    if transposed:
+        blocks, block_rows, n_out = w_blocks.shape
+    else:
+        blocks, n_out, block_rows = w_blocks.shape
     n_in = x.shape[1]
     parts = np.empty((blocks, x.shape[0], n_out), dtype=np.float32)
+    one_sample = x.shape[0] == 1
 
     def product(i: int) -> None:
         start, stop = i * block_rows, min((i + 1) * block_rows, n_in)
-        np.dot(x[:, start:stop], w_blocks[i, :, : stop - start].T, out=parts[i])
+        if not transposed:
+            np.dot(x[:, start:stop], w_blocks[i, :, : stop - start].T, out=parts[i])
+        elif one_sample:
+            np.dot(x[:, start:stop], np.ascontiguousarray(w_blocks[i].T)[:, : stop - start].T, out=parts[i])
+        else:
+            np.dot(x[:, start:stop], w_blocks[i, : stop - start], out=parts[i])
 
     return _blocks(product, blocks, parts, lsb, adc_bits, x.shape[0] * n_in * n_out)
 
@@ -153,7 +160,7 @@ def block_mvm_transposed(delta: np.ndarray, w: np.ndarray, block: int, lsb: np.n
     (an array's columns in the transposed read), each block's partial sums ADC-quantised.
 
     A block of rows of ``w`` is contiguous, so no transposed copy is needed: one BLAS
-    product per block and its ADC (on two threads for large reads, :mod:`.helper`), then their sum.
+    product per block (on two threads for large reads, :mod:`.helper`), then the ADC and sum pass.
     """
     n_out, n_in = w.shape
     blocks = -(-n_out // block)

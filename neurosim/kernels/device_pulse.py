@@ -24,7 +24,8 @@ has a key (:func:`pulse_key` of the device seed, the cells' stream number and
 the call counter), each chunk of :data:`ROWS_PER_CHUNK` output rows its own
 xorshift64* stream seeded with ``splitmix64(key + chunk)``, from which the
 written cells of the chunk draw in row-major order (Marsaglia's polar method,
-both values of each pair used). From :data:`PARALLEL_CELLS` cells the chunks
+both values of each pair used; drawn :data:`_NORMALS` at a time by
+:func:`~.counter_rng.fill_normals`, the same sequence). From :data:`PARALLEL_CELLS` cells the chunks
 are shared with a second thread (:mod:`.helper`: each thread claims the next
 chunk from an atomic counter), below that they run one after another on the
 calling thread — the same chunks and streams, so the same bits either way;
@@ -41,7 +42,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .counter_rng import normal_pair, pulse_key, splitmix64
+from .counter_rng import fill_normals, normal_pair, pulse_key, splitmix64
 from .helper import Job, two_threads
 
 __all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "start_pulse_update", "Pulsing"]
@@ -54,6 +55,8 @@ PARALLEL_CELLS = 1 << 16
 BACKGROUND_CELLS = 1 << 12
 #: Columns marked in one bit mask before single cells are looked at.
 _CHUNK = 32
+#: C2C normals drawn at a time (counter_rng.fill_normals); the unused rest of a chunk's last batch is dropped.
+_NORMALS = 64
 
 
 @intrinsic
@@ -107,18 +110,26 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     up = np.float32(0.5 * (1.0 - 1e-6) * span / levels_ltp)
     down = np.float32(0.5 * (1.0 - 1e-6) * span / (levels_ltp if differential else levels_ltd))
     x = splitmix64(key + np.uint64(chunk)) | np.uint64(1)
-    spare = 0.0
-    have_spare = False
-    dws = np.empty(_CHUNK, dtype=np.float32)
+    normals = np.empty(_NORMALS)  # the stream's next normals (fill_normals), taken in order
+    scratch = np.empty((3, _NORMALS // 2))
+    taken = _NORMALS
+    full = n_in - n_in % _CHUNK
     for j in range(chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)):
         w_row = w[j]
         eff_row = w_eff[j]
         for start in range(0, n_in, _CHUNK):
-            stop = min(start + _CHUNK, n_in)
-            mask = np.int64(0)
-            for k in range(start, stop):  # branch-free, vectorised: bit k - start marks half a pulse or more
-                dw = w_row[k] - eff_row[k]
-                mask |= np.int64((dw >= up) | (-dw >= down)) << np.int64(k - start)
+            # branch-free, vectorised: bit i marks half a pulse or more at column start + i (a fixed
+            # trip count and 32-bit lanes for every whole group: LLVM packs the compares into a mask)
+            bits = np.uint32(0)
+            if start < full:
+                for i in range(_CHUNK):
+                    dw = w_row[start + i] - eff_row[start + i]
+                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(i)
+            else:
+                for k in range(start, n_in):
+                    dw = w_row[k] - eff_row[k]
+                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(k - start)
+            mask = np.int64(bits)
             while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
                 k = start + _trailing_zeros(mask)
                 mask &= mask - 1
@@ -160,11 +171,11 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
                             gn = (one - np.exp(-p / af)) / nf
                     gn = min(max(gn, 0.0), 1.0)
                     if c2c > 0.0:
-                        if not have_spare:
-                            x, z, spare = normal_pair(x)
-                        else:
-                            z = spare
-                        have_spare = not have_spare
+                        if taken == _NORMALS:
+                            x = fill_normals(x, normals, scratch[0], scratch[1], scratch[2])
+                            taken = 0
+                        z = normals[taken]
+                        taken += 1
                         gn = min(max(gn + c2c * np.sqrt(n) * z, 0.0), 1.0)
                     g[side, j, k] = gn
                     if endurance > 0 and pulses[side, j, k] >= endurance and not shared_f:

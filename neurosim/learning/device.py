@@ -45,6 +45,7 @@ import numpy as np
 from neurosim.config.hw import HwConfig
 from neurosim.kernels.device import (block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots,
                                      start_pulse_update)
+from neurosim.kernels.helper import Job, two_threads
 
 from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
@@ -57,7 +58,7 @@ class _Layer:
     """Cells of one crossbar-held matrix."""
 
     def __init__(self, name: str, shape: tuple[int, int], sides: int, a_ltp, a_ltd, frozen, block_rows: int, w_max: float,
-                 stream: int):
+                 stream: int, transposed_blocks: bool):
         self.name = name
         #: This matrix's C2C stream number and how many pulse updates it has had (the key of the next one).
         self.stream = stream
@@ -71,21 +72,32 @@ class _Layer:
         self.pulses = np.zeros((sides,) + shape, dtype=np.int32)  # int32: half the memory pulse_update streams through
         self.row_max = np.zeros((shape[1], 2), dtype=np.int64)
         self.w_eff = np.zeros(shape, dtype=np.float32)
-        #: w_eff in the arrays' row blocks (kernels.device.block_weights), kept up to date.
-        self.w_blocks = block_weights(self.w_eff, block_rows)
+        #: w_eff in the arrays' row blocks (kernels.device.block_weights, input-major if transposed_blocks), kept up to date.
+        self.transposed_blocks = transposed_blocks
+        self.w_blocks = block_weights(self.w_eff, block_rows, transposed_blocks)
+        #: the same array indexed (block, output, input in block), as the pulse update writes it
+        self.w_blocks_by_output = self.w_blocks.transpose(0, 2, 1) if transposed_blocks else self.w_blocks
         self.totals = np.zeros(4, dtype=np.int64)  # ltp, ltd, written, slots
+
+    def set_weights(self, w: np.ndarray) -> None:
+        """``w_eff`` and its blocks become ``w``."""
+        self.w_eff[:] = w
+        self.w_blocks[:] = block_weights(w, self.w_blocks_by_output.shape[2], self.transposed_blocks)
 
 
 class CrossbarDevice:
     """Device state of every crossbar-held matrix of one training run (see module docstring)."""
 
     def __init__(self, hw: HwConfig, seed: np.random.SeedSequence, *, programmed: bool = True, quantised_reads: bool = True,
-                 steps_per_epoch: int = 0):
+                 steps_per_epoch: int = 0, batch_size: int = 0):
         setting = CellSetting.of(hw)  # all this class reads of the hwconfig (the sweep's training key)
         self.dev = setting.device
         #: rows, cols, input_bits, adc_bits, cells_per_weight of the crossbar
         self.xbar = setting
         self.programmed = programmed
+        #: Input-major weight blocks (kernels.device.block_mvm: faster reads, the same bits, for batches
+        #: of two or more); batch 1 keeps the output-major ones its reads want.
+        self.transposed_blocks = batch_size != 1
         self.quantised_reads = quantised_reads
         self.feedback_storage = setting.feedback_storage
         self.differential = self.dev.mapping == "differential"
@@ -133,7 +145,7 @@ class CrossbarDevice:
         frozen = np.zeros(full if needs_frozen else (1, 1, 1), dtype=np.bool_)
         self._streams += 1
         return _Layer(name, shape, self.sides, shapes[0], shapes[1], frozen, self.xbar.rows,
-                      self.dev.weight_max if w_max is None else w_max, self._streams)
+                      self.dev.weight_max if w_max is None else w_max, self._streams, self.transposed_blocks)
 
     def _program(self, cells: _Layer, w: np.ndarray, exact: bool) -> None:
         """Initial write, then stuck faults; ``w`` becomes the cells' weights.
@@ -160,8 +172,7 @@ class CrossbarDevice:
             cells.g[high] = 1.0
             cells.frozen[:] = low | high
         w[:] = self._weights(cells.g, cells.w_max)
-        cells.w_eff[:] = w
-        cells.w_blocks[:] = block_weights(w, self.xbar.rows)
+        cells.set_weights(w)
 
     def _weights(self, g: np.ndarray, w_max: float) -> np.ndarray:
         if self.differential:
@@ -180,8 +191,7 @@ class CrossbarDevice:
             if self.programmed:
                 self._program(cells, w, exact=True)
             else:
-                cells.w_eff[:] = w
-                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
+                cells.set_weights(w)
             self.layers.append(cells)
             self.upper.append([])
 
@@ -258,12 +268,12 @@ class CrossbarDevice:
         w = self._read_weights(cells)
         if not self.quantised_reads:
             return plain_mvm(x, w)
-        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
+        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows, cells.transposed_blocks)
         ones = np.ones(x.shape[0], dtype=np.float32)
         xq = dac_quantise(x, ones, self.xbar.input_bits)
         full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * cells.w_max
         lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
-        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits)
+        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits, cells.transposed_blocks)
 
     def _read_signal(self, cells: _Layer, signal: np.ndarray) -> np.ndarray:
         """``signal · Wᵀ`` of an error-phase signal: :meth:`_read`'s path with the signal scaled per
@@ -312,7 +322,8 @@ class CrossbarDevice:
         """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values.
 
         ``update(i)``, if given, is layer ``i``'s optimizer step, run here just before the
-        layer is written: layer ``i``'s pulses then start on the helper thread while layer
+        layer is written (with two threads the first two layers' steps run side by side, the
+        first on the helper): layer ``i``'s pulses then start on the helper thread while layer
         ``i + 1``'s step runs on this one, and the write returns with them still running:
         a layer's next read (:meth:`mvm`, :meth:`mvm_transposed`) first waits for its own,
         and :meth:`settle` for all (each update touches only its own layer's arrays, and no
@@ -324,11 +335,16 @@ class CrossbarDevice:
             for index, (cells, w) in enumerate(zip(self.layers, weights)):
                 if update is not None:
                     update(index)
-                cells.w_eff[:] = w
-                cells.w_blocks[:] = block_weights(w, self.xbar.rows)
+                cells.set_weights(w)
             return
+        stepped = 0
+        if update is not None and len(self.layers) > 1 and not any(self.upper) and two_threads():
+            first = Job(update, 0)  # layer 0's step on the helper beside layer 1's here (the helper is idle now)
+            update(1)
+            first.wait()
+            stepped = 2
         for index, (cells, w) in enumerate(zip(self.layers, weights)):
-            if update is not None:
+            if update is not None and index >= stepped:
                 update(index)
             if not self.upper[index]:
                 self._pending[index] = (cells, self._start(cells, w, background=update is not None))
@@ -363,7 +379,7 @@ class CrossbarDevice:
         key = pulse_key(self.c2c_seed, cells.stream, cells.calls)
         cells.calls += 1
         return start_pulse_update(
-            w, cells.w_eff, cells.w_blocks, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
+            w, cells.w_eff, cells.w_blocks_by_output, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
             self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
             self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref, background=background,
         )  # fmt: skip
@@ -390,8 +406,7 @@ class CrossbarDevice:
             below.pulses += n
             below.totals += (int(n[up].sum()), int(n[~up].sum()), int(np.count_nonzero(n)), int(n.max(initial=0)))
             below.g[live] = self.g_ref
-            below.w_eff[:] = self._weights(below.g, below.w_max)
-            below.w_blocks[:] = block_weights(below.w_eff, self.xbar.rows)
+            below.set_weights(self._weights(below.g, below.w_max))
 
     def stats(self) -> list[LayerWriteStats]:
         """Per weight layer: programming figures of the run so far (after every running update)."""

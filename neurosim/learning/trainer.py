@@ -156,7 +156,8 @@ def train(
     device = None
     if hw is not None and hw.numerics == "device":
         device = CrossbarDevice(hw, np.random.SeedSequence([workload.seed, 0xDE71CE]),
-                                steps_per_epoch=-(-x_train.shape[0] // workload.training.batch_size))
+                                steps_per_epoch=-(-x_train.shape[0] // workload.training.batch_size),
+                                batch_size=workload.training.batch_size)
     with single_threaded_blas():
         return _train(workload, algo, x_train, y_train, x_test, y_test, progress, device, diagnostics or device is not None)
 
