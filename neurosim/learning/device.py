@@ -23,13 +23,10 @@ places:
 The initial weights are written exactly (write-verify, as MLP+NeuroSim does);
 fixed feedback matrices held in crossbars (FA's ``B``, and the DFA family's when
 ``chip.feedback_storage`` is crossbar) are programmed once to the nearest pulse
-level (:meth:`program_feedback`); stuck faults apply to both. Their reads in the
-error phase take the same path as the error's read through ``W``
-(``device.error_read: cells``): the signal scaled per sample to its largest
-magnitude and DAC-quantised, read noise on each cell, an ADC on each array's
-partial sums; FA's ``δ B`` is a transposed read like BP's ``δ W``, a direct
-projection ``signal · B_lᵀ`` a read the forward way (the signal on the rows).
-With ``error_read: exact`` they use the programmed values in float.
+level (:meth:`program_feedback`); stuck faults apply to both. Their error-phase reads
+take the path of BP's ``δ W`` (``device.error_read: cells``; ``exact``: float): the signal
+scaled per sample and DAC-quantised, read noise, an ADC per array; FA's ``δ B`` is a
+transposed read, a direct projection ``signal · B_lᵀ`` a read the forward way.
 
 Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
 pulse slots (write latency) per step, averaged over the run, and the
@@ -233,7 +230,7 @@ class CrossbarDevice:
             return None
         if transposed:
             return lambda signal: self._read_transposed(cells, np.ascontiguousarray(signal))
-        return lambda signal: self._read_signal(cells, np.ascontiguousarray(signal))
+        return lambda signal: self._read(cells, np.ascontiguousarray(signal), scaled=True)
 
     # ----------------------------------------------------------------- read hook
 
@@ -264,29 +261,18 @@ class CrossbarDevice:
         the outputs added digitally)."""
         return self._stacked(index, self._read, x)
 
-    def _read(self, cells: _Layer, x: np.ndarray) -> np.ndarray:
+    def _read(self, cells: _Layer, x: np.ndarray, scaled: bool = False) -> np.ndarray:
+        """``x Wᵀ`` through DAC, cells and ADC: inputs of full scale 1, or (``scaled``, an error-phase
+        signal) each sample scaled to its largest magnitude, as :meth:`_read_transposed` scales ``δ``."""
         w = self._read_weights(cells)
         if not self.quantised_reads:
             return plain_mvm(x, w)
         blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows, cells.transposed_blocks)
-        ones = np.ones(x.shape[0], dtype=np.float32)
-        xq = dac_quantise(x, ones, self.xbar.input_bits)
+        scale = np.abs(x).max(axis=1).astype(np.float32) if scaled else np.ones(x.shape[0], dtype=np.float32)
+        xq = dac_quantise(x, scale, self.xbar.input_bits)
         full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * cells.w_max
-        lsb = ones * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))
-        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits, cells.transposed_blocks)
-
-    def _read_signal(self, cells: _Layer, signal: np.ndarray) -> np.ndarray:
-        """``signal · Wᵀ`` of an error-phase signal: :meth:`_read`'s path with the signal scaled per
-        sample to its largest magnitude (as :meth:`_read_transposed` scales ``δ``)."""
-        w = self._read_weights(cells)
-        if not self.quantised_reads:
-            return plain_mvm(signal, w)
-        blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows)
-        scale = np.abs(signal).max(axis=1).astype(np.float32)
-        sq = dac_quantise(signal, scale, self.xbar.input_bits)
-        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, signal.shape[1]) * cells.w_max
         lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
-        return block_mvm(sq, blocks, lsb, self.xbar.adc_bits)
+        return block_mvm(xq, blocks, lsb, self.xbar.adc_bits, cells.transposed_blocks)
 
     def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
         """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
