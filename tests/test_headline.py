@@ -237,3 +237,20 @@ def test_report_refuses_a_summary_of_an_older_neurosim(main_dir, tmp_path):
     (copy / "summary.json").write_text(json.dumps(s))
     r = CliRunner().invoke(cli, ["report", str(copy)])
     assert r.exit_code == 2 and "older neurosim" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_device_rows_with_an_untrained_baseline(main_dir):
+    """numerics: device with the baseline costed but not trained: the baseline has no measured
+    pulses, so the device rows give the rule's figure with no ratio (it once raised TypeError)."""
+    from neurosim.report.headline import headline_rows
+
+    s = _summary(main_dir)
+    rule = next(name for name in s["algorithms"] if name != s["baseline"])
+    s["algorithms"][rule]["device_writes"] = {
+        "fc1": {"ltp_pulses_per_step": 300.0, "ltd_pulses_per_step": 200.0, "pulses_per_cell_max": 7.0}}
+    rows = {row.key: row for row in headline_rows(s)}
+    cell = rows["device_pulses"].cells[rule]
+    assert cell.text == fmt.count(500.0) and cell.ratio is None
+    assert cell.note == f"{s['baseline']}/{rule} = –"
+    assert rows["device_pulses_cell"].cells[s["baseline"]].text == "not trained"
+    assert rows["energy"].cells[rule].ratio is not None  # the chip figures keep their ratios

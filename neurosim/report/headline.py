@@ -95,8 +95,8 @@ def headline_rows(summary: dict) -> list[Row]:
                 continue
             r, note = None, ""
             b = value(algs[base]) if base and name != base else None
-            if base and name != base and cost:
-                r = (b / v) if v else (1.0 if b == 0 else None)
+            if base and name != base and cost:  # an untrained baseline has no measured figures (b None)
+                r = None if b is None else (b / v) if v else (1.0 if b == 0 else None)
                 note = f"{base}/{name} = {ratio(r) if r is not None else '–'}"
             elif b is not None and not cost:
                 note = f"{100 * (v - b):+.2f} pt vs {base}".replace("-", "−")
