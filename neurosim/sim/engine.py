@@ -61,14 +61,33 @@ def _run(enc: EncodedGraph, steps: int):
     return out
 
 
-class _Arrivals(Mapping):
-    """``(global op, destination tile) -> delivery time`` of a run, read from the kernel's
-    array on demand: ``cost_step`` asks for the few on the critical path, so the ~10^5 of a
-    large step are made into a dict only if someone iterates over them."""
+class _ReadBack(Mapping):
+    """A mapping read from the kernel's arrays on demand (``__getitem__``); made into a dict
+    (:meth:`_build`) only if someone iterates over it: ``cost_step`` asks for the few entries on
+    the critical path of the ~10^5 of a large step."""
+
+    _all: dict | None = None
+
+    def _build(self) -> dict:
+        raise NotImplementedError
+
+    def _dict(self) -> dict:
+        if self._all is None:
+            self._all = self._build()
+        return self._all
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+
+class _Arrivals(_ReadBack):
+    """``(global op, destination tile) -> delivery time`` of a run."""
 
     def __init__(self, enc: EncodedGraph, arr: np.ndarray, limit: int):
         self._enc, self._arr, self._limit = enc, arr[:limit].copy(), limit  # a copy: not the run's whole arena kept alive
-        self._all: dict | None = None
 
     def __getitem__(self, key: tuple[int, int]) -> float:
         g, node = key
@@ -81,29 +100,19 @@ class _Arrivals(Mapping):
             raise KeyError(key)
         return float(self._arr[at])
 
-    def _dict(self) -> dict[tuple[int, int], float]:
-        if self._all is None:
-            enc, arr = self._enc, self._arr
-            kid = np.flatnonzero(~np.isnan(arr))
-            step, key = np.divmod(kid, enc.n_keys)
-            g = step * enc.n_ops + enc.key_op[key]
-            self._all = dict(zip(zip(g.tolist(), enc.key_node[key].tolist()), arr[kid].tolist()))
-        return self._all
-
-    def __iter__(self):
-        return iter(self._dict())
-
-    def __len__(self) -> int:
-        return len(self._dict())
+    def _build(self) -> dict[tuple[int, int], float]:
+        enc, arr = self._enc, self._arr
+        kid = np.flatnonzero(~np.isnan(arr))
+        step, key = np.divmod(kid, enc.n_keys)
+        g = step * enc.n_ops + enc.key_op[key]
+        return dict(zip(zip(g.tolist(), enc.key_node[key].tolist()), arr[kid].tolist()))
 
 
-class _Critical(Mapping):
-    """``global op -> (releasing global op, destination or -1)`` of a run, read on demand (as
-    :class:`_Arrivals`)."""
+class _Critical(_ReadBack):
+    """``global op -> (releasing global op, destination or -1)`` of a run."""
 
     def __init__(self, enc: EncodedGraph, crit: np.ndarray):
         self._enc, self._crit = enc, crit.copy()
-        self._all: dict | None = None
 
     def __getitem__(self, g: int) -> tuple[int, int]:
         if not 0 <= g < self._crit.shape[0] or self._crit[g] < 0:
@@ -111,20 +120,12 @@ class _Critical(Mapping):
         step, key = divmod(int(self._crit[g]), self._enc.n_keys)
         return step * self._enc.n_ops + int(self._enc.key_op[key]), int(self._enc.key_node[key])
 
-    def _dict(self) -> dict[int, tuple[int, int]]:
-        if self._all is None:
-            enc, crit = self._enc, self._crit
-            g = np.flatnonzero(crit >= 0)
-            step, key = np.divmod(crit[g], enc.n_keys)
-            pred = step * enc.n_ops + enc.key_op[key]
-            self._all = dict(zip(g.tolist(), zip(pred.tolist(), enc.key_node[key].tolist())))
-        return self._all
-
-    def __iter__(self):
-        return iter(self._dict())
-
-    def __len__(self) -> int:
-        return len(self._dict())
+    def _build(self) -> dict[int, tuple[int, int]]:
+        enc, crit = self._enc, self._crit
+        g = np.flatnonzero(crit >= 0)
+        step, key = np.divmod(crit[g], enc.n_keys)
+        pred = step * enc.n_ops + enc.key_op[key]
+        return dict(zip(g.tolist(), zip(pred.tolist(), enc.key_node[key].tolist())))
 
 
 def simulate_window(graph: StepGraph, steps: int, encoded: EncodedGraph | None = None, *,
