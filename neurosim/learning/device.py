@@ -1,9 +1,8 @@
 """Training through RRAM cells: the state of every crossbar-held matrix and its two hooks.
 
 :class:`CrossbarDevice` holds, per weight layer, the normalised conductance of
-each cell (:mod:`neurosim.config.device` has the model and its formulas) and
-keeps ``net.weights`` equal to what the cells hold. The trainer calls it in two
-places:
+each cell (:mod:`neurosim.config.device` has the model and its formulas) and keeps
+``net.weights`` equal to what the cells hold. The trainer calls it in two places:
 
 - :meth:`CrossbarDevice.attach` gives each dense layer of the network a reader:
   its MVM (:meth:`CrossbarDevice.mvm`) read through the DAC (``crossbar.input_bits`` per input, full scale 1), the cells
@@ -28,9 +27,8 @@ take the path of BP's ``δ W`` (``device.error_read: cells``; ``exact``: float):
 scaled per sample and DAC-quantised, read noise, an ADC per array; FA's ``δ B`` is a
 transposed read, a direct projection ``signal · B_lᵀ`` a read the forward way.
 
-Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial
-pulse slots (write latency) per step, averaged over the run, and the
-distribution of pulses per cell (endurance).
+Costs: :meth:`stats` gives per layer the pulses, cells written and row-serial pulse slots
+(write latency) per step, run means, and the distribution of pulses per cell (endurance).
 """
 
 from __future__ import annotations
@@ -70,7 +68,7 @@ class _Layer:
         self.row_max = np.zeros((shape[1], 2), dtype=np.int64)
         self.w_eff = np.zeros(shape, dtype=np.float32)
         #: w_eff in the arrays' row blocks (kernels.device.block_weights, input-major if transposed_blocks), kept up to date.
-        self.transposed_blocks = transposed_blocks
+        self.transposed_blocks, self.block_rows = transposed_blocks, block_rows
         self.w_blocks = block_weights(self.w_eff, block_rows, transposed_blocks)
         #: the same array indexed (block, output, input in block), as the pulse update writes it
         self.w_blocks_by_output = self.w_blocks.transpose(0, 2, 1) if transposed_blocks else self.w_blocks
@@ -79,7 +77,7 @@ class _Layer:
     def set_weights(self, w: np.ndarray) -> None:
         """``w_eff`` and its blocks become ``w``."""
         self.w_eff[:] = w
-        self.w_blocks[:] = block_weights(w, self.w_blocks_by_output.shape[2], self.transposed_blocks)
+        self.w_blocks[:] = block_weights(w, self.block_rows, self.transposed_blocks)
 
 
 class CrossbarDevice:
@@ -268,11 +266,16 @@ class CrossbarDevice:
         if not self.quantised_reads:
             return plain_mvm(x, w)
         blocks = cells.w_blocks if w is cells.w_eff else block_weights(w, self.xbar.rows, cells.transposed_blocks)
-        scale = np.abs(x).max(axis=1).astype(np.float32) if scaled else np.ones(x.shape[0], dtype=np.float32)
-        xq = dac_quantise(x, scale, self.xbar.input_bits)
-        full_scale = self.dev.adc_full_scale * min(self.xbar.rows, x.shape[1]) * cells.w_max
-        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        xq, lsb = self._converters(cells, x, scaled, self.xbar.rows)
         return block_mvm(xq, blocks, lsb, self.xbar.adc_bits, cells.transposed_blocks)
+
+    def _converters(self, cells: _Layer, signal: np.ndarray, scaled: bool, span: int) -> tuple[np.ndarray, np.ndarray]:
+        """``signal`` through the DAC (full scale 1, or ``scaled``: each sample's ``s_b = max|signal_b|``) and each
+        sample's ADC step for partial sums of ``span`` inputs per array (full scale ``adc_full_scale · span · w_max · s_b``)."""
+        scale = np.abs(signal).max(axis=1).astype(np.float32) if scaled else np.ones(signal.shape[0], dtype=np.float32)
+        full_scale = self.dev.adc_full_scale * min(span, signal.shape[1]) * cells.w_max
+        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        return dac_quantise(signal, scale, self.xbar.input_bits), lsb
 
     def mvm_transposed(self, index: int, delta: np.ndarray) -> np.ndarray:
         """Layer ``index``'s transposed read for BP's error ``δ W`` (inputs on the columns, rows sensed).
@@ -288,10 +291,7 @@ class CrossbarDevice:
         w = self._read_weights(cells)
         if not self.quantised_reads:
             return plain_mvm(delta, w.T)
-        scale = np.abs(delta).max(axis=1).astype(np.float32)
-        dq = dac_quantise(delta, scale, self.xbar.input_bits)
-        full_scale = self.dev.adc_full_scale * min(self.xbar.cols, delta.shape[1]) * cells.w_max
-        lsb = (scale * np.float32(full_scale / 2 ** (self.xbar.adc_bits - 1))).astype(np.float32)
+        dq, lsb = self._converters(cells, delta, True, self.xbar.cols)
         return block_mvm_transposed(dq, w, self.xbar.cols, lsb, self.xbar.adc_bits)
 
     def attach(self, net: Network) -> None:
