@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from neurosim.kernels.device import SHARED_READ_MACS, block_mvm, block_mvm_transposed, block_weights, pulse_update
-from neurosim.kernels.device_pulse import PARALLEL_CELLS, ROWS_PER_CHUNK, normal_pair, pulse_key
+from neurosim.kernels.counter_rng import normal_pair
+from neurosim.kernels.device_pulse import PARALLEL_CELLS, ROWS_PER_CHUNK, pulse_key
 from neurosim.kernels.helper import run_items, two_threads
 
 

@@ -42,10 +42,10 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .counter_rng import fill_normals, normal_pair, pulse_key, splitmix64
+from .counter_rng import fill_normals, pulse_key, splitmix64
 from .helper import Job, two_threads
 
-__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "normal_pair", "pulse_update", "start_pulse_update", "Pulsing"]
+__all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "pulse_update", "start_pulse_update", "Pulsing"]
 
 #: Output rows per chunk: the unit of parallel work and of one C2C stream.
 ROWS_PER_CHUNK = 32
