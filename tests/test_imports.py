@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "neurosim"
 
 #: Layer of each top-level unit (a subpackage or a module of ``neurosim``).
 LAYER: dict[str, int] = {
-    "__init__": 0, "errors": 0, "vocabulary": 0, "kernels": 0,
-    "records": 1, "config": 1,
+    "__init__": 0, "errors": 0, "vocabulary": 0, "paths": 0,
+    "records": 1, "config": 1, "kernels": 1,
     "data": 2, "learning": 2, "stages": 2, "accounting": 2,
     "counts": 3, "hw": 3, "mapping": 3,
     "sim": 4,

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config.workload import DatasetConfig
 from ..errors import DataError
+from ..paths import user_cache_dir
 from .idx import read_idx
 
 __all__ = ["Dataset", "load_dataset", "center_crop", "download_dataset", "Opener", "FILES", "MIRRORS", "SHA256", "ENV_VAR"]
@@ -212,9 +213,7 @@ def _search_dirs(cfg: DatasetConfig, base_dir: str | Path | None) -> list[tuple[
 
 
 def _cache_dir(name: str) -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    root = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return root / "neurosim" / name
+    return user_cache_dir(name)
 
 
 def _find(searched: list[tuple[Path, str]]) -> tuple[Path, list[Path]] | None:

@@ -9,8 +9,16 @@
 - :mod:`.pool` — max / average pooling, forward, backward and tangent;
 - :mod:`.batchnorm` — batch normalisation (train / eval), forward and backward;
 - :mod:`.stats` — float64 sums over float32 arrays (the alignment's estimator figures);
-- :mod:`.blas` — the one-thread BLAS limit that keeps results machine-independent.
+- :mod:`.blas` — the one-thread BLAS limit that keeps results machine-independent;
+- :mod:`._cache` — numba's cache folder, named by a hash of these modules' sources
+  (set here, before any kernel is decorated).
 """
+
+from pathlib import Path as _Path
+
+from ._cache import use_keyed_cache as _use_keyed_cache
+
+_use_keyed_cache(_Path(__file__).resolve().parent)
 
 from .blas import single_threaded_blas
 from .dense import (
