@@ -10,7 +10,9 @@ Cases: the reference conv net of issue 8 (MNIST 1x28x28 -> conv5x5-16 -> maxpool
 batch 32, on both shipped chips; then the DES cost as the crossbar blocks grow
 (784-800-800-10 BP on rram_tile with a 16x16 mesh: arrays of 256x256, then the
 sizes that give about 2x, 4x, 8x the blocks, then 64x64, about 12x), printed as
-ratios to the first.
+ratios to the first: ``--repeats`` runs of each size, the sizes in turn (round robin, so
+that a drift of the shared machine's speed hits every size alike), the fastest of each;
+with ``--baseline`` the baseline's fastest of as many runs per size, and its own ratios.
 
 The DES runs in numba kernels (``cache=True``): the first ``cost_step`` of a process
 loads them from numba's on-disk cache, and the very first one after a change of the
@@ -53,7 +55,8 @@ CONV = [
 ]
 NETS = {"conv (mnist)": (CONV, (1, 28, 28)), "784-800-800-10": ([784, 800, 800, 10], (784,))}
 
-#: runs one case on whatever ``neurosim`` is on PYTHONPATH and prints {"wall": s, "cycles": c}
+#: runs one case (``argv[2]`` times, default once) on whatever ``neurosim`` is on PYTHONPATH and prints
+#: {"wall": fastest s, "cpu": fastest s, "cycles": c, "epoch": c}
 CHILD = """
 import json, sys, time
 from pydantic import TypeAdapter
@@ -69,10 +72,13 @@ if cells:
 shapes = infer_shapes(NetworkConfig(layers=layers), tuple(in_shape))
 algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
 cost_step(hw, infer_shapes(NetworkConfig(layers=[100, 40, 10]), (100,)), 4, algo, steps_per_epoch=2)  # warm-up
-t0, c0 = time.perf_counter(), time.process_time()
-cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
-print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "cycles": cost.cycles_per_step,
-                  "epoch": cost.cycles_per_epoch}))
+walls, cpus = [], []
+for _ in range(max(1, int(sys.argv[2]) if len(sys.argv) > 2 else 1)):
+    t0, c0 = time.perf_counter(), time.process_time()
+    cost = cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
+    walls.append(time.perf_counter() - t0)
+    cpus.append(time.process_time() - c0)
+print(json.dumps({"wall": min(walls), "cpu": min(cpus), "cycles": cost.cycles_per_step, "epoch": cost.cycles_per_epoch}))
 """
 
 
@@ -115,9 +121,10 @@ def measure(chip, layers, in_shape, rule, cells=0, mesh=""):
     return wall, cost, engine.EngineStats.events, des_wall[0], cpu
 
 
-def baseline(root: str, chip, layers, in_shape, rule, cells=0, mesh="") -> dict:
+def baseline(root: str, chip, layers, in_shape, rule, cells=0, mesh="", repeats: int = 1) -> dict:
     env = dict(os.environ, PYTHONPATH=root)
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([chip, layers, list(in_shape), rule, cells, mesh])],
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([chip, layers, list(in_shape), rule, cells, mesh]),
+                          str(repeats)],
                          cwd=root, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -229,11 +236,16 @@ def main() -> None:
                         line += f" {b['wall']:9.2f} {b['cpu']:8.2f} {b['cpu'] / cpu:8.1f}x {same}"
                     print(line, flush=True)
     print(f"\n784-800-800-10 {rules[0]}, rram_tile with a 16x16 mesh: DES cost as the blocks grow "
-          f"(fastest of {max(args.repeats, 1)} runs each)")
-    first = None
+          f"(fastest of {max(args.repeats, 1)} runs each, the sizes in turn; --baseline: the same in one subprocess per size)")
+    first = base_first = None
     layers, in_shape = NETS["784-800-800-10"]
-    for cells in growth_sizes():
-        runs = [measure("rram_tile", layers, in_shape, rules[0], cells, "16x16") for _ in range(max(args.repeats, 1))]
+    sizes = growth_sizes()
+    runs_of: dict[int, list] = {cells: [] for cells in sizes}
+    for _ in range(max(args.repeats, 1)):  # round robin: a drift of the machine's speed hits every size alike
+        for cells in sizes:
+            runs_of[cells].append(measure("rram_tile", layers, in_shape, rules[0], cells, "16x16"))
+    for cells in sizes:
+        runs = runs_of[cells]
         wall, cost, events, _, _ = min(runs, key=lambda run: run[0])
         des, cpu = min(run[3] for run in runs), min(run[4] for run in runs)
         blocks = len(cost.placement.blocks)
@@ -242,9 +254,11 @@ def main() -> None:
                 f"({wall / first[0]:5.1f}x), cpu {cpu:6.3f} s ({cpu / first[2]:5.1f}x), {cost.ops_per_step} ops, "
                 f"{events} events, {events / des:7.0f} events/s")
         if args.baseline:
-            b = baseline(args.baseline, "rram_tile", layers, in_shape, rules[0], cells, "16x16")
+            b = baseline(args.baseline, "rram_tile", layers, in_shape, rules[0], cells, "16x16", max(args.repeats, 1))
+            base_first = base_first or b
             same = b["cycles"] == cost.cycles_per_step and b["epoch"] == cost.cycles_per_epoch
-            line += f"; base wall {b['wall']:6.2f} s, cpu {b['cpu']:6.2f} s ({b['cpu'] / cpu:4.1f}x) same={same}"
+            line += (f"; base wall {b['wall']:6.3f} s ({b['wall'] / base_first['wall']:5.1f}x), cpu {b['cpu']:6.3f} s "
+                     f"({b['cpu'] / base_first['cpu']:5.1f}x), base cpu / cpu {b['cpu'] / cpu:4.1f}x same={same}")
         print(line, flush=True)
 
 

@@ -169,30 +169,63 @@ class Mesh:
             last = parent
             _merge(hop_ids, owned, last, needs[d])
             dest_last[d] = (abs(tx - x0) + abs(ty - y0), last)
-        for h in range(len(hop_link) - 1, 0, -1):  # a hop carries what its subtree needs (parents come first)
-            if hop_parent[h] >= 0 and hop_ids[h] is not None:
-                _merge(hop_ids, owned, hop_parent[h], hop_ids[h])
-        hops = []
-        children: dict[int, list[int]] = {-1: []}
-        max_flits: list[int] = []  # the most flits on any hop from the source to this one
+        n_ids = _subtree_sizes(hop_ids, owned, hop_parent)
         sized: dict[int, tuple[float, int]] = {}
-        for h, link in enumerate(hop_link):
-            n_ids = len(hop_ids[h]) if hop_ids[h] is not None else 0
-            if n_ids not in sized:
-                nbytes = value_bytes(n_ids)
-                sized[n_ids] = (nbytes, self.flits(nbytes))
-            nbytes, flits = sized[n_ids]
-            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), flits))
-            children.setdefault(hop_parent[h], []).append(h)
-            max_flits.append(max(flits, max_flits[hop_parent[h]]) if hop_parent[h] >= 0 else flits)
+        for k in set(n_ids):
+            nbytes = value_bytes(k)
+            sized[k] = (float(nbytes), self.flits(nbytes))
+        size_of = [sized[k] for k in n_ids]
+        flits = [f for _, f in size_of]
+        hops = tuple(zip(hop_link, hop_parent, hop_node, [nb for nb, _ in size_of], flits))
+        children: dict[int, list[int]] = {-1: []}
+        get_children = children.get
+        max_flits = list(flits)  # the most flits on any hop from the source to this one
+        for h, parent in enumerate(hop_parent):
+            kids = get_children(parent)
+            if kids is None:
+                children[parent] = [h]
+            else:
+                kids.append(h)
+            if parent >= 0 and max_flits[parent] > max_flits[h]:
+                max_flits[h] = max_flits[parent]
         dests = {d: (n_hops, max_flits[last]) for d, (n_hops, last) in dest_last.items()}
-        return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
+        return Route(src, hops, {k: tuple(v) for k, v in children.items()}, dests)
 
     def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:
         """Contention-free cycles from injection until the tail of ``samples`` samples reaches ``dest``."""
         hops, max_fps = route.dests[dest]
         head = self.cfg.router_cycles_per_hop.value + self.cfg.link_cycles_per_hop.value
         return hops * head + (samples * max_fps - 1) * self.cfg.link_cycles_per_hop.value
+
+
+def _subtree_sizes(sets: list, owned: list[bool], parent: list[int]) -> list[int]:
+    """Per hop the number of distinct ids its subtree needs: children (later hops) are merged
+    into their parents; a hop's own set, once counted, may be taken over by its parent
+    (the union grows in the larger set, so each id is copied as few times as possible)."""
+    sizes = [0] * len(sets)
+    for h in range(len(sets) - 1, -1, -1):
+        ids = sets[h]
+        if ids is None:
+            continue
+        sizes[h] = len(ids)
+        p = parent[h]
+        if p < 0:
+            continue
+        cur = sets[p]
+        if cur is None:
+            sets[p], owned[p] = ids, owned[h]
+        elif cur is not ids:
+            if owned[h] and (len(ids) > len(cur) or not owned[p]):
+                ids.update(cur)  # the child is counted: its set can take the parent's ids
+                sets[p], owned[p] = ids, True
+            elif owned[p]:
+                cur.update(ids)
+            else:
+                big, small = (cur, ids) if len(cur) >= len(ids) else (ids, cur)
+                merged = set(big)
+                merged.update(small)
+                sets[p], owned[p] = merged, True
+    return sizes
 
 
 def _merge(sets: list, owned: list[bool], h: int, ids) -> None:
