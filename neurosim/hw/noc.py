@@ -109,8 +109,9 @@ class Mesh:
     def flits(self, nbytes: float) -> int:
         return math.ceil(nbytes / self.flit_bytes) if nbytes > 0 else 0
 
-    def route(self, src: int, needs: Mapping[int, frozenset], value_bytes: Callable[[int], float]) -> Route:
-        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs).
+    def route(self, src: int, needs: Mapping[int, int | frozenset], value_bytes: Callable[[int], float]) -> Route:
+        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs:
+        a bitmask, bit ``i`` for id ``i``, or a set of ids).
 
         Hops are numbered in the order the destinations' XY paths (sorted by tile) first
         cross them. The hops of a path already in the tree are a prefix of it (XY routes
@@ -124,10 +125,8 @@ class Mesh:
         hop_link: list[int] = []
         hop_parent: list[int] = []
         hop_node: list[int] = []
-        #: per hop the ids its subtree needs (None: none yet); a hop with one contributor
-        #: shares that contributor's set, copied only when a second one merges in (owned)
-        hop_ids: list = []
-        owned: list[bool] = []
+        #: per hop the ids (a bitmask) of its own destination; its subtree's are merged in below
+        hop_ids: list[int] = []
         dest_last: dict[int, tuple[int, int]] = {}
         for d in sorted(needs):
             if d == src:
@@ -163,13 +162,18 @@ class Mesh:
                 hop_link.append(link)
                 hop_parent.append(parent)
                 hop_node.append(tile_of[ny][nx])
-                hop_ids.append(None)
-                owned.append(False)
+                hop_ids.append(0)
                 parent = h
             last = parent
-            _merge(hop_ids, owned, last, needs[d])
+            ids = needs[d]
+            hop_ids[last] |= ids if type(ids) is int else _mask(ids)
             dest_last[d] = (abs(tx - x0) + abs(ty - y0), last)
-        n_ids = _subtree_sizes(hop_ids, owned, hop_parent)
+        n_ids = [0] * len(hop_link)
+        for h in range(len(hop_link) - 1, -1, -1):  # a hop carries what its subtree needs (parents come first)
+            ids = hop_ids[h]
+            n_ids[h] = ids.bit_count()
+            if hop_parent[h] >= 0:
+                hop_ids[hop_parent[h]] |= ids
         sized: dict[int, tuple[float, int]] = {}
         for k in set(n_ids):
             nbytes = value_bytes(k)
@@ -198,46 +202,12 @@ class Mesh:
         return hops * head + (samples * max_fps - 1) * self.cfg.link_cycles_per_hop.value
 
 
-def _subtree_sizes(sets: list, owned: list[bool], parent: list[int]) -> list[int]:
-    """Per hop the number of distinct ids its subtree needs: children (later hops) are merged
-    into their parents; a hop's own set, once counted, may be taken over by its parent
-    (the union grows in the larger set, so each id is copied as few times as possible)."""
-    sizes = [0] * len(sets)
-    for h in range(len(sets) - 1, -1, -1):
-        ids = sets[h]
-        if ids is None:
-            continue
-        sizes[h] = len(ids)
-        p = parent[h]
-        if p < 0:
-            continue
-        cur = sets[p]
-        if cur is None:
-            sets[p], owned[p] = ids, owned[h]
-        elif cur is not ids:
-            if owned[h] and (len(ids) > len(cur) or not owned[p]):
-                ids.update(cur)  # the child is counted: its set can take the parent's ids
-                sets[p], owned[p] = ids, True
-            elif owned[p]:
-                cur.update(ids)
-            else:
-                big, small = (cur, ids) if len(cur) >= len(ids) else (ids, cur)
-                merged = set(big)
-                merged.update(small)
-                sets[p], owned[p] = merged, True
-    return sizes
-
-
-def _merge(sets: list, owned: list[bool], h: int, ids) -> None:
-    """Union ``ids`` into hop ``h``'s id set, sharing it while ``h`` has one contributor."""
-    cur = sets[h]
-    if cur is None:
-        sets[h] = ids
-    elif cur is not ids:
-        if not owned[h]:
-            sets[h] = cur = set(cur)
-            owned[h] = True
-        cur.update(ids)
+def _mask(ids) -> int:
+    """A set of ids as a bitmask."""
+    out = 0
+    for i in ids:
+        out |= 1 << i
+    return out
 
 
 #: route()'s lookup tables per mesh shape (rows, cols): they depend on nothing else
