@@ -344,20 +344,19 @@ class StepBuilder:
         remote = np.zeros(n, dtype=np.int64)
         src_plan = {}
         received: dict[int, int] = defaultdict(int)
+        homed = {h: ids_mask(np.flatnonzero(owner == h)) for h in np.unique(owner).tolist()}  # per home its ids
         for t in sorted(cnt):
             c = cnt[t]
             touched = c > 0
             foreign = touched & (owner != t)
             pre = int((c[foreign] - 1).sum()) * per_id
-            needs = {}
             ids_all = np.flatnonzero(foreign)
             remote[ids_all] += 1
-            homes = owner[ids_all]
-            order = np.argsort(homes, kind="stable")  # per home its ids, ascending
-            hs, starts = np.unique(homes[order], return_index=True)
-            for h, ids in zip(hs.tolist(), np.split(ids_all[order], starts[1:])):
-                received[h] += len(ids)
-                needs[h] = ids_mask(ids)
+            sent = ids_mask(ids_all)
+            hs, counts = np.unique(owner[ids_all], return_counts=True)
+            needs = {h: sent & homed[h] for h in hs.tolist()}  # per home the ids it gets from t
+            for h, got in zip(hs.tolist(), counts.tolist()):
+                received[h] += got
             # one scatter tree per source tile: each branch carries only its destinations' partial sums
             rt = self.route(t, needs, self.values(per_id)) if needs else None
             src_plan[t] = (pre, rt, sorted(needs), bool((touched & (owner == t)).any()))

@@ -34,7 +34,7 @@ from ..kernels.des_arena import (BK_FREE, CAP, CUR, CURB, ERR, EVENTS, EV_FREE, 
 from .des import PHASE_PRIORITY, UNIT_KINDS
 from .ops import StepGraph
 
-__all__ = ["EncodedGraph", "encode", "csr", "make_arena", "results"]
+__all__ = ["EncodedGraph", "encode", "csr", "make_arena", "results", "Scratch"]
 
 
 @dataclass(frozen=True)
@@ -227,10 +227,12 @@ def encode(graph: StepGraph) -> EncodedGraph:
 
 
 def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
-               head: float, steps: int, n_keys: int, table: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+               head: float, steps: int, n_keys: int, table: int = 4096,
+               scratch: "Scratch | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
     ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`); the event queue's
-    table of pending times has ``table`` slots (a power of 2; at most half of them used)."""
+    table of pending times has ``table`` slots (a power of 2; at most half of them used).
+    ``scratch``: memory to lay them out in (the previous run's, see :class:`Scratch`), else new."""
     n = rem0.shape[0]
     total = n * steps
     n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
@@ -275,7 +277,7 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     # scheduling ids below twice the events (each scheduled at most once, each elided one takes an id);
     # a graph too big for int32 runs in int64 (a second compilation)
     dtype = np.int32 if max(size, 2 * heap) < 2**31 - 1 else np.int64
-    I = np.empty(size, dtype)  # the queues' pages are touched only as far as they grow
+    I = scratch.take("I", size, dtype) if scratch is not None else np.empty(size, dtype)  # touched as far as used
     for p, o in zip(parts, offsets[:-1]):
         I[o:o + p.shape[0]] = p
     I[header[O_CRIT]:header[O_CRIT] + total] = -1
@@ -293,12 +295,34 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
         at += size
     I[OF_HT] = at
     I[OF_BK] = at + times
-    F = np.empty(at + 2 * times, np.float64)
+    F = scratch.take("F", at + 2 * times, np.float64) if scratch is not None else np.empty(at + 2 * times, np.float64)
     for p, o in zip(fparts, foffsets[:-1]):
         F[o:o + p.shape[0]] = p
     F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
     F[I[OF_ARR]:I[OF_ARR] + steps * n_keys] = np.nan
     return I, F
+
+
+class Scratch:
+    """Memory the event loop's arenas are laid out in, kept from one run to the next (per
+    thread: :mod:`.engine` holds one). A large step's arenas are tens of megabytes: fresh
+    memory costs a page fault and the kernel zeroing each page the run touches (~5-10 ms a
+    64x64-array ``cost_step``), reused memory neither. The arenas' contents never depend on
+    what the memory held (``make_arena`` writes every field the kernel reads before writing).
+    Holds the largest arena asked for so far, at most ``limit_bytes`` per array (larger ones
+    are made fresh and not kept)."""
+
+    def __init__(self, limit_bytes: int = 256 << 20):
+        self.limit_bytes = limit_bytes
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int, dtype) -> np.ndarray:
+        buf = self.buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[0] < size:
+            buf = np.empty(size, dtype)
+            if buf.nbytes <= self.limit_bytes:
+                self.buffers[name] = buf
+        return buf[:size]
 
 
 def results(I: np.ndarray, F: np.ndarray):
