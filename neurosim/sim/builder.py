@@ -186,7 +186,10 @@ class StepBuilder:
         """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one route lookup for all)."""
         reached = self.ops[msg].route.dests if msg is not None else ()
         for t in dests:
-            into[t].extend([(msg, t)] if t in reached else local)
+            if t in reached:
+                into[t].append((msg, t))
+            else:
+                into[t].extend(local)
 
     def scatter(self, layer: ChipLayer, m: MatrixPlacement, home: int) -> tuple[Route | None, list[int]]:
         """The tree carrying ``home``'s δ of ``layer`` to the tiles of ``m`` holding its columns, and
