@@ -19,12 +19,18 @@ loads them from numba's on-disk cache, and the very first one after a change of 
 kernels compiles them. Both are measured apart (``--cold``: a fresh process with an
 empty cache directory) and excluded from the tables, which are steady state.
 
+``--pair ROUNDS``: only the two ends of that table, 256x256 and 64x64, ``cost_step`` of each in
+turn in one process (best of ``--repeats``), in ROUNDS fresh processes, alternating with as many of
+``--baseline`` when given: the ratio of the two sizes measured in the same seconds, and the
+checkouts in the same minutes.
+
 ``--grid``: the architects' sweep grid instead (784-800-800-10 on rram_tile, arrays of
 32..256 rows x 32..256 columns on 2x2..16x16 meshes, bp, dfa and sdfa): CPU seconds of each
 point's ``cost_step`` (a point that does not fit is a MappingError, timed too), their mean
 and the slowest points.
 
     PYTHONPATH=. python bench/bench_des.py [--rules bp,dfa] [--baseline /work/main] [--quick] [--cold] [--grid]
+                                           [--pair ROUNDS] [--repeats N]
 """
 
 from __future__ import annotations
@@ -80,6 +86,50 @@ for _ in range(max(1, int(sys.argv[2]) if len(sys.argv) > 2 else 1)):
     cpus.append(time.process_time() - c0)
 print(json.dumps({"wall": min(walls), "cpu": min(cpus), "cycles": cost.cycles_per_step, "epoch": cost.cycles_per_epoch}))
 """
+
+
+#: 256x256 then 64x64 arrays (16x16 mesh, 784-800-800-10), in turn, ``argv[2]`` times; prints the fastest of each
+PAIR = """
+import json, sys, time
+from pydantic import TypeAdapter
+from neurosim.config import hw as hwcfg
+from neurosim.config.network import NetworkConfig, infer_shapes
+from neurosim.config.workload import AlgorithmConfig
+from neurosim.sim import cost_step
+rule, repeats = sys.argv[1], int(sys.argv[2])
+shapes = infer_shapes(NetworkConfig(layers=[784, 800, 800, 10]), (784,))
+algo = TypeAdapter(AlgorithmConfig).validate_python({"name": rule})
+base = hwcfg.load("hwconfigs/rram_tile.yaml")
+hws = {c: base.model_copy(update={"crossbar": base.crossbar.model_copy(update={"rows": c, "cols": c}),
+                                  "noc": base.noc.model_copy(update={"mesh": "16x16"})}) for c in (256, 64)}
+cost_step(hws[256], shapes, 32, algo, steps_per_epoch=250)  # warm-up
+best = {c: [float("inf"), float("inf")] for c in hws}
+for _ in range(repeats):
+    for c, hw in hws.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        cost_step(hw, shapes, 32, algo, steps_per_epoch=250)
+        best[c] = [min(best[c][0], time.perf_counter() - t0), min(best[c][1], time.process_time() - c0)]
+print(json.dumps(best))
+"""
+
+
+def pair(rule: str, rounds: int, repeats: int, baseline_root: str) -> None:
+    roots = [("this", os.getcwd())] + ([("base", baseline_root)] if baseline_root else [])
+    runs: dict[str, list] = {label: [] for label, _ in roots}
+    print(f"784-800-800-10 {rule}, rram_tile 16x16 mesh: 256x256 and 64x64 in turn, best of {repeats} per process")
+    for _ in range(rounds):
+        for label, root in roots:
+            out = subprocess.run([sys.executable, "-c", PAIR, rule, str(repeats)], cwd=root,
+                                 env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, check=True)
+            best = json.loads(out.stdout.strip().splitlines()[-1])
+            (w1, c1), (w2, c2) = best["256"], best["64"]
+            runs[label].append((w1, c1, w2, c2))
+            print(f"  {label}: 256x256 {w1:.4f} s (cpu {c1:.4f}), 64x64 {w2:.4f} s (cpu {c2:.4f}), "
+                  f"ratio {w2 / w1:5.2f}x (cpu {c2 / c1:5.2f}x)", flush=True)
+    for label, _ in roots:
+        w1, c1, w2, c2 = (min(r[k] for r in runs[label]) for k in range(4))
+        print(f"{label}: fastest 256x256 {w1:.4f} s, 64x64 {w2:.4f} s, ratio {w2 / w1:.2f}x "
+              f"(cpu {c1:.4f} s, {c2:.4f} s, {c2 / c1:.2f}x)")
 
 
 def _hw(chip: str, cells: int = 0, mesh: str = ""):
@@ -208,10 +258,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="skip the table of shipped chips")
     ap.add_argument("--cold", action="store_true", help="also time the kernels' compilation (a fresh numba cache)")
     ap.add_argument("--grid", action="store_true", help="time the architects' sweep grid instead")
+    ap.add_argument("--pair", type=int, default=0, metavar="ROUNDS",
+                    help="only 256x256 and 64x64 in turn, in ROUNDS processes (alternating with --baseline's)")
     ap.add_argument("--repeats", type=int, default=5,
                     help="runs of each growth-table size; the table gives the fastest wall and CPU (a shared machine's load only adds)")
     args = ap.parse_args()
     rules = args.rules.split(",")
+    if args.pair:
+        pair(rules[0], args.pair, max(args.repeats, 1), args.baseline)
+        return
     print("first call in a fresh process, " + first_call(cold=False))
     if args.cold:
         print("first call in a fresh process, " + first_call(cold=True))
