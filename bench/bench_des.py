@@ -12,7 +12,10 @@ batch 32, on both shipped chips; then the DES cost as the crossbar blocks grow
 sizes that give about 2x, 4x, 8x the blocks, then 64x64, about 12x), printed as
 ratios to the first: ``--repeats`` runs of each size, the sizes in turn (round robin, so
 that a drift of the shared machine's speed hits every size alike), the fastest of each;
-with ``--baseline`` the baseline's fastest of as many runs per size, and its own ratios.
+with ``--baseline`` the baseline's fastest of as many runs per size, and its own ratios. Its
+last line is the ratio the two ends would have were everything but the DES runs exactly
+linear in the ops: the floor the event loops set (docs/performance.md § The Python side
+grows with the ops).
 
 The DES runs in numba kernels (``cache=True``): the first ``cost_step`` of a process
 loads them from numba's on-disk cache, and the very first one after a change of the
@@ -299,6 +302,7 @@ def main() -> None:
     for _ in range(max(args.repeats, 1)):  # round robin: a drift of the machine's speed hits every size alike
         for cells in sizes:
             runs_of[cells].append(measure("rram_tile", layers, in_shape, rules[0], cells, "16x16"))
+    ends = []
     for cells in sizes:
         runs = runs_of[cells]
         wall, cost, events, _, _ = min(runs, key=lambda run: run[0])
@@ -315,6 +319,12 @@ def main() -> None:
             line += (f"; base wall {b['wall']:6.3f} s ({b['wall'] / base_first['wall']:5.1f}x), cpu {b['cpu']:6.3f} s "
                      f"({b['cpu'] / base_first['cpu']:5.1f}x), base cpu / cpu {b['cpu'] / cpu:4.1f}x same={same}")
         print(line, flush=True)
+        ends.append((wall, cost.ops_per_step, des))
+    (wall_1, ops_1, des_1), (_, ops_n, des_n) = ends[0], ends[-1]
+    grow = ops_n / ops_1
+    print(f"  the DES runs (simulate + simulate_window, fastest): {des_1:.4f} s and {des_n:.4f} s; were the rest "
+          f"exactly linear in the ops ({grow:.2f}x), the last ratio would be "
+          f"{grow + (des_n - grow * des_1) / wall_1:.1f}x (the floor the event loops set)")
 
 
 if __name__ == "__main__":
