@@ -244,6 +244,8 @@ def test_multicast_tree_equals_the_union_of_xy_paths():
             route = m.route(src, needs, lambda n: 2.5 * n)
             hops, dests = _reference_route(m, src, needs, lambda n: 2.5 * n)
             assert route.hops == hops and list(route.dests.items()) == list(dests.items())
+            # the same needs as bitmasks (how the op-graph builder names them): the same tree
+            assert m.route(src, {d: sum(1 << i for i in ids) for d, ids in needs.items()}, lambda n: 2.5 * n) == route
             assert {k: list(v) for k, v in route.children.items()} == \
                    {-1: [i for i, h in enumerate(hops) if h[1] == -1], **{p: [i for i, h in enumerate(hops) if h[1] == p] for p in {h[1] for h in hops} if p != -1}}
 

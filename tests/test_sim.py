@@ -295,3 +295,21 @@ def test_fdfa_has_a_feedback_learning_phase(rram):
     c = cost_step(rram, mlp([100, 40, 20, 10]), 4, algo("fdfa"), steps_per_epoch=2)
     assert c.phase_cycles["feedback_learning"] > 0
     assert _sum(c.records, phase="feedback_learning", component="crossbar", action="read") > 0
+
+
+def test_id_set_bitmasks_equal_python_sets():
+    import random
+
+    import numpy as np
+
+    from neurosim.sim.layers import ids_mask, mask_ids, ranges_mask
+
+    rng = random.Random(3)
+    for _ in range(200):
+        ranges = [(a, a + rng.randrange(0, 90)) for a in rng.sample(range(900), rng.randrange(0, 5))]
+        expected = sorted({i for a, b in ranges for i in range(a, b)})
+        assert mask_ids(ranges_mask(ranges)) == expected
+        ids = np.array([rng.randrange(1000) for _ in range(rng.randrange(0, 60))], dtype=np.int64)
+        mask = ids_mask(ids)
+        assert mask_ids(mask) == sorted(set(ids.tolist())) and mask.bit_count() == len(set(ids.tolist()))
+        assert mask == sum(1 << i for i in set(ids.tolist()))

@@ -109,8 +109,9 @@ class Mesh:
     def flits(self, nbytes: float) -> int:
         return math.ceil(nbytes / self.flit_bytes) if nbytes > 0 else 0
 
-    def route(self, src: int, needs: Mapping[int, frozenset], value_bytes: Callable[[int], float]) -> Route:
-        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs).
+    def route(self, src: int, needs: Mapping[int, int | frozenset], value_bytes: Callable[[int], float]) -> Route:
+        """XY multicast tree from ``src`` to every tile in ``needs`` (tile -> value ids it needs:
+        a bitmask, bit ``i`` for id ``i``, or a set of ids).
 
         Hops are numbered in the order the destinations' XY paths (sorted by tile) first
         cross them. The hops of a path already in the tree are a prefix of it (XY routes
@@ -124,10 +125,8 @@ class Mesh:
         hop_link: list[int] = []
         hop_parent: list[int] = []
         hop_node: list[int] = []
-        #: per hop the ids its subtree needs (None: none yet); a hop with one contributor
-        #: shares that contributor's set, copied only when a second one merges in (owned)
-        hop_ids: list = []
-        owned: list[bool] = []
+        #: per hop the ids (a bitmask) of its own destination; its subtree's are merged in below
+        hop_ids: list[int] = []
         dest_last: dict[int, tuple[int, int]] = {}
         for d in sorted(needs):
             if d == src:
@@ -163,30 +162,38 @@ class Mesh:
                 hop_link.append(link)
                 hop_parent.append(parent)
                 hop_node.append(tile_of[ny][nx])
-                hop_ids.append(None)
-                owned.append(False)
+                hop_ids.append(0)
                 parent = h
             last = parent
-            _merge(hop_ids, owned, last, needs[d])
+            ids = needs[d]
+            hop_ids[last] |= ids if type(ids) is int else _mask(ids)
             dest_last[d] = (abs(tx - x0) + abs(ty - y0), last)
-        for h in range(len(hop_link) - 1, 0, -1):  # a hop carries what its subtree needs (parents come first)
-            if hop_parent[h] >= 0 and hop_ids[h] is not None:
-                _merge(hop_ids, owned, hop_parent[h], hop_ids[h])
-        hops = []
-        children: dict[int, list[int]] = {-1: []}
-        max_flits: list[int] = []  # the most flits on any hop from the source to this one
+        n_ids = [0] * len(hop_link)
+        for h in range(len(hop_link) - 1, -1, -1):  # a hop carries what its subtree needs (parents come first)
+            ids = hop_ids[h]
+            n_ids[h] = ids.bit_count()
+            if hop_parent[h] >= 0:
+                hop_ids[hop_parent[h]] |= ids
         sized: dict[int, tuple[float, int]] = {}
-        for h, link in enumerate(hop_link):
-            n_ids = len(hop_ids[h]) if hop_ids[h] is not None else 0
-            if n_ids not in sized:
-                nbytes = value_bytes(n_ids)
-                sized[n_ids] = (nbytes, self.flits(nbytes))
-            nbytes, flits = sized[n_ids]
-            hops.append((link, hop_parent[h], hop_node[h], float(nbytes), flits))
-            children.setdefault(hop_parent[h], []).append(h)
-            max_flits.append(max(flits, max_flits[hop_parent[h]]) if hop_parent[h] >= 0 else flits)
+        for k in set(n_ids):
+            nbytes = value_bytes(k)
+            sized[k] = (float(nbytes), self.flits(nbytes))
+        size_of = [sized[k] for k in n_ids]
+        flits = [f for _, f in size_of]
+        hops = tuple(zip(hop_link, hop_parent, hop_node, [nb for nb, _ in size_of], flits))
+        children: dict[int, list[int]] = {-1: []}
+        get_children = children.get
+        max_flits = list(flits)  # the most flits on any hop from the source to this one
+        for h, parent in enumerate(hop_parent):
+            kids = get_children(parent)
+            if kids is None:
+                children[parent] = [h]
+            else:
+                kids.append(h)
+            if parent >= 0 and max_flits[parent] > max_flits[h]:
+                max_flits[h] = max_flits[parent]
         dests = {d: (n_hops, max_flits[last]) for d, (n_hops, last) in dest_last.items()}
-        return Route(src, tuple(hops), {k: tuple(v) for k, v in children.items()}, dests)
+        return Route(src, hops, {k: tuple(v) for k, v in children.items()}, dests)
 
     def arrival_cycles(self, route: Route, dest: int, samples: float) -> float:
         """Contention-free cycles from injection until the tail of ``samples`` samples reaches ``dest``."""
@@ -195,16 +202,12 @@ class Mesh:
         return hops * head + (samples * max_fps - 1) * self.cfg.link_cycles_per_hop.value
 
 
-def _merge(sets: list, owned: list[bool], h: int, ids) -> None:
-    """Union ``ids`` into hop ``h``'s id set, sharing it while ``h`` has one contributor."""
-    cur = sets[h]
-    if cur is None:
-        sets[h] = ids
-    elif cur is not ids:
-        if not owned[h]:
-            sets[h] = cur = set(cur)
-            owned[h] = True
-        cur.update(ids)
+def _mask(ids) -> int:
+    """A set of ids as a bitmask."""
+    out = 0
+    for i in ids:
+        out |= 1 << i
+    return out
 
 
 #: route()'s lookup tables per mesh shape (rows, cols): they depend on nothing else

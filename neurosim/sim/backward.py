@@ -25,7 +25,7 @@ import numpy as np
 
 from .builder import StepBuilder
 from .forward import pool_work
-from .layers import ChipLayer
+from .layers import ChipLayer, ids_mask, mask_ids
 from .ops import Dep, Work
 
 __all__ = ["build_errors", "build_feedback_program"]
@@ -75,7 +75,7 @@ def _chain_step(sb: StepBuilder, l: int) -> None:
             sb.fan_out(msg, readers, src, incoming)
         tile_ops = {}
         for t in m.tiles:
-            cols_t = len(sb.cols_of(m, t))
+            cols_t = sb.cols_of(m, t).bit_count()
             w = Work()
             sb.sram(w, t, "error", rd=samples * cols_t * value_bytes * positions, wr=samples * cols_t * value_bytes * positions)
             buf = sb.add("inbuf", below.name, "error", t, incoming[t], w, chunk=k)
@@ -96,8 +96,8 @@ def _chain_step(sb: StepBuilder, l: int) -> None:
 
 def _col2im(sb: StepBuilder, upper: ChipLayer, tile: int, samples: int, after: int, k: int) -> int:
     """A conv tile sums its transposed window outputs into input maps (one add per output value)."""
-    rows_t = len(sb.rows_of(upper.weights, tile))
-    adds = samples * (upper.positions * rows_t - len(upper.inputs_on(tile)) * upper.input_values_per_id)
+    rows_t = sb.rows_of(upper.weights, tile).bit_count()
+    adds = samples * (upper.positions * rows_t - upper.inputs_on(tile).bit_count() * upper.input_values_per_id)
     if adds <= 0:
         return after
     w = Work()
@@ -133,13 +133,13 @@ def _fa_core_step(sb: StepBuilder, l: int) -> None:
             sb.delta[l][k][h] = sb.add("fb_proj", below.name, "error", h, deps, w, chunk=k)
 
 
-def _listened(layer: ChipLayer, home: int, n_classes: int, fanin: int) -> frozenset:
-    """Components of e the units homed at ``home`` listen to (banded sparse B, ``fanin`` per unit)."""
+def _listened(layer: ChipLayer, home: int, n_classes: int, fanin: int) -> int:
+    """Components of e the units homed at ``home`` listen to (banded sparse B, ``fanin`` per unit), a bitmask."""
     per_channel = layer.stage.projected_positions
-    units = np.concatenate([np.arange(c * per_channel, (c + 1) * per_channel) for c in sorted(layer.home_ids[home])])
+    units = np.concatenate([np.arange(c * per_channel, (c + 1) * per_channel) for c in mask_ids(layer.home_ids[home])])
     first = (units * n_classes) // layer.stage.projected_units
     comps = (first[:, None] + np.arange(fanin)[None, :]) % n_classes
-    return frozenset(np.unique(comps).tolist())
+    return ids_mask(comps.ravel())
 
 
 def _direct(sb: StepBuilder, targets: list[int]) -> None:
@@ -148,17 +148,17 @@ def _direct(sb: StepBuilder, targets: list[int]) -> None:
     flow = sb.flow
     out_homes = sb.layers[n_layers].homes
     # what each target home needs of e (component ids)
-    needs: dict[tuple[int, int], frozenset] = {}
+    needs: dict[tuple[int, int], int] = {}
     if flow.feedback != "column":
         for l in targets:
             layer, fanin = sb.layers[l], sb.layers[l].stage.plan.fanin
             for h in layer.homes:
-                needs[(l, h)] = frozenset(range(n_classes)) if fanin == n_classes else _listened(layer, h, n_classes, fanin)
+                needs[(l, h)] = (1 << n_classes) - 1 if fanin == n_classes else _listened(layer, h, n_classes, fanin)
     in_arrays = {l for l in targets if sb.layers[l].feedback is not None}
     routes = {}
     for o in out_homes:
         mine = sb.layers[n_layers].home_ids[o]
-        tgt: dict[int, set] = defaultdict(set)
+        tgt: dict[int, int] = defaultdict(int)
         for l in targets:
             layer = sb.layers[l]
             if l in in_arrays:
@@ -169,8 +169,8 @@ def _direct(sb: StepBuilder, targets: list[int]) -> None:
                         tgt[h] |= mine
             else:
                 for h in layer.homes:
-                    tgt[h] |= needs.get((l, h), frozenset()) & mine
-        routes[o] = sb.route(o, {t: frozenset(v) for t, v in tgt.items()}, sb.err_bytes)
+                    tgt[h] |= needs.get((l, h), 0) & mine
+        routes[o] = sb.route(o, dict(tgt), sb.err_bytes)
     fb_plans = {}
     for l in sorted(in_arrays):
         layer = sb.layers[l]
@@ -198,7 +198,7 @@ def _feedback_mvm(sb: StepBuilder, layer: ChipLayer, plan, k: int, samples: int,
     """B_l e on the arrays of B_l, reduced at the homes."""
     tile_ops = {}
     for t in layer.feedback.tiles:
-        rows_t = len(sb.rows_of(layer.feedback, t))
+        rows_t = sb.rows_of(layer.feedback, t).bit_count()
         w = Work()
         sb.sram(w, t, "error", rd=samples * rows_t * sb.value_bytes, wr=samples * rows_t * sb.value_bytes)
         buf = sb.add("inbuf", layer.name, "error", t, arrival(t), w, chunk=k)
@@ -230,7 +230,7 @@ def _project_home(sb: StepBuilder, layer: ChipLayer, h: int, k: int, samples: in
         fanin = layer.stage.plan.fanin
         fb_rd = reached * fanin * value_bytes if k == 0 else 0  # B (dense or sparse) streamed once per step
         deps += arrival(h)
-        rx_bytes = samples * sb.err_bytes(len(needs[(l, h)]))
+        rx_bytes = samples * sb.err_bytes(needs[(l, h)].bit_count())
     sb.core(w, h, "error", macs=samples * reached * fanin, ew=tail)
     sb.sram(w, h, "error", rd=fb_rd + samples * reached * value_bytes + rx_bytes, wr=samples * reached * value_bytes + rx_bytes)
     return sb.add("fb_proj", layer.name, "error", h, deps, w, chunk=k)

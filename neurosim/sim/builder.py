@@ -24,7 +24,7 @@ from ..hw.units import CoreWork, pure_units
 from ..mapping.placement import Block, MatrixPlacement, Placement, feedback_in_arrays
 from ..records import Record
 from ..stages import stages
-from .layers import ChipLayer, chip_layers
+from .layers import ChipLayer, chip_layers, ids_mask, ranges_mask
 from .ops import Dep, Op, UnitKey, Work, chunk_sizes, work_record
 
 __all__ = ["StepBuilder", "GatherPlan"]
@@ -91,14 +91,14 @@ class StepBuilder:
         self.input_msgs: list[int] = []
         self.label_deps: list[dict[int, list[Dep]]] = []
         #: forward routing and reductions, planned once per step (see :mod:`.forward`)
-        self.fed_ids: dict[int, dict[int, frozenset]] = {}
+        self.fed_ids: dict[int, dict[int, int]] = {}
         #: layer -> home -> the tiles of the next layer that read some of the home's outputs
         self.fwd_readers: dict[int, dict[int, list[int]]] = {}
         self.fwd_routes: dict[int, dict[int, Route | None]] = {}
         self.fwd_plans: dict[int, GatherPlan] = {}
         #: the forward pass runs layer by layer (a batchnorm needs the whole batch) instead of chunk by chunk
         self.layer_major = any(st.batchnorm is not None for st in self.stages)
-        self._sets: dict[tuple, frozenset] = {}
+        self._sets: dict[tuple, int] = {}
         self._reads: dict[tuple, object] = {}
         self._scatters: dict[tuple, tuple[Route | None, list[int]]] = {}
         #: the step's distinct records (frozen, so ops share them)
@@ -161,8 +161,8 @@ class StepBuilder:
         w.busy["dram"] += cycles
         w.rec(phase, "dram", action, nbytes, nbytes, cycles)
 
-    def route(self, src: int, needs: dict[int, frozenset], value_bytes: Callable[[int], float]) -> Route | None:
-        """The pruned multicast tree from ``src`` to every other tile that needs some ids."""
+    def route(self, src: int, needs: dict[int, int], value_bytes: Callable[[int], float]) -> Route | None:
+        """The pruned multicast tree from ``src`` to every other tile that needs some ids (bitmasks)."""
         remote = {d: ids for d, ids in needs.items() if d != src and ids}
         if not remote:
             return None
@@ -186,7 +186,10 @@ class StepBuilder:
         """:meth:`delivered` for each of ``dests``, appended to ``into[dest]`` (one route lookup for all)."""
         reached = self.ops[msg].route.dests if msg is not None else ()
         for t in dests:
-            into[t].extend([(msg, t)] if t in reached else local)
+            if t in reached:
+                into[t].append((msg, t))
+            else:
+                into[t].extend(local)
 
     def scatter(self, layer: ChipLayer, m: MatrixPlacement, home: int) -> tuple[Route | None, list[int]]:
         """The tree carrying ``home``'s δ of ``layer`` to the tiles of ``m`` holding its columns, and
@@ -213,26 +216,21 @@ class StepBuilder:
         return n * self.value_bytes
 
     # ------------------------------------------------------------ block sets
-    def rows_of(self, m: MatrixPlacement, tile: int) -> frozenset:
-        """Rows of ``m`` the tile's blocks hold (memoised per step graph)."""
+    def rows_of(self, m: MatrixPlacement, tile: int) -> int:
+        """Rows of ``m`` the tile's blocks hold, a bitmask (memoised per step graph)."""
         key = ("rows", m.layer, m.matrix, tile)
         out = self._sets.get(key)
         if out is None:
-            s: set[int] = set()
-            for b in m.tile_blocks(tile):
-                s.update(range(b.row_start, b.row_start + b.rows_used))
-            out = self._sets[key] = frozenset(s)
+            out = self._sets[key] = ranges_mask([(b.row_start, b.row_start + b.rows_used) for b in m.tile_blocks(tile)])
         return out
 
-    def cols_of(self, m: MatrixPlacement, tile: int) -> frozenset:
-        """Weight columns of ``m`` the tile's blocks hold (memoised per step graph)."""
+    def cols_of(self, m: MatrixPlacement, tile: int) -> int:
+        """Weight columns of ``m`` the tile's blocks hold, a bitmask (memoised per step graph)."""
         key = ("cols", m.layer, m.matrix, tile)
         out = self._sets.get(key)
         if out is None:
-            s: set[int] = set()
-            for b in m.tile_blocks(tile):
-                s.update(range(b.weight_start, b.weight_start + b.weights_used))
-            out = self._sets[key] = frozenset(s)
+            out = self._sets[key] = ranges_mask([(b.weight_start, b.weight_start + b.weights_used)
+                                                 for b in m.tile_blocks(tile)])
         return out
 
     # ----------------------------------------------------------- array ops
@@ -349,20 +347,19 @@ class StepBuilder:
         remote = np.zeros(n, dtype=np.int64)
         src_plan = {}
         received: dict[int, int] = defaultdict(int)
+        homed = {h: ids_mask(np.flatnonzero(owner == h)) for h in np.unique(owner).tolist()}  # per home its ids
         for t in sorted(cnt):
             c = cnt[t]
             touched = c > 0
             foreign = touched & (owner != t)
             pre = int((c[foreign] - 1).sum()) * per_id
-            needs = {}
             ids_all = np.flatnonzero(foreign)
             remote[ids_all] += 1
-            homes = owner[ids_all]
-            order = np.argsort(homes, kind="stable")  # per home its ids, ascending
-            hs, starts = np.unique(homes[order], return_index=True)
-            for h, ids in zip(hs.tolist(), np.split(ids_all[order], starts[1:])):
-                received[h] += len(ids)
-                needs[h] = frozenset(ids.tolist())
+            sent = ids_mask(ids_all)
+            hs, counts = np.unique(owner[ids_all], return_counts=True)
+            needs = {h: sent & homed[h] for h in hs.tolist()}  # per home the ids it gets from t
+            for h, got in zip(hs.tolist(), counts.tolist()):
+                received[h] += got
             # one scatter tree per source tile: each branch carries only its destinations' partial sums
             rt = self.route(t, needs, self.values(per_id)) if needs else None
             src_plan[t] = (pre, rt, sorted(needs), bool((touched & (owner == t)).any()))

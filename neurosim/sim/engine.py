@@ -15,6 +15,7 @@ numba caches it on disk, ``cache=True``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..kernels.des_arena import ERRORS, TABLE_FULL
 from ..kernels.des_bound import contention_free_end
 from ..kernels.des_loop import run_events
 from .des import SimResult, make_result
-from .engine_arrays import EncodedGraph, encode, make_arena, results
+from .engine_arrays import EncodedGraph, Scratch, encode, make_arena, results
 from .ops import StepGraph
 
 __all__ = ["simulate", "simulate_window", "contention_free_makespan", "EngineStats"]
@@ -45,11 +46,18 @@ def simulate(graph: StepGraph, steps: int = 1, encoded: EncodedGraph | None = No
 TABLE_SLOTS = 4096
 
 
+#: per thread, the memory of the last run's arenas (see :class:`~neurosim.sim.engine_arrays.Scratch`)
+_SCRATCH = threading.local()
+
+
 def _run(enc: EncodedGraph, steps: int):
     table = TABLE_SLOTS
+    scratch = getattr(_SCRATCH, "memory", None)
+    if scratch is None:
+        scratch = _SCRATCH.memory = Scratch()
     while True:
         arena = make_arena(enc.ints, enc.floats, enc.unit_cap, enc.rem0, enc.carry_cnt, enc.head_cycles, steps,
-                           enc.n_keys, table)
+                           enc.n_keys, table, scratch)
         run_events(*arena)
         out = results(*arena)
         if out[7] != TABLE_FULL:
@@ -58,7 +66,7 @@ def _run(enc: EncodedGraph, steps: int):
     if out[7]:  # pragma: no cover - a bound of make_arena is wrong
         raise RuntimeError(f"DES engine: {ERRORS[out[7]]}")
     EngineStats.events += out[8]
-    return out
+    return (out[0].copy(),) + out[1:]  # the times outlive the arena's memory (the next run reuses it)
 
 
 class _ReadBack(Mapping):

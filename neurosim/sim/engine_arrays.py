@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ..kernels.des_arena import (BK_FREE, CAP, CUR, CURB, ERR, EVENTS, EV_FREE, 
 from .des import PHASE_PRIORITY, UNIT_KINDS
 from .ops import StepGraph
 
-__all__ = ["EncodedGraph", "encode", "csr", "make_arena", "results"]
+__all__ = ["EncodedGraph", "encode", "csr", "make_arena", "results", "Scratch"]
 
 
 @dataclass(frozen=True)
@@ -66,24 +66,63 @@ def csr(keys: list[int], values: list[int], n_keys: int) -> tuple[np.ndarray, np
 
 def _route_arrays(r, link_unit: dict[int, int], uid) -> tuple:
     """A route's per-hop link unit, flits per sample, destination slot (-1: none) and
-    flits to that destination, its children (CSR), first hops and destination slots
+    flits to that destination, its children (CSR), first hops and destinations in slot order
     (``link_unit``: the unit id of each link met so far; ``uid`` numbers a new one)."""
-    slots = {node: k for k, node in enumerate(r.dests)}
-    units, slot, dest_flits, kid_ptr, kids = [], [], [], [0], []
-    get_unit, get_slot, children = link_unit.get, slots.get, r.children
-    for h, (link, _parent, node, _nbytes, _flits) in enumerate(r.hops):
-        u = get_unit(link)
-        if u is None:
-            u = link_unit[link] = uid(("link", link))
-        units.append(u)
-        k = get_slot(node, -1)
-        slot.append(k)
-        dest_flits.append(r.dests[node][1] if k >= 0 else 0)
-        kids.extend(children.get(h, ()))
-        kid_ptr.append(len(kids))
-    return (np.array(units, np.int64), np.array([h[4] for h in r.hops], np.float64), np.array(slot, np.int64),
-            np.array(dest_flits, np.float64), np.array(kid_ptr, np.int64), np.array(kids, np.int64),
-            list(children.get(-1, ())), slots)
+    dests, children = r.dests, r.children
+    slots = {node: k for k, node in enumerate(dests)}
+    links = [hop[0] for hop in r.hops]
+    for link in links:
+        if link not in link_unit:  # a tree crosses a link at most once
+            link_unit[link] = uid(("link", link))
+    nodes = [hop[2] for hop in r.hops]
+    get_slot, no_children = slots.get, ()
+    kids_of = [children.get(h, no_children) for h in range(len(links))]
+    return ([link_unit[link] for link in links], [hop[4] for hop in r.hops], [get_slot(node, -1) for node in nodes],
+            [dests[node][1] if node in slots else 0 for node in nodes], list(accumulate(map(len, kids_of))),
+            list(chain.from_iterable(kids_of)), list(children.get(-1, ())), list(dests))
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without the loop."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0, dtype=np.int64)
+
+
+def _numbered(graph: StepGraph, caps_by_kind: dict) -> tuple:
+    """Units numbered in the order the ops first name them (an op's holds, then the links of
+    a route met for the first time), each op's hold units, and per transfer (in op order):
+    its op and the index of its route among the distinct routes, whose arrays follow."""
+    unit_ids: dict[tuple, int] = {}
+    unit_cap: list[int] = []
+
+    def uid(key: tuple) -> int:
+        u = unit_ids[key] = len(unit_cap)
+        unit_cap.append(caps_by_kind[key[0]])
+        return u
+
+    link_unit: dict[int, int] = {}
+    hold_unit: list[int] = []
+    add_unit = hold_unit.append
+    get = unit_ids.get
+    structure: dict[int, int] = {}  # id(route) -> its index among the distinct routes
+    distinct: list[tuple] = []
+    transfer_op: list[int] = []
+    transfer_route: list[int] = []
+    for i, op in enumerate(graph.ops):
+        if op.id != i:  # pragma: no cover - a builder bug
+            raise RuntimeError(f"{op} is not at position {op.id}")
+        for key, _cycles in op.holds:
+            u = get(key)
+            add_unit(u if u is not None else uid(key))
+        r = op.route
+        if r is not None:
+            k = structure.get(id(r))
+            if k is None:
+                k = structure[id(r)] = len(distinct)
+                distinct.append(_route_arrays(r, link_unit, uid))
+            transfer_op.append(i)
+            transfer_route.append(k)
+    return unit_cap, hold_unit, transfer_op, transfer_route, distinct
 
 
 def encode(graph: StepGraph) -> EncodedGraph:
@@ -98,82 +137,45 @@ def encode(graph: StepGraph) -> EncodedGraph:
         cfg = getattr(hw, section)
         if cfg is not None:
             caps_by_kind[kind] = cls(cfg).capacity
-    unit_ids: dict[tuple, int] = {}
-    unit_cap: list[int] = []
-
-    def uid(key: tuple) -> int:
-        u = unit_ids.get(key)
-        if u is None:
-            u = unit_ids[key] = len(unit_cap)
-            unit_cap.append(caps_by_kind[key[0]])
-        return u
-
-    link_unit: dict[int, int] = {}
-    op_kind = [0] * n
-    op_prio = [4] * n
-    op_ndests = [0] * n
-    hold_ptr = [0]
-    hold_unit: list[int] = []
-    hold_cyc: list[float] = []
-    root_ptr = [0]
-    roots: list[int] = []
-    # per transfer op: its route's arrays (shared by the chunks' transfers: made once per route),
-    # its samples, and where its hops and children start in the step's hop arrays
-    hop_parts: dict[str, list[np.ndarray]] = {k: [] for k in ("unit", "fps", "slot", "dflits", "child_ptr", "child")}
-    hop_count: list[int] = []
-    kid_count: list[int] = []
-    hop_samples: list[float] = []
-    structure: dict[int, tuple] = {}  # id(route) -> its arrays
-    n_hops = n_children = 0
-    key_ptr = [0] * n
-    key_op: list[int] = []
-    key_node: list[int] = []
-    dest_slot: list[dict | None] = []
+    unit_cap, hold_unit, transfer_op, transfer_route, distinct = _numbered(graph, caps_by_kind)
+    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
     priority = PHASE_PRIORITY.get
-    for i, op in enumerate(ops):
-        if op.id != i:  # pragma: no cover - a builder bug
-            raise RuntimeError(f"{op} is not at position {op.id}")
-        op_prio[i] = priority(op.phase, 4)
-        for key, cyc in op.holds:
-            hold_unit.append(uid(key))
-            hold_cyc.append(cyc)
-        hold_ptr.append(len(hold_unit))
-        key_ptr[i] = len(key_op)
-        key_op.append(i)
-        key_node.append(-1)
-        r = op.route
-        if r is None:
-            if not op.holds and op.duration == 0 and op.latency == 0:
-                op_kind[i] = 2
-            dest_slot.append(None)
-            root_ptr.append(len(roots))
-            continue
-        op_kind[i] = 1
-        st = structure.get(id(r))
-        if st is None:
-            st = structure[id(r)] = _route_arrays(r, link_unit, uid)
-        links, flits_per_sample, slot, dest_flits, kid_ptr, kids, root_hops, slots = st
-        dest_slot.append(slots)
-        op_ndests[i] = len(slots)
-        key_op.extend([i] * len(slots))
-        key_node.extend(slots)
-        hop_parts["unit"].append(links)
-        hop_parts["fps"].append(flits_per_sample)
-        hop_parts["slot"].append(slot)
-        hop_parts["dflits"].append(dest_flits)
-        hop_parts["child_ptr"].append(kid_ptr[1:])
-        hop_parts["child"].append(kids)
-        hop_count.append(len(links))
-        kid_count.append(len(kids))
-        hop_samples.append(op.samples)
-        roots.extend([c + n_hops for c in root_hops])
-        root_ptr.append(len(roots))
-        n_hops += len(links)
-        n_children += len(kids)
-    dead = len(key_op)  # a dependency no op satisfies (a builder bug: the run reports a deadlock)
-    key_op.append(-1)
-    key_node.append(-1)
-    n_keys = len(key_op)
+    op_prio = [priority(op.phase, 4) for op in ops]
+    n_holds = i64([len(op.holds) for op in ops])
+    hold_cyc = [c for op in ops for _key, c in op.holds]
+    op_dur = f64([op.duration for op in ops])
+    op_lat = f64([op.latency for op in ops])
+    transfer = i64(transfer_op)
+    route_of = i64(transfer_route)
+    # the distinct routes' arrays end to end, and where each one starts
+    cat = [list(chain.from_iterable(st[j] for st in distinct)) for j in range(8)]
+    size = [i64([len(st[j]) for st in distinct]) for j in (0, 5, 6, 7)]  # hops, children, first hops, destinations
+    first = [np.cumsum(c) - c for c in size]
+    per = [c[route_of] for c in size]  # per transfer
+    hops_t, kids_t, roots_t, dests_t = per
+    sl = [_ranges(f[route_of], c) for f, c in zip(first, per)]  # per transfer, its slice of cat
+    hop_start = np.cumsum(hops_t) - hops_t  # where each transfer's hops start in the step's hop arrays
+    kid_start = np.cumsum(kids_t) - kids_t
+
+    op_kind = np.where((n_holds == 0) & (op_dur == 0) & (op_lat == 0), 2, 0)
+    op_kind[transfer] = 1
+    op_ndests = np.zeros(n, np.int64)
+    op_ndests[transfer] = dests_t
+    n_roots = np.zeros(n, np.int64)
+    n_roots[transfer] = roots_t
+    keys_per_op = op_ndests + 1  # op i's completion, then its deliveries (one key per destination)
+    key_ptr = np.cumsum(keys_per_op) - keys_per_op
+    dead = int(keys_per_op.sum())  # a dependency no op satisfies (a builder bug: the run reports a deadlock)
+    n_keys = dead + 1
+    key_op_arr = np.repeat(np.arange(n, dtype=np.int64), keys_per_op)
+    key_node_arr = np.full(dead, -1, np.int64)
+    key_node_arr[_ranges(key_ptr[transfer] + 1, dests_t)] = i64(cat[7])[sl[3]]
+    roots = i64(cat[6])[sl[2]] + np.repeat(hop_start, roots_t)
+    hop = {"unit": i64(cat[0])[sl[0]], "fps": f64(cat[1])[sl[0]], "slot": i64(cat[2])[sl[0]],
+           "dflits": f64(cat[3])[sl[0]],
+           "child_ptr": i64(cat[4])[sl[0]] + np.repeat(kid_start, hops_t),
+           "child": i64(cat[5])[sl[1]] + np.repeat(hop_start, kids_t)}
 
     # each dependency (op d, destination or -1) as its key: found by the code d * span + destination + 1
     n_deps = [len(op.deps) for op in ops]
@@ -182,8 +184,6 @@ def encode(graph: StepGraph) -> EncodedGraph:
     if (flat[:, 0] >= dep_op).any():  # pragma: no cover - a builder bug
         bad = int(np.flatnonzero(flat[:, 0] >= dep_op)[0])
         raise RuntimeError(f"{ops[dep_op[bad]]} depends on a later op #{flat[bad, 0]}")
-    key_op_arr = np.asarray(key_op[:dead], np.int64)
-    key_node_arr = np.asarray(key_node[:dead], np.int64)
     span = int(max(key_node_arr.max(initial=-1), flat[:, 1].max(initial=-1))) + 2
     key_code = key_op_arr * span + key_node_arr + 1  # increasing in op, so sorted by op first
     order = np.argsort(key_code, kind="stable")
@@ -191,52 +191,48 @@ def encode(graph: StepGraph) -> EncodedGraph:
     at = np.minimum(np.searchsorted(key_code[order], dep_code), max(dead - 1, 0))
     found = key_code[order][at] == dep_code if dead else np.zeros(len(dep_code), bool)
     dep_key = np.where(found, order[at] if dead else 0, dead)
-    rem0 = n_deps
     carry_in: dict[int, list[int]] = defaultdict(list)
     for u, v in graph.carry:
         carry_in[v].append(u)
     carry_key: list[int] = []
+    key_list = key_ptr.tolist()
     carry_op: list[int] = []
     carry_cnt = np.zeros(n, np.int64)
     for v in sorted(carry_in):
         for u in carry_in[v]:
-            carry_key.append(key_ptr[u])
+            carry_key.append(key_list[u])
             carry_op.append(v)
         carry_cnt[v] = len(carry_in[v])
     succ_ptr, succ = csr(dep_key, dep_op, n_keys)
     carry_ptr, carry = csr(carry_key, carry_op, n_keys)
 
-    i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
-    f64 = lambda xs: np.asarray(xs, dtype=np.float64)  # noqa: E731
-    hop = {k: np.concatenate(v) if v else np.zeros(0) for k, v in hop_parts.items()}
-    hop_count_arr = i64(hop_count)
-    hop_start = np.cumsum(hop_count_arr) - hop_count_arr
-    samples = np.repeat(f64(hop_samples), hop_count_arr)
+    samples = np.repeat(f64([ops[i].samples for i in transfer_op]), hops_t)
     # the replay's arithmetic, element-wise: samples x flits x link; max((samples x flits - 1) x link, 0)
     hop["hold"] = samples * hop["fps"] * link_c
     hop["tail"] = np.where(hop["slot"] >= 0, np.maximum((samples * hop["dflits"] - 1) * link_c, 0.0), 0.0)
-    kid_count_arr = i64(kid_count)
-    hop["child_ptr"] = hop["child_ptr"] + np.repeat(np.cumsum(kid_count_arr) - kid_count_arr, hop_count_arr)
-    hop["child"] = hop["child"] + np.repeat(hop_start, kid_count_arr)
-    op_dur = f64([op.duration for op in ops])
-    op_lat = f64([op.latency for op in ops])
-    ints = {"kind": i64(op_kind), "prio": i64(op_prio), "hold_ptr": i64(hold_ptr), "hold_unit": i64(hold_unit),
-            "root_ptr": i64(root_ptr), "root": i64(roots), "n_dests": i64(op_ndests), "hop_unit": i64(hop["unit"]),
-            "hop_slot": i64(hop["slot"]), "child_ptr": i64(np.concatenate([[0], hop["child_ptr"]])),
-            "child": i64(hop["child"]), "key_ptr": i64(key_ptr), "succ_ptr": succ_ptr, "succ": succ,
+    hold_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(n_holds, out=hold_ptr[1:])
+    root_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(n_roots, out=root_ptr[1:])
+    ints = {"kind": i64(op_kind), "prio": i64(op_prio), "hold_ptr": hold_ptr, "hold_unit": i64(hold_unit),
+            "root_ptr": root_ptr, "root": roots, "n_dests": op_ndests, "hop_unit": hop["unit"],
+            "hop_slot": hop["slot"], "child_ptr": np.concatenate([np.zeros(1, np.int64), hop["child_ptr"]]),
+            "child": hop["child"], "key_ptr": key_ptr, "succ_ptr": succ_ptr, "succ": succ,
             "carry_ptr": carry_ptr, "carry": carry}
-    floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": f64(hop["hold"]),
-              "hop_tail": f64(hop["tail"])}
-    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(rem0), carry_cnt, np.append(key_op_arr, -1),
+    floats = {"duration": op_dur, "latency": op_lat, "hold_cycles": f64(hold_cyc), "hop_hold": hop["hold"],
+              "hop_tail": hop["tail"]}
+    return EncodedGraph(n, n_keys, ints, floats, i64(unit_cap), i64(n_deps), carry_cnt, np.append(key_op_arr, -1),
                         np.append(key_node_arr, -1),
                         float(head))
 
 
 def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray, carry_cnt: np.ndarray,
-               head: float, steps: int, n_keys: int, table: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+               head: float, steps: int, n_keys: int, table: int = 4096,
+               scratch: "Scratch | None" = None) -> tuple[np.ndarray, np.ndarray]:
     """The arenas ``(I, F)`` of ``steps`` chained copies of the encoded step (``ints`` /
     ``floats`` by the names of :data:`INT_ARRAYS` / :data:`FLOAT_ARRAYS`); the event queue's
-    table of pending times has ``table`` slots (a power of 2; at most half of them used)."""
+    table of pending times has ``table`` slots (a power of 2; at most half of them used).
+    ``scratch``: memory to lay them out in (the previous run's, see :class:`Scratch`), else new."""
     n = rem0.shape[0]
     total = n * steps
     n_hops, n_holds = ints["hop_unit"].shape[0], ints["hold_unit"].shape[0]
@@ -281,7 +277,7 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
     # scheduling ids below twice the events (each scheduled at most once, each elided one takes an id);
     # a graph too big for int32 runs in int64 (a second compilation)
     dtype = np.int32 if max(size, 2 * heap) < 2**31 - 1 else np.int64
-    I = np.empty(size, dtype)  # the queues' pages are touched only as far as they grow
+    I = scratch.take("I", size, dtype) if scratch is not None else np.empty(size, dtype)  # touched as far as used
     for p, o in zip(parts, offsets[:-1]):
         I[o:o + p.shape[0]] = p
     I[header[O_CRIT]:header[O_CRIT] + total] = -1
@@ -299,12 +295,34 @@ def make_arena(ints: dict, floats: dict, unit_cap: np.ndarray, rem0: np.ndarray,
         at += size
     I[OF_HT] = at
     I[OF_BK] = at + times
-    F = np.empty(at + 2 * times, np.float64)
+    F = scratch.take("F", at + 2 * times, np.float64) if scratch is not None else np.empty(at + 2 * times, np.float64)
     for p, o in zip(fparts, foffsets[:-1]):
         F[o:o + p.shape[0]] = p
     F[I[OF_TIMES]:I[OF_TIMES] + 3 * total] = 0.0
     F[I[OF_ARR]:I[OF_ARR] + steps * n_keys] = np.nan
     return I, F
+
+
+class Scratch:
+    """Memory the event loop's arenas are laid out in, kept from one run to the next (per
+    thread: :mod:`.engine` holds one). A large step's arenas are tens of megabytes: fresh
+    memory costs a page fault and the kernel zeroing each page the run touches (~5-10 ms a
+    64x64-array ``cost_step``), reused memory neither. The arenas' contents never depend on
+    what the memory held (``make_arena`` writes every field the kernel reads before writing).
+    Holds the largest arena asked for so far, at most ``limit_bytes`` per array (larger ones
+    are made fresh and not kept)."""
+
+    def __init__(self, limit_bytes: int = 256 << 20):
+        self.limit_bytes = limit_bytes
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int, dtype) -> np.ndarray:
+        buf = self.buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.shape[0] < size:
+            buf = np.empty(size, dtype)
+            if buf.nbytes <= self.limit_bytes:
+                self.buffers[name] = buf
+        return buf[:size]
 
 
 def results(I: np.ndarray, F: np.ndarray):

@@ -53,8 +53,8 @@ def layer_mvm(sb: StepBuilder, l: int, k: int, samples: int, phase: str, incomin
     vectors = samples * layer.positions
     inbufs, tile_ops = {}, {}
     for t in m.tiles:
-        rows_t = len(sb.rows_of(m, t))
-        received = len(layer.inputs_on(t)) * layer.input_values_per_id
+        rows_t = sb.rows_of(m, t).bit_count()
+        received = layer.inputs_on(t).bit_count() * layer.input_values_per_id
         w = Work()
         sb.sram(w, t, phase, rd=vectors * rows_t * sb.input_bytes, wr=samples * received * sb.input_bytes)
         inbufs[t] = sb.add(prefix + "inbuf", m.layer, phase, t, incoming[t], w, chunk=k)
@@ -131,7 +131,7 @@ def _inputs(sb: StepBuilder) -> list[dict[int, list]]:
         for layer in sb.layers.values():
             if layer.stage.plan.error == "direct":
                 label_homes |= set(layer.homes)
-    label_route = sb.route(sb.port, {d: frozenset([0]) for d in label_homes}, lambda n: float(n))
+    label_route = sb.route(sb.port, {d: 1 for d in label_homes}, lambda n: float(n))  # id 0: the label
     out = []
     for k, samples in enumerate(sb.sizes):
         nbytes = samples * (first.stage.shape.in_units * sb.input_bytes + 1)

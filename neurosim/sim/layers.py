@@ -14,6 +14,11 @@ Id spaces (what a transfer or a reduction names):
   ``(c, i, j)``) is channel ``r // k²`` (plus the group's first channel).
 
 For a dense-only network both spaces are the neuron indices of the MLP.
+
+A set of ids is a bitmask (a Python ``int``, bit ``i`` for id ``i``): intersections,
+unions and counts (``mask.bit_count()``) cost a few machine words instead of a
+hash per id, which matters on large chips (a 64x64-array step intersects ~10^4
+pairs of sets and merges them up ~10^4 multicast hops).
 """
 
 from __future__ import annotations
@@ -26,14 +31,33 @@ import numpy as np
 from ..mapping.placement import Block, MatrixPlacement, Placement
 from ..stages import WeightStage
 
-__all__ = ["ChipLayer", "chip_layers", "ranges_to_set"]
+__all__ = ["ChipLayer", "chip_layers", "ranges_mask", "ids_mask", "mask_ids"]
 
 
-def ranges_to_set(ranges: list[tuple[int, int]]) -> frozenset:
-    out: set[int] = set()
+def ranges_mask(ranges: list[tuple[int, int]]) -> int:
+    """The ids of the half-open ranges ``[a, b)`` as a bitmask."""
+    out = 0
     for a, b in ranges:
-        out.update(range(a, b))
-    return frozenset(out)
+        if b > a:
+            out |= ((1 << (b - a)) - 1) << a
+    return out
+
+
+def ids_mask(ids: np.ndarray) -> int:
+    """The ids of an integer array (non-negative, any order, repeats allowed) as a bitmask."""
+    if len(ids) == 0:
+        return 0
+    bits = np.zeros(int(ids.max()) + 1, dtype=bool)
+    bits[ids] = True
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
+def mask_ids(mask: int) -> list[int]:
+    """The ids of a bitmask, ascending."""
+    if mask == 0:
+        return []
+    bits = np.unpackbits(np.frombuffer(mask.to_bytes((mask.bit_length() + 7) // 8, "little"), np.uint8), bitorder="little")
+    return np.flatnonzero(bits).tolist()
 
 
 @dataclass(eq=False)
@@ -48,10 +72,11 @@ class ChipLayer:
     #: home tile of each output column (unit or channel)
     owner: np.ndarray
     homes: list[int]
-    home_ids: dict[int, frozenset]
+    #: per home, the output ids (columns) it owns, a bitmask
+    home_ids: dict[int, int]
     #: spatial size of each input channel the producer feeds (1 for flat inputs)
     input_spatial: int
-    _tile_inputs: dict[int, frozenset] = field(default_factory=dict, repr=False)
+    _tile_inputs: dict[int, int] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------- shapes
     @property
@@ -73,17 +98,17 @@ class ChipLayer:
 
     def values_at(self, home: int) -> int:
         """Output values per sample the home owns (channels × positions)."""
-        return len(self.home_ids[home]) * self.positions
+        return self.home_ids[home].bit_count() * self.positions
 
     def projected_at(self, home: int) -> int:
         """Output values per sample of the home a direct projection reaches."""
-        return len(self.home_ids[home]) * self.stage.projected_positions
+        return self.home_ids[home].bit_count() * self.stage.projected_positions
 
     def pooled_at(self, home: int) -> int:
         """Values per sample the home passes on after pooling (per channel: the pooled map)."""
         shape = self.stage.map_shape
         per_channel = math.prod(shape[1:]) if len(shape) == 3 else 1
-        return len(self.home_ids[home]) * per_channel
+        return self.home_ids[home].bit_count() * per_channel
 
     # ---------------------------------------------------------- id spaces
     def block_inputs(self, block: Block) -> list[tuple[int, int]]:
@@ -100,21 +125,21 @@ class ChipLayer:
         g1 = (block.weight_start + block.weights_used - 1) // per_group_out
         return [(g * per_group_in + first, g * per_group_in + last + 1) for g in range(g0, g1 + 1)]
 
-    def inputs_on(self, tile: int) -> frozenset:
-        """Input ids the tile's blocks of W read."""
+    def inputs_on(self, tile: int) -> int:
+        """Input ids the tile's blocks of W read (a bitmask)."""
         ids = self._tile_inputs.get(tile)
         if ids is None:
-            ids = self._tile_inputs[tile] = ranges_to_set(
+            ids = self._tile_inputs[tile] = ranges_mask(
                 [r for b in self.weights.tile_blocks(tile) for r in self.block_inputs(b)]
             )
         return ids
 
-    def inputs_from(self, channels: frozenset) -> frozenset:
-        """Input ids fed by these output channels (units) of the producer."""
+    def inputs_from(self, channels: int) -> int:
+        """Input ids fed by these output channels (units) of the producer (bitmasks)."""
         if self.is_conv or self.input_spatial == 1:
             return channels
         hw = self.input_spatial
-        return ranges_to_set([(c * hw, (c + 1) * hw) for c in channels])
+        return ranges_mask([(c * hw, (c + 1) * hw) for c in mask_ids(channels)])
 
     def input_owner(self, producer: "ChipLayer") -> np.ndarray:
         """Home tile (of ``producer``) of each input id of this layer."""
@@ -139,7 +164,7 @@ def chip_layers(stages: list[WeightStage], placement: Placement, input_shape: tu
         assert m is not None
         own = _owner(m, st.shape.cols, placement.block_weights)
         homes = sorted(set(int(h) for h in m.home))
-        home_ids = {h: frozenset(np.nonzero(own == h)[0].tolist()) for h in homes}
+        home_ids = {h: ids_mask(np.nonzero(own == h)[0]) for h in homes}
         spatial = math.prod(feed[1:]) if len(feed) == 3 else 1
         out[st.index + 1] = ChipLayer(st.index + 1, st, m, placement.matrix(st.name, "B"), own, homes, home_ids, spatial)
         feed = st.map_shape

@@ -45,7 +45,7 @@ def working_sets(sb: StepBuilder) -> dict[int, tuple[str, float, float]]:
         m = layer.weights
         for t in m.tiles:
             blocks = m.tile_blocks(t)
-            kept = len(layer.inputs_on(t)) * layer.input_values_per_id
+            kept = layer.inputs_on(t).bit_count() * layer.input_values_per_id
             add(t, m.layer, 0.0, batch * kept * input_bytes)  # inputs kept for the weight gradient
             if not sb.in_place:
                 biggest = max(b.rows_used * b.weights_used for b in blocks)
@@ -101,8 +101,8 @@ def spill_in_dep(sb: StepBuilder, t: int) -> list[Dep]:
         return []
     excess = total - cap
     latency = sb.units["dram"].latency_cycles
-    to_port = sb.route(t, {sb.port: frozenset([0])}, lambda n: excess)
-    from_port = sb.route(sb.port, {t: frozenset([0])}, lambda n: excess)
+    to_port = sb.route(t, {sb.port: 1}, lambda n: excess)  # one id (bitmask 1): the payload is the excess
+    from_port = sb.route(sb.port, {t: 1}, lambda n: excess)
     last_fwd = [(sb.fwd_last[t], -1)]
     m1 = sb.send(to_port, 1, layer, "forward", last_fwd, None, name="noc")
     w = Work()

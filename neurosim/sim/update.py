@@ -63,7 +63,7 @@ def _bias_update(sb: StepBuilder, layer: ChipLayer) -> None:
     batch, value_bytes = sb.batch, sb.value_bytes
     norm = layer.stage.batchnorm
     for h in layer.homes:
-        values, channels = layer.values_at(h), len(layer.home_ids[h])
+        values, channels = layer.values_at(h), layer.home_ids[h].bit_count()
         w = Work()
         sb.core(w, h, "weight_grad", psum=batch * values)
         sb.sram(w, h, "weight_grad", rd=batch * values * value_bytes)
