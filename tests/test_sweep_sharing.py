@@ -21,6 +21,7 @@ from neurosim.config.hw import HwConfig
 from neurosim.config.workload import ALGORITHMS, Workload
 from neurosim.data import load_dataset
 from neurosim.learning import train
+from neurosim.sim import cost_step
 from neurosim.sweep import SweepSpec, run_sweep
 
 from .conftest import HW_RRAM, REPO
@@ -114,7 +115,16 @@ def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, tra
     assert df.groupby("crossbar.rows")["test_accuracy"].nunique().eq(1).all()
     alone = ns.summary(ns.run(_point_hw(HW_DEVICE, crossbar__rows=64, noc__mesh="4x4"), ns.load_workload(wl_path),
                               algorithms=["dfa"]))["algorithms"]["dfa"]
-    assert df[(df["crossbar.rows"] == 64) & (df["noc.mesh"] == "4x4")]["test_accuracy"].item() == alone["test_accuracy"]
+    row = df[(df["crossbar.rows"] == 64) & (df["noc.mesh"] == "4x4")].iloc[0]
+    assert row["test_accuracy"] == alone["test_accuracy"]
+    # the chip is costed with the programming the training measured, as a run costs it
+    assert row["cycles_per_step"] == alone["totals"]["per_step"]["cycles"]
+    assert row["weight_update_phase_cycles"] == alone["phase_cycles_per_step"]["weight_update"]
+    assert row["energy_pj_per_step"] == pytest.approx(alone["totals"]["per_step"]["energy_pj"], rel=1e-12)
+    wl = ns.load_workload(wl_path)
+    model = cost_step(_point_hw(HW_DEVICE, crossbar__rows=64, noc__mesh="4x4"), wl.shapes, wl.training.batch_size,
+                      wl.algorithm("dfa"), steps_per_epoch=int(row["steps_per_epoch"]))
+    assert row["cycles_per_step"] != model.cycles_per_step  # one write per cell would not give the run's figures
 
 
 def test_chip_tasks_run_longest_first(tmp_path, tiny):  # noqa: F811
