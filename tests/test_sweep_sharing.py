@@ -127,6 +127,28 @@ def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, tra
     assert row["cycles_per_step"] != model.cycles_per_step  # one write per cell would not give the run's figures
 
 
+def test_device_numerics_cached_without_their_writes_are_trained_again(tmp_path, mnist_dir, train_calls):
+    """A device point's numerics cached before trainings kept their measured programming cannot cost
+    its chip: the resumed sweep trains the key again and stores the writes with it."""
+    import json
+
+    calls = train_calls
+    small = {**TINY, "dataset": {"name": "mnist", "train_limit": 64, "test_limit": 32}, "algorithms": [{"name": "sdfa"}]}
+    wl_path = tmp_path / "small.yaml"
+    wl_path.write_text(yaml.safe_dump(small, sort_keys=False))
+    spec = SweepSpec.from_cli(HW_DEVICE, wl_path, ["noc.mesh=4x4"], algorithms=["sdfa"], out=tmp_path / "dev", executor="serial")
+    first = run_sweep(spec)
+    (cached,) = (tmp_path / "dev" / "numerics").glob("*.json")
+    figures = json.loads(cached.read_text())
+    assert calls == ["sdfa"] and [w["layer"] for w in figures.pop("device_writes")] == ["fc1", "fc2"]
+    cached.write_text(json.dumps(figures))  # as an older version wrote it
+    for point in (tmp_path / "dev" / "points").glob("*.json"):
+        point.unlink()
+    again = run_sweep(spec)
+    assert calls == ["sdfa", "sdfa"] and "device_writes" in json.loads(cached.read_text())
+    assert again["cycles_per_step"].tolist() == first["cycles_per_step"].tolist()
+
+
 def test_chip_tasks_run_longest_first(tmp_path, tiny):  # noqa: F811
     """One task per (point, rule), ranked by the blocks of its placement; a point that does
     not fit ranks last; ties keep grid order, then rule order."""
