@@ -64,3 +64,19 @@ def test_a_device_run_is_costed_with_its_measured_programming(mnist_dir) -> None
     assert [r.cycles for r in device_write_records(HW, writes) if r.action == "cell_write"] == [cycles[s.layer] for s in writes]
     model = cost_step(HW, wl.shapes, 8, algo, steps_per_epoch=32)
     assert model.cycles_per_step == preflight.cycles_per_step  # the preflight's chip is the model's own
+
+
+def test_a_device_runs_trace_shows_its_measured_programming(mnist_dir, tmp_path) -> None:
+    """trace.json simulates the step as the run costed it: it ends at the run's cycles per step."""
+    import json
+
+    from neurosim.pipeline import run
+    from neurosim.report.trace import write_trace
+
+    wl = _workload()
+    res = run(wl, HW, load_dataset(wl.dataset), [wl.algorithm("dfa")], baseline=None)
+    write_trace(res, tmp_path)
+    events = json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
+    end = max(e["args"]["end_cycle"] for e in events if e["ph"] == "X")
+    assert res.algorithms["dfa"].training.device_writes
+    assert end == res.algorithms["dfa"].hardware.cycles_per_step
