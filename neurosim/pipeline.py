@@ -21,7 +21,7 @@ from .data import Dataset
 from .records import Record
 from .data.identity import check_identity
 from .preflight import Plan, preflight
-from .sim import HardwareCost
+from .sim import HardwareCost, cost_step
 
 if TYPE_CHECKING:  # pandas, numba (the trainer) and the ledger load when a run needs them
     import pandas as pd
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pandas, numba (the trainer) and the ledger load when a run 
     from .learning.device import LayerWriteStats
 
 __all__ = ["AlgorithmRun", "RunResult", "Plan", "CostedPlan", "preflight", "resolve_algorithms", "step_ledger",
-           "ledger_needs_training", "run_algorithm", "cost_baseline", "run", "BASELINE"]
+           "ledger_needs_training", "measured_write_cycles", "run_algorithm", "cost_baseline", "run", "BASELINE"]
 
 #: The rule every run is compared against unless told otherwise (``--baseline``).
 BASELINE = "bp"
@@ -113,12 +113,21 @@ def device_write_records(hw: HwConfig, writes: tuple[LayerWriteStats, ...]) -> l
     """
     if not writes or hw.crossbar is None:
         return []
-    pulse_cycles = hw.crossbar.write_pulse_cycles.value
+    cycles = measured_write_cycles(hw, writes)
     out = []
     for s in writes:
         out.append(Record(s.layer, "weight_update", "crossbar", "pulse", s.pulses_per_step))
-        out.append(Record(s.layer, "weight_update", "crossbar", "cell_write", s.cells_written_per_step, 0.0, s.pulse_slots_per_step * pulse_cycles))
+        out.append(Record(s.layer, "weight_update", "crossbar", "cell_write", s.cells_written_per_step, 0.0, cycles[s.layer]))
     return out
+
+
+def measured_write_cycles(hw: HwConfig, writes: tuple[LayerWriteStats, ...]) -> dict[str, float]:
+    """Programming cycles of one mean step per measured layer: its slowest array's row-serial
+    pulse slots times ``crossbar.write_pulse_cycles`` (what the op graph holds its arrays for,
+    :func:`neurosim.sim.cost_step`'s ``write_cycles``, and the ledger's ``cell_write`` cycles)."""
+    if hw.crossbar is None:
+        return {}
+    return {s.layer: s.pulse_slots_per_step * hw.crossbar.write_pulse_cycles.value for s in writes}
 
 
 def step_ledger(
@@ -165,7 +174,8 @@ def run_algorithm(
     hw_path: str = "hwconfig",
     progress: Callable[..., None] | None = None,
 ) -> AlgorithmRun:
-    """Train ``algo`` and ledger one step of it, given its chip cost."""
+    """Train ``algo`` and ledger one step of it, given its chip cost (under ``numerics: device``
+    costed again with the measured programming time, :func:`measured_write_cycles`)."""
     shapes = wl.shapes
     batch = wl.training.batch_size
     t0 = time.perf_counter()
@@ -176,6 +186,9 @@ def run_algorithm(
     ideal = None
     if hw.numerics == "device":  # the same rule on ideal cells: what the device costs in accuracy
         ideal = train(wl, algo, data.x_train, data.y_train, data.x_test, data.y_test)
+    if result.device_writes:  # the chip again, its arrays programmed for the pulses the training needed
+        hwcost = cost_step(hw, shapes, batch, algo, steps_per_epoch=hwcost.steps_per_epoch,
+                           write_cycles=measured_write_cycles(hw, result.device_writes))
     df = step_ledger(hw, shapes, batch, algo, hwcost, hw_path, result.device_writes)
     return AlgorithmRun(
         name=algo.run_name,

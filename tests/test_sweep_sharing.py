@@ -21,6 +21,7 @@ from neurosim.config.hw import HwConfig
 from neurosim.config.workload import ALGORITHMS, Workload
 from neurosim.data import load_dataset
 from neurosim.learning import train
+from neurosim.sim import cost_step
 from neurosim.sweep import SweepSpec, run_sweep
 
 from .conftest import HW_RRAM, REPO
@@ -114,7 +115,38 @@ def test_device_sweep_trains_per_training_relevant_chip(tmp_path, mnist_dir, tra
     assert df.groupby("crossbar.rows")["test_accuracy"].nunique().eq(1).all()
     alone = ns.summary(ns.run(_point_hw(HW_DEVICE, crossbar__rows=64, noc__mesh="4x4"), ns.load_workload(wl_path),
                               algorithms=["dfa"]))["algorithms"]["dfa"]
-    assert df[(df["crossbar.rows"] == 64) & (df["noc.mesh"] == "4x4")]["test_accuracy"].item() == alone["test_accuracy"]
+    row = df[(df["crossbar.rows"] == 64) & (df["noc.mesh"] == "4x4")].iloc[0]
+    assert row["test_accuracy"] == alone["test_accuracy"]
+    # the chip is costed with the programming the training measured, as a run costs it
+    assert row["cycles_per_step"] == alone["totals"]["per_step"]["cycles"]
+    assert row["weight_update_phase_cycles"] == alone["phase_cycles_per_step"]["weight_update"]
+    assert row["energy_pj_per_step"] == pytest.approx(alone["totals"]["per_step"]["energy_pj"], rel=1e-12)
+    wl = ns.load_workload(wl_path)
+    model = cost_step(_point_hw(HW_DEVICE, crossbar__rows=64, noc__mesh="4x4"), wl.shapes, wl.training.batch_size,
+                      wl.algorithm("dfa"), steps_per_epoch=int(row["steps_per_epoch"]))
+    assert row["cycles_per_step"] != model.cycles_per_step  # one write per cell would not give the run's figures
+
+
+def test_device_numerics_cached_without_their_writes_are_trained_again(tmp_path, mnist_dir, train_calls):
+    """A device point's numerics cached before trainings kept their measured programming cannot cost
+    its chip: the resumed sweep trains the key again and stores the writes with it."""
+    import json
+
+    calls = train_calls
+    small = {**TINY, "dataset": {"name": "mnist", "train_limit": 64, "test_limit": 32}, "algorithms": [{"name": "sdfa"}]}
+    wl_path = tmp_path / "small.yaml"
+    wl_path.write_text(yaml.safe_dump(small, sort_keys=False))
+    spec = SweepSpec.from_cli(HW_DEVICE, wl_path, ["noc.mesh=4x4"], algorithms=["sdfa"], out=tmp_path / "dev", executor="serial")
+    first = run_sweep(spec)
+    (cached,) = (tmp_path / "dev" / "numerics").glob("*.json")
+    figures = json.loads(cached.read_text())
+    assert calls == ["sdfa"] and [w["layer"] for w in figures.pop("device_writes")] == ["fc1", "fc2"]
+    cached.write_text(json.dumps(figures))  # as an older version wrote it
+    for point in (tmp_path / "dev" / "points").glob("*.json"):
+        point.unlink()
+    again = run_sweep(spec)
+    assert calls == ["sdfa", "sdfa"] and "device_writes" in json.loads(cached.read_text())
+    assert again["cycles_per_step"].tolist() == first["cycles_per_step"].tolist()
 
 
 def test_chip_tasks_run_longest_first(tmp_path, tiny):  # noqa: F811

@@ -28,7 +28,10 @@ Transposed read (``x' = Wᵀ δ``, inputs on columns, outputs on rows; BP and FA
 Programming (weight update), per block:
     rows are programmed one at a time, all cells of a row in parallel, each by
     ``pulses_per_write`` pulses: ``rows_used * pulses_per_write`` pulse slots of
-    ``write_pulse_cycles``; ``rows_used * cols_used`` cell writes.
+    ``write_pulse_cycles``; ``rows_used * cols_used`` cell writes. Under ``numerics: device``
+    a weight block is held instead for the cycles the device model measured for its layer
+    (the slowest array's row-serial pulse slots of a mean step × ``write_pulse_cycles``,
+    :func:`neurosim.pipeline.measured_write_cycles`).
 """
 
 from __future__ import annotations
@@ -101,13 +104,14 @@ class CrossbarModel:
         return w
 
     # ---------------------------------------------------------------- updates
-    def program(self, rows_used: int, weights_used: int) -> BlockWork:
-        """Write a new value into every used cell of the block, row by row."""
+    def program(self, rows_used: int, weights_used: int, measured_cycles: float | None = None) -> BlockWork:
+        """Write a new value into every used cell of the block, row by row (``measured_cycles``: the
+        time the device model measured for it instead, ``numerics: device``; the counts stay)."""
         c = self.cfg
         cells = rows_used * weights_used * c.cells_per_weight
         w = BlockWork()
         w.counts[("crossbar", "cell_write")] = float(cells)
         w.counts[("crossbar", "pulse")] = float(cells * c.pulses_per_write)
-        w.array_cycles = rows_used * c.pulses_per_write * c.write_pulse_cycles.value
+        w.array_cycles = rows_used * c.pulses_per_write * c.write_pulse_cycles.value if measured_cycles is None else measured_cycles
         w.cycles = w.array_cycles
         return w

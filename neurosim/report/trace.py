@@ -31,6 +31,7 @@ import json
 from pathlib import Path
 
 from ..hw.noc import Mesh
+from ..pipeline import measured_write_cycles
 from ..sim import build_step_graph, simulate
 from .files import atomic_write_text
 
@@ -42,9 +43,10 @@ _KIND_ORDER = {"xbar": 0, "adc": 1, "core": 2, "sram": 3, "dram": 4, "link": 5, 
 _KIND_LABEL = {"xbar": "crossbars", "adc": "ADC bank", "core": "core", "sram": "SRAM ports", "dram": "DRAM", "sync": "sync"}
 
 
-def step_timeline(hw, workload, algo):
-    """(step graph, one-step DES result) of ``algo``: the same graph and simulation as ``cost_step``."""
-    graph = build_step_graph(hw, workload.shapes, workload.training.batch_size, algo)
+def step_timeline(hw, workload, algo, write_cycles=None):
+    """(step graph, one-step DES result) of ``algo``: the same graph and simulation as ``cost_step``
+    (``write_cycles``: a device run's measured programming, as its cost was simulated with)."""
+    graph = build_step_graph(hw, workload.shapes, workload.training.batch_size, algo, write_cycles=write_cycles)
     return graph, simulate(graph, steps=1)
 
 
@@ -141,7 +143,8 @@ def write_trace(res, out: Path) -> str:
     clock_mhz = res.hw.clock_hz / 1e6
     events: list[dict] = []
     for pid, (name, run) in enumerate(res.algorithms.items(), start=1):
-        graph, sim = step_timeline(res.hw, res.workload, run.config)
+        writes = run.training.device_writes if run.training is not None else ()
+        graph, sim = step_timeline(res.hw, res.workload, run.config, measured_write_cycles(res.hw, writes) if writes else None)
         label = name + (" (baseline)" if name == res.baseline else "") + ("" if run.trained else ", not trained")
         events += trace_events(graph, sim, clock_mhz=clock_mhz, pid=pid, label=label)
     doc = {

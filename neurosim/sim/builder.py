@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -37,8 +37,10 @@ GatherPlan = tuple[dict[int, tuple[int, Route | None, list[int], bool]], dict[in
 class StepBuilder:
     """State of one step graph under construction (see the module docstring)."""
 
-    def __init__(self, hw: HwConfig, shapes: list[LayerShape], batch: int, algo, placement: Placement, chunks: int):
+    def __init__(self, hw: HwConfig, shapes: list[LayerShape], batch: int, algo, placement: Placement, chunks: int,
+                 write_cycles: Mapping[str, float] | None = None):
         self.hw = hw
+        self.write_cycles = dict(write_cycles or {})  #: measured programming cycles of a layer's weight arrays
         self.shapes = list(shapes)
         self.batch = batch
         self.algo = algo
@@ -319,8 +321,8 @@ class StepBuilder:
         return arr_max, adc_max, duration, xbar_busy, adc_busy, sorted(counts.items()), macs
 
     def program(self, w: Work, tile: int, index: int, block: Block, phase: str) -> None:
-        """Program one crossbar block (a weight update or a learned B)."""
-        bw = self.crossbar.program(block.rows_used, block.weights_used)
+        """Program one crossbar block (a weight update or a learned B; a weight block for its layer's :attr:`write_cycles`)."""
+        bw = self.crossbar.program(block.rows_used, block.weights_used, self.write_cycles.get(block.layer) if block.matrix == "W" else None)
         w.hold(("xbar", tile, index), bw.array_cycles)
         w.busy["crossbar"] += bw.array_cycles
         for (comp, action), n in bw.counts.items():

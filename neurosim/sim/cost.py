@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -117,11 +118,15 @@ def cost_step(
     steps_per_epoch: int,
     window_steps: int = 4,
     chunks: int | None = None,
+    write_cycles: Mapping[str, float] | None = None,
 ) -> HardwareCost:
     """Simulate one training step of ``algo`` on ``hw`` (see module docstring).
 
     ``chunks``: the batch is streamed in this many chunks (default
     :func:`~neurosim.sim.graph.default_chunks`); counts do not depend on it.
+    ``write_cycles``: the measured programming cycles of a layer's arrays per step
+    (``numerics: device``, :func:`neurosim.pipeline.measured_write_cycles`), held by
+    its weight arrays instead of the crossbar model's one write per cell.
     Raises :class:`~neurosim.errors.MappingError` when the network does not fit.
     """
     if batch_size < 1:
@@ -129,7 +134,7 @@ def cost_step(
     if steps_per_epoch < 1:
         raise ValueError("steps_per_epoch must be at least 1")
     with _no_cycle_collection():
-        return _cost_step(hw, shapes, batch_size, algo, steps_per_epoch, window_steps, chunks)
+        return _cost_step(hw, shapes, batch_size, algo, steps_per_epoch, window_steps, chunks, write_cycles)
 
 
 @contextmanager
@@ -148,10 +153,10 @@ def _no_cycle_collection():
 
 
 def _cost_step(hw: HwConfig, shapes: list[LayerShape], batch_size: int, algo, steps_per_epoch: int,
-               window_steps: int, chunks: int | None) -> HardwareCost:
+               window_steps: int, chunks: int | None, write_cycles: Mapping[str, float] | None) -> HardwareCost:
     pl = place(hw, shapes, algo)
     k_chunks = chunks if chunks is not None else default_chunks(batch_size)
-    graph = build_step_graph(hw, shapes, batch_size, algo, placement=pl, chunks=k_chunks)
+    graph = build_step_graph(hw, shapes, batch_size, algo, placement=pl, chunks=k_chunks, write_cycles=write_cycles)
     encoded = encode(graph)
     fast = fast_simulate(graph, steps=1)
     window = max(1, min(window_steps, steps_per_epoch))

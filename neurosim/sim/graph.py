@@ -47,6 +47,8 @@ updates), as an array does one thing at a time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..config.hw import HwConfig
 from ..config.network import LayerShape
 from ..mapping.placement import Placement, place
@@ -72,10 +74,12 @@ def _chain_steps(sb: StepBuilder) -> None:
 
 
 def build_step_graph(hw: HwConfig, shapes: list[LayerShape], batch: int, algo, *,
-                     placement: Placement | None = None, chunks: int | None = None) -> StepGraph:
-    """The op graph of one training step of ``algo`` on ``hw`` for the network ``shapes``."""
+                     placement: Placement | None = None, chunks: int | None = None,
+                     write_cycles: Mapping[str, float] | None = None) -> StepGraph:
+    """The op graph of one training step of ``algo`` on ``hw`` for the network ``shapes``
+    (``write_cycles``: measured programming cycles per layer, :class:`~.builder.StepBuilder`)."""
     pl = placement if placement is not None else place(hw, shapes, algo)
-    sb = StepBuilder(hw, shapes, batch, algo, pl, chunks if chunks is not None else default_chunks(batch))
+    sb = StepBuilder(hw, shapes, batch, algo, pl, chunks if chunks is not None else default_chunks(batch), write_cycles)
     build_forward(sb)
     if sb.flow.learns_feedback and sb.n_layers > 1:
         build_tangent(sb)

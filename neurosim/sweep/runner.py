@@ -5,7 +5,9 @@ Training depends only on the workload, never on the chip, so each distinct
 ``DIR/numerics/<key>.json``; the chip of every point is costed on its own. Both
 kinds of task are submitted together (training first: it is the long pole) and a
 point is written as soon as its chip costs and all its algorithms' numerics are
-in. Only this driver writes into the sweep folder.
+in. Under ``numerics: device`` the training depends on the chip's cells (the key
+says which fields) and a chip task waits for its training: it is costed with the
+programming the training measured. Only this driver writes into the sweep folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .progress import ProgressBar
 from .records import failed_rows, is_done, merge_rows, make_record, rows_ok, results_frame
 from .spec import SweepSpec
 from .store import HTML, SweepDir
-from .tasks import CPU_SECONDS, cost_task, one_line, train_task
+from .tasks import CPU_SECONDS, DEVICE_WRITES, cost_task, one_line, train_task
 
 __all__ = ["ID_COLUMN", "FIXED_COLUMNS", "Plan", "plan_sweep", "run_sweep", "numerics_key", "results_columns", "results_frame"]
 
@@ -59,6 +61,11 @@ def cost_queue(todo: list[PlannedPoint]) -> list[tuple[PlannedPoint, str]]:
     return sorted(tasks, key=lambda t: -work[(t[0].point.id, t[1])])
 
 
+def _measured(pp: PlannedPoint) -> bool:
+    """A ``numerics: device`` point: its chip is costed from its trainings' measured programming."""
+    return (pp.hw or {}).get("numerics") == "device"
+
+
 @dataclass
 class Timing:
     """Where a sweep's time went (``DIR/timing.json``, rewritten by every run; never a result):
@@ -84,7 +91,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
             if key in numerics or key in to_train:
                 continue
             cached = store.load_numerics(key)
-            if cached is not None:
+            if cached is not None and (DEVICE_WRITES in cached or not _measured(pp)):  # older device figures: train again
                 numerics[key] = cached
             else:
                 to_train[key] = pp
@@ -120,10 +127,19 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
         queue = cost_queue(todo)
         queue.reverse()
 
+        deferred: dict[str, list[tuple[PlannedPoint, str]]] = {}  # numerics key -> chip tasks waiting for its writes
+
         def top_up() -> None:
             while queue and len(inflight) < window:
                 pp, alg = queue.pop()
-                fut = ex.submit(cost_task, pp.hw, pp.wl, [pp.algos[alg]], pp.n_train, str(spec.hw))
+                key = pp.keys[alg]
+                writes = None
+                if _measured(pp):  # costed with the programming its training measured
+                    if key not in numerics:
+                        deferred.setdefault(key, []).append((pp, alg))
+                        continue
+                    writes = {alg: numerics[key].get(DEVICE_WRITES, [])}
+                fut = ex.submit(cost_task, pp.hw, pp.wl, [pp.algos[alg]], pp.n_train, str(spec.hw), writes)
                 inflight[fut] = ("cost", pp.point.id, alg)
 
         top_up()
@@ -143,6 +159,7 @@ def _execute(plan: Plan, store: SweepDir, records: dict[str, dict], todo: list[P
                         store.save_numerics(ident, {"neurosim_version": __version__, **res})
                     numerics[ident] = res  # an error is used for this run's rows, never cached
                     bar.training(sum(1 for k in to_train if k in numerics), n_train_total)
+                    queue.extend(deferred.pop(ident, []))
                     for pid in waiting.get(ident, []):
                         finalize(pid)
                 else:

@@ -16,6 +16,7 @@ import select
 import signal
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,18 @@ from ..data import Dataset, load_dataset
 from ..errors import NeurosimError
 from ..learning import train
 from ..learning.cell_setting import CellSetting
-from ..pipeline import step_ledger
+from ..learning.device_stats import LayerWriteStats
+from ..pipeline import measured_write_cycles, step_ledger
 from ..records import PHASES
 from ..sim import cost_step
 from .columns import LEVELS
 
-__all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics", "CPU_SECONDS"]
+__all__ = ["train_task", "cost_task", "one_line", "worker_init", "device_numerics", "CPU_SECONDS", "DEVICE_WRITES"]
 
 #: The worker's CPU seconds for a task (timing.json; not a result).
 CPU_SECONDS = "cpu_seconds"
+#: A device-numerics training's measured programming per layer (LayerWriteStats as dicts; numerics/<key>.json)
+DEVICE_WRITES = "device_writes"
 
 ALGO = TypeAdapter(AlgorithmConfig)
 _DATA: dict[tuple, Dataset] = {}
@@ -120,7 +124,7 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
         if res.diverged is not None:
             return {"error": f"{algo.name} diverged (non-finite loss) at epoch {res.diverged.epoch}, step {res.diverged.step}"}
         last = res.history[-1]
-        return {
+        out = {
             "test_accuracy": float(res.final_test_accuracy),
             "train_accuracy": float(last.train_accuracy),
             "final_loss": float(last.loss),
@@ -128,15 +132,20 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
             "train_seconds": round(time.perf_counter() - t0, 3),
             CPU_SECONDS: round(time.process_time() - cpu0, 3),
         }
+        if hw is not None and hw.numerics == "device":  # what the chip tasks cost the programming from
+            out[DEVICE_WRITES] = [asdict(s) for s in res.device_writes]
+        return out
     except Exception as exc:  # noqa: BLE001 - reported as the point's error
         return {"error": one_line(exc)}
 
 
-def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: str) -> dict[str, float]:
+def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: str,
+             writes: tuple[LayerWriteStats, ...] = ()) -> dict[str, float]:
     shapes = wl.shapes
     batch = wl.training.batch_size
-    cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=steps_per_epoch)
-    df = step_ledger(hw, shapes, batch, algo, cost, hw_label)  # the ledger is the single source of energy
+    cycles = measured_write_cycles(hw, writes) if writes else None  # as pipeline.run_algorithm costs a device run
+    cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=steps_per_epoch, write_cycles=cycles)
+    df = step_ledger(hw, shapes, batch, algo, cost, hw_label, writes)  # the ledger is the single source of energy
     macs = ledger.macs_by_phase(df)
     energy = ledger.energy_by_component(df)
     e_total = float(sum(energy.values()))
@@ -160,11 +169,14 @@ def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: s
     return {k: (v if isinstance(v, int) or math.isfinite(v) else None) for k, v in m.items()}
 
 
-def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int, hw_label: str) -> dict[str, dict]:
+def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int, hw_label: str,
+              device_writes: dict[str, list[dict]] | None = None) -> dict[str, dict]:
     """Cost one training step of each algorithm on one point's chip:
     ``{run name: {metric: value}}`` or ``{run name: {"error": text}}`` (run name:
     the entry's label, else its rule name), each with the task's :data:`CPU_SECONDS`
-    (the driver files it in timing.json, never in a point's rows)."""
+    (the driver files it in timing.json, never in a point's rows). ``device_writes``:
+    per run name, its device training's :data:`DEVICE_WRITES`, which then set its
+    programming time and its write rows (as :func:`neurosim.pipeline.run_algorithm` does)."""
     out: dict[str, dict] = {}
     try:
         hw = HwConfig.model_validate(hw_dict)
@@ -176,8 +188,14 @@ def cost_task(hw_dict: dict, wl_dict: dict, algo_dicts: list[dict], n_train: int
     for algo in algos:
         cpu0 = time.process_time()
         try:
-            out[algo.run_name] = _metrics(hw, wl, algo, steps, hw_label)
+            writes = tuple(_write_stats(d) for d in (device_writes or {}).get(algo.run_name, ()))
+            out[algo.run_name] = _metrics(hw, wl, algo, steps, hw_label, writes)
         except Exception as exc:  # noqa: BLE001 - e.g. MappingError: the network does not fit this chip
             out[algo.run_name] = {"error": one_line(exc)}
         out[algo.run_name][CPU_SECONDS] = round(time.process_time() - cpu0, 3)
     return out
+
+
+def _write_stats(fields: dict) -> LayerWriteStats:
+    """A :class:`LayerWriteStats` from its ``asdict`` (JSON turns its tuples into lists)."""
+    return LayerWriteStats(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
