@@ -37,8 +37,9 @@ A table more than half full stops the run with error 4 and
 does not depend on the table's size). The units (SimPy's ``PriorityResource``) are
 in :mod:`.des_units`.
 
-numba's on-disk cache checks only the file of the function it compiled: after an edit
-here, touch ``des_loop.py`` too (or its cached loop keeps the old helpers inlined).
+numba's on-disk cache checks only the file of the function it compiled, and
+:mod:`.des_loop` inlines what this module defines; the kernels' cache folder is named
+by a hash of every kernel module (:mod:`._cache`), so an edit here compiles the loop again.
 """
 
 from __future__ import annotations

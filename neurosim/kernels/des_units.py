@@ -3,8 +3,9 @@ Python replay (:mod:`neurosim.sim.replay`) runs it — :func:`request`, :func:`h
 release timeout, elided while no one waits), :func:`release` — over the arena of
 :mod:`.des_arena` (a unit is a row of ``UCOLS`` ints there, a request 4 ints and its time).
 
-numba's on-disk cache checks only the file of the function it compiled: after an edit
-here, touch ``des_loop.py`` too.
+numba's on-disk cache checks only the file of the function it compiled, and
+:mod:`.des_loop` inlines what this module defines; the kernels' cache folder is named
+by a hash of every kernel module (:mod:`._cache`), so an edit here compiles the loop again.
 """
 
 from __future__ import annotations
