@@ -37,13 +37,11 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from .counter_rng import fill_normals, pulse_key, splitmix64
 from .helper import Job, two_threads
+from .intrinsics import fetch_add, prefetch_write, trailing_zeros
 
 __all__ = ["ROWS_PER_CHUNK", "PARALLEL_CELLS", "BACKGROUND_CELLS", "splitmix64", "pulse_key", "pulse_update", "start_pulse_update", "Pulsing"]
 
@@ -59,16 +57,42 @@ _CHUNK = 32
 _NORMALS = 64
 
 
-@intrinsic
-def _trailing_zeros(typingctx, value):
-    """Index of the lowest set bit of a nonzero int64 (LLVM ``cttz``)."""
-    if value != types.int64:
-        return None
+@njit(cache=True, nogil=True)
+def _mark(w_row, eff_row, up, down, marks) -> None:
+    """``marks[i]``: bit ``b`` set where column ``32 i + b`` is to be sent half a pulse or more.
 
-    def codegen(context, builder, signature, args):
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+    Branch-free, vectorised: a fixed trip count and 32-bit lanes for every whole group of 32
+    columns (LLVM packs the compares into a mask)."""
+    n_in = w_row.size
+    full = n_in - n_in % _CHUNK
+    for group in range(marks.size):
+        start = group * _CHUNK
+        bits = np.uint32(0)
+        if start < full:
+            for i in range(_CHUNK):
+                dw = w_row[start + i] - eff_row[start + i]
+                bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(i)
+        else:
+            for k in range(start, n_in):
+                dw = w_row[k] - eff_row[k]
+                bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(k - start)
+        marks[group] = bits
 
-    return types.int64(types.int64), codegen
+
+@njit(cache=True, nogil=True)
+def _prefetch_marked(marks, j, g, pulses, w_blocks) -> None:
+    """Ask for the cache lines row ``j``'s marked cells will write (conductance of either side,
+    pulse count, weight block): the row before is worked on while they arrive (no value changes)."""
+    block_rows = w_blocks.shape[2]
+    for group in range(marks.size):
+        mask = np.int64(marks[group])
+        while mask != 0:
+            k = group * _CHUNK + trailing_zeros(mask)
+            mask &= mask - 1
+            for side in range(g.shape[0]):
+                prefetch_write(g, side, j, k)
+                prefetch_write(pulses, side, j, k)
+            prefetch_write(w_blocks, k // block_rows, j, k % block_rows)
 
 
 @njit(cache=True)
@@ -113,25 +137,21 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     normals = np.empty(_NORMALS)  # the stream's next normals (fill_normals), taken in order
     scratch = np.empty((3, _NORMALS // 2))
     taken = _NORMALS
-    full = n_in - n_in % _CHUNK
-    for j in range(chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)):
+    first, last = chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)
+    marks = np.empty((2, -(-n_in // _CHUNK)), dtype=np.uint32)  # this row's and the next row's
+    _mark(w[first], w_eff[first], up, down, marks[0])
+    for j in range(first, last):
         w_row = w[j]
         eff_row = w_eff[j]
-        for start in range(0, n_in, _CHUNK):
-            # branch-free, vectorised: bit i marks half a pulse or more at column start + i (a fixed
-            # trip count and 32-bit lanes for every whole group: LLVM packs the compares into a mask)
-            bits = np.uint32(0)
-            if start < full:
-                for i in range(_CHUNK):
-                    dw = w_row[start + i] - eff_row[start + i]
-                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(i)
-            else:
-                for k in range(start, n_in):
-                    dw = w_row[k] - eff_row[k]
-                    bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(k - start)
-            mask = np.int64(bits)
+        if j + 1 < last:  # the next row's marks, and its written cells' lines on their way meanwhile
+            _mark(w[j + 1], w_eff[j + 1], up, down, marks[(j + 1 - first) % 2])
+            _prefetch_marked(marks[(j + 1 - first) % 2], j + 1, g, pulses, w_blocks)
+        row_marks = marks[(j - first) % 2]
+        for group in range(row_marks.size):
+            start = group * _CHUNK
+            mask = np.int64(row_marks[group])
             while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
-                k = start + _trailing_zeros(mask)
+                k = start + trailing_zeros(mask)
                 mask &= mask - 1
                 dw = w_row[k] - eff_row[k]
                 ltp = dw > zero
@@ -225,20 +245,6 @@ def _chunks_serial(w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_l
     return ltp, ltd, written
 
 
-@intrinsic
-def _fetch_add(typingctx, counter, value):
-    """``counter[0] += value`` atomically (sequentially consistent); returns the old value."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
-        return None
-
-    def codegen(context, builder, signature, args):
-        array = context.make_array(signature.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, signature.args[0], array, [context.get_constant(types.intp, 0)])
-        return builder.atomic_rmw("add", ptr, args[1], "seq_cst")
-
-    return types.int64(counter, types.int64), codegen
-
-
 @njit(cache=True, nogil=True)
 def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp,
                   levels_ltd, w_max, c2c, differential, endurance, key, g_ref, table_ltp, table_ltd):  # fmt: skip
@@ -247,7 +253,7 @@ def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a
     ``done`` counts the chunks finished."""
     chunks = counts.shape[0]
     while True:
-        c = _fetch_add(counter, 1)
+        c = fetch_add(counter, 1)
         if c >= chunks:
             break
         ltp, ltd, written = _chunk(c, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd,
@@ -255,13 +261,13 @@ def _claim_chunks(counter, done, counts, maxima, w, w_eff, w_blocks, g, a_ltp, a
         counts[c, 0] = ltp
         counts[c, 1] = ltd
         counts[c, 2] = written
-        _fetch_add(done, 1)
+        fetch_add(done, 1)
 
 
 @njit(cache=True)
 def _finished(done: np.ndarray) -> int:
     """``done[0]``, read atomically (a full barrier: the chunks it counts are visible after it)."""
-    return _fetch_add(done, 0)
+    return fetch_add(done, 0)
 
 
 class Pulsing:
