@@ -58,8 +58,10 @@ _NORMALS = 64
 
 
 @njit(cache=True, nogil=True)
-def _mark(w_row, eff_row, up, down, marks) -> None:
-    """``marks[i]``: bit ``b`` set where column ``32 i + b`` is to be sent half a pulse or more.
+def _mark(w_row, eff_row, up, down, marks, dws) -> None:
+    """``marks[i]``: bit ``b`` set where column ``32 i + b`` is to be sent half a pulse or more;
+    ``dws`` the change ``w_row - eff_row`` asked of each cell, and ``w_row`` back to ``eff_row``
+    (what every cell not written keeps) in the same pass.
 
     Branch-free, vectorised: a fixed trip count and 32-bit lanes for every whole group of 32
     columns (LLVM packs the compares into a mask)."""
@@ -71,10 +73,14 @@ def _mark(w_row, eff_row, up, down, marks) -> None:
         if start < full:
             for i in range(_CHUNK):
                 dw = w_row[start + i] - eff_row[start + i]
+                dws[start + i] = dw
+                w_row[start + i] = eff_row[start + i]
                 bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(i)
         else:
             for k in range(start, n_in):
                 dw = w_row[k] - eff_row[k]
+                dws[k] = dw
+                w_row[k] = eff_row[k]
                 bits |= np.uint32((dw >= up) | (-dw >= down)) << np.uint32(k - start)
         marks[group] = bits
 
@@ -138,22 +144,25 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     scratch = np.empty((3, _NORMALS // 2))
     taken = _NORMALS
     first, last = chunk * ROWS_PER_CHUNK, min((chunk + 1) * ROWS_PER_CHUNK, n_out)
-    marks = np.empty((2, -(-n_in // _CHUNK)), dtype=np.uint32)  # this row's and the next row's
-    _mark(w[first], w_eff[first], up, down, marks[0])
+    # this row's and the next row's marks and changes (_mark)
+    marks = np.empty((2, -(-n_in // _CHUNK)), dtype=np.uint32)
+    dws = np.empty((2, n_in), dtype=np.float32)
+    _mark(w[first], w_eff[first], up, down, marks[0], dws[0])
     for j in range(first, last):
         w_row = w[j]
         eff_row = w_eff[j]
         if j + 1 < last:  # the next row's marks, and its written cells' lines on their way meanwhile
-            _mark(w[j + 1], w_eff[j + 1], up, down, marks[(j + 1 - first) % 2])
+            _mark(w[j + 1], w_eff[j + 1], up, down, marks[(j + 1 - first) % 2], dws[(j + 1 - first) % 2])
             _prefetch_marked(marks[(j + 1 - first) % 2], j + 1, g, pulses, w_blocks)
         row_marks = marks[(j - first) % 2]
+        row_dw = dws[(j - first) % 2]
         for group in range(row_marks.size):
             start = group * _CHUNK
             mask = np.int64(row_marks[group])
             while mask != 0:  # the marked cells in column order (the C2C draws keep their order)
                 k = start + trailing_zeros(mask)
                 mask &= mask - 1
-                dw = w_row[k] - eff_row[k]
+                dw = row_dw[k]
                 ltp = dw > zero
                 direction = 0 if ltp else 1  # selects, not branches: the sign of dw is random
                 n = int(np.floor((dw if ltp else -dw) * (inv_ltp if ltp else inv_ltd) + half))
@@ -207,8 +216,6 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
                 w_row[k] = value
                 eff_row[k] = value
                 w_blocks[k // block_rows, j, k % block_rows] = value
-        for k in range(n_in):  # every cell not written keeps what it holds
-            w_row[k] = eff_row[k]
     return ltp_total, ltd_total, written
 
 
