@@ -66,23 +66,32 @@ def submit(job: Callable, *args) -> None:
 
 class Job:
     """``job(*args)`` run on the helper thread (after the jobs submitted before it) while the
-    caller goes on; :meth:`wait` waits for it, re-raises its error, returns its result."""
+    caller goes on; :meth:`wait` waits for it, re-raises its error, returns its result. A job
+    the helper has not started by then (busy with earlier jobs, or its core taken by another
+    process) runs on the calling thread in :meth:`wait` instead, and the helper skips it."""
 
     def __init__(self, job: Callable, *args):
+        self.job, self.args = job, args
+        self.claim = threading.Lock()  # whichever thread takes it first runs the job
         self.finished = threading.Event()
         self.result = None
         self.error: BaseException | None = None
-        submit(self._run, job, args)
+        submit(self._take)
 
-    def _run(self, job: Callable, args: tuple) -> None:
+    def _take(self) -> None:
+        if self.claim.acquire(blocking=False):
+            self._run()
+
+    def _run(self) -> None:
         try:
-            self.result = job(*args)
+            self.result = self.job(*self.args)
         except BaseException as error:  # re-raised on the calling thread
             self.error = error
         finally:
             self.finished.set()
 
     def wait(self):
+        self._take()
         self.finished.wait()
         if self.error is not None:
             raise self.error
