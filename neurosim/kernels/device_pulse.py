@@ -86,10 +86,9 @@ def _mark(w_row, eff_row, up, down, marks, dws) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _prefetch_marked(marks, j, g, pulses, w_blocks) -> None:
+def _prefetch_marked(marks, j, g, pulses, w_blocks, block_of, offset_of) -> None:
     """Ask for the cache lines row ``j``'s marked cells will write (conductance of either side,
     pulse count, weight block): the row before is worked on while they arrive (no value changes)."""
-    block_rows = w_blocks.shape[2]
     for group in range(marks.size):
         mask = np.int64(marks[group])
         while mask != 0:
@@ -98,7 +97,7 @@ def _prefetch_marked(marks, j, g, pulses, w_blocks) -> None:
             for side in range(g.shape[0]):
                 prefetch_write(g, side, j, k)
                 prefetch_write(pulses, side, j, k)
-            prefetch_write(w_blocks, k // block_rows, j, k % block_rows)
+            prefetch_write(w_blocks, block_of[k], j, offset_of[k])
 
 
 @njit(cache=True)
@@ -130,10 +129,16 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     tables = np.ones((2, max(table_ltp.size, table_ltd.size)))
     tables[0, : table_ltp.size] = table_ltp
     tables[1, : table_ltd.size] = table_ltd
-    block_rows = w_blocks.shape[2]
+    block_of = np.arange(n_in) // w_blocks.shape[2]  # by input column: its weight block and row in it
+    offset_of = np.arange(n_in) - block_of * w_blocks.shape[2]  # (looked up, no division per cell)
     span = w_max if differential else 2.0 * w_max
-    inv_ltp = np.float32(levels_ltp / span)
-    inv_ltd = np.float32((levels_ltp if differential else levels_ltd) / span)
+    # by direction (0 LTP, 1 LTD; a differential pair's cells see only LTP): pulses per weight unit, levels
+    per_weight = np.empty(2, dtype=np.float32)
+    per_weight[0] = np.float32(levels_ltp / span)
+    per_weight[1] = np.float32((levels_ltp if differential else levels_ltd) / span)
+    levels_by = np.empty(2, dtype=np.int64)
+    levels_by[0] = levels_ltp
+    levels_by[1] = levels_ltp if differential else levels_ltd
     half = np.float32(0.5)
     zero = np.float32(0.0)
     # below half a pulse either way (with a margin; the rest is rounded below) nothing is sent
@@ -153,7 +158,7 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
         eff_row = w_eff[j]
         if j + 1 < last:  # the next row's marks, and its written cells' lines on their way meanwhile
             _mark(w[j + 1], w_eff[j + 1], up, down, marks[(j + 1 - first) % 2], dws[(j + 1 - first) % 2])
-            _prefetch_marked(marks[(j + 1 - first) % 2], j + 1, g, pulses, w_blocks)
+            _prefetch_marked(marks[(j + 1 - first) % 2], j + 1, g, pulses, w_blocks, block_of, offset_of)
         row_marks = marks[(j - first) % 2]
         row_dw = dws[(j - first) % 2]
         for group in range(row_marks.size):
@@ -164,18 +169,18 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
                 mask &= mask - 1
                 dw = row_dw[k]
                 ltp = dw > zero
-                direction = 0 if ltp else 1  # selects, not branches: the sign of dw is random
-                n = int(np.floor((dw if ltp else -dw) * (inv_ltp if ltp else inv_ltd) + half))
+                direction = 0 if ltp else 1  # selects and table lookups, not branches: the sign of dw is random
+                n = int(np.floor(max(dw, -dw) * per_weight[direction] + half))
                 if n == 0:
                     continue
                 side = direction if differential else 0
                 if differential:  # both cells of a pair see only LTP
                     ltp = True
                     direction = 0
-                levels = levels_ltp if ltp else levels_ltd
+                levels = levels_by[direction]
                 written += 1
-                ltp_total += n if ltp else 0
-                ltd_total += 0 if ltp else n
+                ltd_total += n * direction
+                ltp_total += n - n * direction
                 row_max[k, direction] = max(row_max[k, direction], n)
                 pulses[side, j, k] += n
                 dead = frozen[0, 0, 0] if shared_f else frozen[side, j, k]
@@ -215,7 +220,7 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
                     value = w_max * (2.0 * g[0, j, k] - 2.0 * g_ref)
                 w_row[k] = value
                 eff_row[k] = value
-                w_blocks[k // block_rows, j, k % block_rows] = value
+                w_blocks[block_of[k], j, offset_of[k]] = value
     return ltp_total, ltd_total, written
 
 
