@@ -123,9 +123,10 @@ def _chunk(chunk, w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_lt
     shared_a = a_ltp.size == 1
     shared_f = frozen.size == 1
     # the shared curves by direction (0 LTP, 1 LTD): linear or not, N = 1 - e^{-1/A}, the step tables E[n]
-    linear = (a_ltp[0, 0, 0] == 0.0, a_ltd[0, 0, 0] == 0.0)
-    norms = (1.0 - np.exp(-1.0 / a_ltp[0, 0, 0]) if not linear[0] else 1.0,
-             1.0 - np.exp(-1.0 / a_ltd[0, 0, 0]) if not linear[1] else 1.0)  # fmt: skip
+    # (arrays: a tuple indexed by a variable compiles to a branch on the index, here the random direction)
+    linear = np.array([a_ltp[0, 0, 0] == 0.0, a_ltd[0, 0, 0] == 0.0])
+    norms = np.array([1.0 - np.exp(-1.0 / a_ltp[0, 0, 0]) if not linear[0] else 1.0,
+                      1.0 - np.exp(-1.0 / a_ltd[0, 0, 0]) if not linear[1] else 1.0])  # fmt: skip
     tables = np.ones((2, max(table_ltp.size, table_ltd.size)))
     tables[0, : table_ltp.size] = table_ltp
     tables[1, : table_ltd.size] = table_ltd
