@@ -221,7 +221,8 @@ def test_pulse_slots_against_numpy() -> None:
 def test_background_update_same_bits_as_the_serial_loop() -> None:
     """A serial-sized update run whole on the helper thread (``background``) while the caller
     works on: the same bits as running it on the calling thread."""
-    from neurosim.kernels.device_pulse import BACKGROUND_CELLS, start_pulse_update
+    from neurosim.kernels.device_pulse import BACKGROUND_CELLS
+    from neurosim.kernels.pulse_threads import start_pulse_update
 
     shape = (20, 300)
     assert BACKGROUND_CELLS <= shape[0] * shape[1] < PARALLEL_CELLS

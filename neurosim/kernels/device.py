@@ -13,7 +13,7 @@ ADC             ``y_q = clip(floor(y / lsb + ½), -2^(b-1), 2^(b-1) - 1) · lsb`
 ==============  =====================================================
 
 Every kernel is ``@njit(cache=True)``. The pulse update (with its formula table and its
-counter-based cycle-to-cycle draws) is in :mod:`.device_pulse`.
+counter-based cycle-to-cycle draws) is in :mod:`.device_pulse`, its threads in :mod:`.pulse_threads`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 from numba import njit
 
 from .dense import blas_dot
-from .device_pulse import pulse_key, pulse_update, start_pulse_update
+from .device_pulse import pulse_key
 from .helper import run_items, two_threads
+from .pulse_threads import pulse_update, start_pulse_update
 
 __all__ = [
     "curve",

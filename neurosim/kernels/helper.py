@@ -1,6 +1,6 @@
 """A second thread for the device model's kernels: work split into items that either thread takes.
 
-The device kernels (:mod:`.device`, :mod:`.device_pulse`) split a call into
+The device kernels (:mod:`.device`, :mod:`.pulse_threads`) split a call into
 independent items (blocks of a read, chunks of rows of a pulse update), each
 writing only its own outputs. The calling thread puts the call on the helper's
 queue and starts taking items itself; the helper takes items too when it wakes.
