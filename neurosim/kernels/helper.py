@@ -76,11 +76,14 @@ class Job:
         self.finished = threading.Event()
         self.result = None
         self.error: BaseException | None = None
-        submit(self._take)
+        submit(self.run_here)
 
-    def _take(self) -> None:
+    def run_here(self) -> bool:
+        """Run the job on this thread if no thread has taken it yet (True); False if one has."""
         if self.claim.acquire(blocking=False):
             self._run()
+            return True
+        return False
 
     def _run(self) -> None:
         try:
@@ -91,7 +94,7 @@ class Job:
             self.finished.set()
 
     def wait(self):
-        self._take()
+        self.run_here()
         self.finished.wait()
         if self.error is not None:
             raise self.error

@@ -74,16 +74,37 @@ class Pulsing:
     """One update whose chunks the helper thread starts taking as soon as this is made
     (:mod:`.helper`; the claiming runs in numba, with an atomic counter), while the caller
     goes on with other work; :meth:`join` takes what is left on the calling thread, waits for
-    the helper's chunks and returns (LTP, LTD, written) with ``row_max`` raised."""
+    the helper's chunks and returns (LTP, LTD, written) with ``row_max`` raised. With
+    ``before``, the helper runs it first and its chunks right after (:meth:`wait_before`)."""
 
-    def __init__(self, args: tuple, n_in: int, chunks: int, row_max: np.ndarray):
+    def __init__(self, args: tuple, n_in: int, chunks: int, row_max: np.ndarray, before: Callable[[], None] | None = None):
         self.args = args
         self.row_max = row_max
         self.counter = np.zeros(1, dtype=np.int64)
         self.done = np.zeros(1, dtype=np.int64)
         self.counts = np.zeros((chunks, 3), dtype=np.int64)
         self.maxima = np.zeros((2, n_in, 2), dtype=np.int64)  # per thread: the caller's, the helper's
-        self.helper = Job(self._claim, 1)
+        self.before, self.stepped, self.before_error = before, threading.Event(), None
+        self.helper = Job(self._helper_part)
+
+    def _helper_part(self) -> None:
+        if self.before is not None:
+            try:
+                self.before()
+            except BaseException as error:  # re-raised by wait_before on the calling thread
+                self.before_error = error
+                raise
+            finally:
+                self.stepped.set()
+        self._claim(1)
+
+    def wait_before(self) -> None:
+        """Wait until ``before`` has run (no chunk is taken before: it may change ``w``). If the
+        helper has not started it, it runs here, with the helper's share of the chunks after it."""
+        if not self.helper.run_here():
+            self.stepped.wait()
+        if self.before_error is not None:
+            raise self.before_error
 
     def _claim(self, thread: int) -> None:
         _claim_chunks(self.counter, self.done, self.counts, self.maxima[thread], *self.args)
@@ -99,7 +120,14 @@ class Pulsing:
         return int(ltp), int(ltd), int(written)
 
 
-class _Done:
+class _Started:
+    """An update started after its ``before`` step, which ran on the calling thread."""
+
+    def wait_before(self) -> None:
+        pass
+
+
+class _Done(_Started):
     """An update already run on the calling thread (the serial loop), as a :class:`Pulsing`."""
 
     def __init__(self, counts: tuple[int, int, int]):
@@ -109,7 +137,7 @@ class _Done:
         return self.counts
 
 
-class _Background:
+class _Background(_Started):
     """A serial update run whole on the helper thread while the caller goes on; :meth:`join` waits for it."""
 
     def __init__(self, args: tuple):
@@ -139,6 +167,7 @@ def start_pulse_update(
     g_ref: float = 0.5,
     parallel: bool | None = None,
     background: bool = False,
+    before: Callable[[], None] | None = None,
 ) -> Pulsing | _Done | _Background:
     """Program the change ``w - w_eff`` into the cells as pulses; ``w``/``w_eff`` get the new weights
     once the returned update's ``join()`` (LTP pulses, LTD pulses, cells written) has returned.
@@ -149,14 +178,17 @@ def start_pulse_update(
     LTP on ``a_ltp``, LTD on ``a_ltd``. Differential: ``g[0] = G⁺``, ``g[1] = G⁻``,
     ``w = w_max (g⁺ - g⁻)``, ``n = round(|Δw| / w_max · levels_ltp)`` LTP pulses on ``G⁺`` (Δw > 0) or ``G⁻``.
     ``a_*`` and ``frozen`` are per cell (shape of ``g``) or of shape (1, 1, 1) (shared).
-    C2C draws come from the streams of ``key`` (module docstring). A frozen cell (stuck, or
+    C2C draws come from the streams of ``key`` (:mod:`.device_pulse`). A frozen cell (stuck, or
     worn out after ``endurance`` pulses when ``endurance > 0``) keeps its conductance.
     ``pulses`` counts every pulse sent per cell; ``row_max[k, 0/1]`` gets the largest
     LTP/LTD pulse count sent on input row ``k`` (it is raised, not reset). ``parallel``:
-    force the parallel or the serial loop (default: parallel from :data:`PARALLEL_CELLS` cells;
+    force the parallel or the serial loop (default: parallel from :data:`~.device_pulse.PARALLEL_CELLS` cells;
     the results are the same). A parallel update runs on the helper thread until it is joined,
     so the caller can do other work meanwhile (on other arrays); so does a serial one of at least
-    :data:`BACKGROUND_CELLS` cells with ``background`` (whole, on the helper).
+    :data:`~.device_pulse.BACKGROUND_CELLS` cells with ``background`` (whole, on the helper). ``before``: a step
+    to run first, which may change ``w`` (its layer's optimizer step): on the helper with the
+    chunks following it there at once (a parallel update; the caller must call ``wait_before()``
+    before ``w`` is read), otherwise here before the update starts.
     """
     if parallel is None:
         parallel = w.size >= PARALLEL_CELLS and two_threads()
@@ -164,6 +196,8 @@ def start_pulse_update(
     table_ltp = _tables(float(a_ltp[0, 0, 0]) if shared else 0.0, levels_ltp, 1.0)
     table_ltd = _tables(float(a_ltd[0, 0, 0]) if shared else 0.0, levels_ltd, -1.0)
     if not parallel:
+        if before is not None:
+            before()
         serial = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
                   bool(differential), int(endurance), row_max, np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
         if background and w.size >= BACKGROUND_CELLS and two_threads():
@@ -171,7 +205,7 @@ def start_pulse_update(
         return _Done(_chunks_serial(*serial))
     args = (w, w_eff, w_blocks, g, a_ltp, a_ltd, frozen, pulses, levels_ltp, levels_ltd, float(w_max), float(c2c),
             bool(differential), int(endurance), np.uint64(key), float(g_ref), table_ltp, table_ltd)  # fmt: skip
-    return Pulsing(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK), row_max)
+    return Pulsing(args, w.shape[1], -(-w.shape[0] // ROWS_PER_CHUNK), row_max, before)
 
 
 def pulse_update(*args, **kwargs) -> tuple[int, int, int]:
