@@ -314,6 +314,40 @@ def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
         Job(fails).wait()
 
 
+@pytest.mark.parametrize("shape", [(300, 250), (20, 300)])
+def test_update_with_a_step_before_it(shape) -> None:
+    """start_pulse_update(before=step): the step (which sets ``w``) runs first — on the helper with
+    the chunks after it there for a parallel-sized update, here otherwise — and the update gives
+    the bits of stepping first and then starting it; an error in the step is raised by wait_before."""
+    from neurosim.kernels.pulse_threads import start_pulse_update
+
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 9, False)
+    step = np.random.default_rng(4).normal(0, 0.02, shape).astype(np.float32)
+    results = []
+    for before in (False, True):
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks, pulses, row_max = block_weights(eff, 128), np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        if not before:
+            w += step
+        update = start_pulse_update(w, eff, blocks, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25,
+                                    0.035, False, 0, row_max, 4242, 1 / 3, before=(lambda w=w: w.__iadd__(step)) if before else None)
+        update.wait_before()
+        results.append((update.join(), w, eff, blocks, g, pulses, row_max))
+    assert results[0][0][2] > 100
+    assert results[1][0] == results[0][0]
+    for a, b in zip(results[1][1:], results[0][1:]):
+        np.testing.assert_array_equal(a, b)
+
+    def fails() -> None:
+        raise ValueError("in the step")
+
+    w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+    with pytest.raises(ValueError, match="in the step"):
+        start_pulse_update(w, eff, block_weights(eff, 128), g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_),
+                           np.zeros(g.shape, np.int32), 97, 100, 0.25, 0.035, False, 0, np.zeros((shape[1], 2), np.int64),
+                           4242, 1 / 3, before=fails).wait_before()
+
+
 def test_helper_job_not_started_runs_on_the_caller_once() -> None:
     """A job the helper has not started when the caller waits for it (the helper busy with an
     earlier job) runs on the calling thread, and the helper skips it when it gets there."""
