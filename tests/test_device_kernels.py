@@ -221,7 +221,8 @@ def test_pulse_slots_against_numpy() -> None:
 def test_background_update_same_bits_as_the_serial_loop() -> None:
     """A serial-sized update run whole on the helper thread (``background``) while the caller
     works on: the same bits as running it on the calling thread."""
-    from neurosim.kernels.device_pulse import BACKGROUND_CELLS, start_pulse_update
+    from neurosim.kernels.device_pulse import BACKGROUND_CELLS
+    from neurosim.kernels.pulse_threads import start_pulse_update
 
     shape = (20, 300)
     assert BACKGROUND_CELLS <= shape[0] * shape[1] < PARALLEL_CELLS
@@ -291,20 +292,79 @@ def test_write_with_each_layer_step_inside_equals_steps_then_write() -> None:
         for a, b in zip(cells_a, cells_b):
             np.testing.assert_array_equal(a, b)
     assert outcomes[0][1][0][2][2] > 0  # cells were written
-    if two_threads():  # the first layer's step ran on the helper, beside the second's here
-        assert threads[0] != threading.get_ident() and threads[1] == threading.get_ident()
+    # the second layer's step ran here; the first on the helper beside it, or here too when the helper
+    # had not started it by then (helper.Job: the tiny steps of this test are done before it wakes)
+    assert threads[1] == threading.get_ident()
 
 
 def test_helper_job_returns_its_result_and_passes_errors_on() -> None:
     from neurosim.kernels.helper import Job
 
     assert Job(lambda a, b: a * b, 6, 7).wait() == 42
+    if two_threads():  # started by the helper before the wait: it ran there
+        ran_on = Job(threading.get_ident)
+        while not ran_on.finished.is_set():
+            ran_on.finished.wait(0.01)
+        assert ran_on.wait() != threading.get_ident()
 
     def fails() -> None:
         raise ValueError("on the helper")
 
     with pytest.raises(ValueError, match="on the helper"):
         Job(fails).wait()
+
+
+@pytest.mark.parametrize("shape", [(300, 250), (20, 300)])
+def test_update_with_a_step_before_it(shape) -> None:
+    """start_pulse_update(before=step): the step (which sets ``w``) runs first — on the helper with
+    the chunks after it there for a parallel-sized update, here otherwise — and the update gives
+    the bits of stepping first and then starting it; an error in the step is raised by wait_before."""
+    from neurosim.kernels.pulse_threads import start_pulse_update
+
+    w0, eff0, g0, a_ltp, a_ltd = _random_update(shape, 9, False)
+    step = np.random.default_rng(4).normal(0, 0.02, shape).astype(np.float32)
+    results = []
+    for before in (False, True):
+        w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+        blocks, pulses, row_max = block_weights(eff, 128), np.zeros(g.shape, np.int32), np.zeros((shape[1], 2), np.int64)
+        if not before:
+            w += step
+        update = start_pulse_update(w, eff, blocks, g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_), pulses, 97, 100, 0.25,
+                                    0.035, False, 0, row_max, 4242, 1 / 3, before=(lambda w=w: w.__iadd__(step)) if before else None)
+        update.wait_before()
+        results.append((update.join(), w, eff, blocks, g, pulses, row_max))
+    assert results[0][0][2] > 100
+    assert results[1][0] == results[0][0]
+    for a, b in zip(results[1][1:], results[0][1:]):
+        np.testing.assert_array_equal(a, b)
+
+    def fails() -> None:
+        raise ValueError("in the step")
+
+    w, eff, g = w0.copy(), eff0.copy(), g0.copy()
+    with pytest.raises(ValueError, match="in the step"):
+        start_pulse_update(w, eff, block_weights(eff, 128), g, a_ltp, a_ltd, np.zeros((1, 1, 1), np.bool_),
+                           np.zeros(g.shape, np.int32), 97, 100, 0.25, 0.035, False, 0, np.zeros((shape[1], 2), np.int64),
+                           4242, 1 / 3, before=fails).wait_before()
+
+
+def test_helper_job_not_started_runs_on_the_caller_once() -> None:
+    """A job the helper has not started when the caller waits for it (the helper busy with an
+    earlier job) runs on the calling thread, and the helper skips it when it gets there."""
+    from neurosim.kernels.helper import Job
+
+    if not two_threads():
+        pytest.skip("no helper thread (numba's thread count is 1)")
+    release = threading.Event()
+    busy = Job(release.wait)  # holds the helper until released
+    runs: list[int] = []
+    job = Job(lambda: runs.append(threading.get_ident()) or len(runs))
+    assert job.wait() == 1 and runs == [threading.get_ident()]
+    release.set()
+    after = Job(len, runs)  # behind the claimed job in the helper's queue: once it has run there,
+    while not after.finished.is_set():  # the helper has passed the claimed job without running it
+        after.finished.wait(0.01)
+    assert after.wait() == 1 and busy.wait() is True
 
 
 @pytest.mark.parametrize("batch", [1, 2, 7, 32])

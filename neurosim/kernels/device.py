@@ -13,7 +13,7 @@ ADC             ``y_q = clip(floor(y / lsb + ½), -2^(b-1), 2^(b-1) - 1) · lsb`
 ==============  =====================================================
 
 Every kernel is ``@njit(cache=True)``. The pulse update (with its formula table and its
-counter-based cycle-to-cycle draws) is in :mod:`.device_pulse`.
+counter-based cycle-to-cycle draws) is in :mod:`.device_pulse`, its threads in :mod:`.pulse_threads`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 from numba import njit
 
 from .dense import blas_dot
-from .device_pulse import pulse_key, pulse_update, start_pulse_update
+from .device_pulse import pulse_key
 from .helper import run_items, two_threads
+from .pulse_threads import pulse_update, start_pulse_update
 
 __all__ = [
     "curve",
@@ -115,13 +116,34 @@ def _blocks(product, blocks: int, parts: np.ndarray, lsb: np.ndarray, adc_bits: 
 
 def block_weights(w: np.ndarray, block_rows: int, transposed: bool = False) -> np.ndarray:
     """``w`` (n_out, n_in) as contiguous blocks of ``block_rows`` inputs, zero-padded: (blocks, n_out, block_rows),
-    or with ``transposed`` each block input-major (blocks, block_rows, n_out)."""
+    or with ``transposed`` each block input-major (blocks, block_rows, n_out); starting on a cache line
+    (:func:`line_aligned`)."""
     n_out, n_in = w.shape
     blocks = -(-n_in // block_rows)
     padded = np.zeros((n_out, blocks * block_rows), dtype=np.float32)
     padded[:, :n_in] = w
     order = (1, 2, 0) if transposed else (1, 0, 2)
-    return np.ascontiguousarray(padded.reshape(n_out, blocks, block_rows).transpose(order))
+    out = line_aligned((blocks, block_rows, n_out) if transposed else (blocks, n_out, block_rows))
+    out[...] = padded.reshape(n_out, blocks, block_rows).transpose(order)
+    return out
+
+
+#: Bytes of a cache line (x86-64).
+CACHE_LINE = 64
+
+
+def line_aligned(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised C-contiguous float32 array whose first element starts a cache line.
+
+    The pulse update's row chunks (:data:`~.device_pulse.ROWS_PER_CHUNK` output rows, a multiple
+    of 16) write input-major blocks on two threads at once: with 800 outputs each input's row of a
+    block is a whole number of lines, so on an aligned array no line holds outputs of two chunks
+    (NumPy's own arrays start 16 bytes into a line or anywhere else, and then every input's line
+    at a chunk boundary is written by both threads)."""
+    count = int(np.prod(shape))
+    raw = np.empty(count * 4 + CACHE_LINE, dtype=np.uint8)
+    start = (-raw.ctypes.data) % CACHE_LINE
+    return raw[start : start + count * 4].view(np.float32).reshape(shape)
 
 
 def block_mvm(x: np.ndarray, w_blocks: np.ndarray, lsb: np.ndarray, adc_bits: int, transposed: bool = False) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 from neurosim.config.hw import HwConfig
 from neurosim.kernels.device import (block_mvm, block_mvm_transposed, block_weights, dac_quantise, plain_mvm, pulse_key, pulse_slots,
                                      start_pulse_update)
-from neurosim.kernels.helper import Job, two_threads
+from neurosim.kernels.helper import two_threads
 
 from .cell_setting import CellSetting
 from .device_curves import curve_inverse_np, curve_np, shape_from_label, symmetry_point
@@ -308,9 +308,9 @@ class CrossbarDevice:
         """After an optimizer step: send ``weights - cells`` as pulses; ``weights`` become the cells' values.
 
         ``update(i)``, if given, is layer ``i``'s optimizer step, run here just before the
-        layer is written (with two threads the first two layers' steps run side by side, the
-        first on the helper): layer ``i``'s pulses then start on the helper thread while layer
-        ``i + 1``'s step runs on this one, and the write returns with them still running:
+        layer is written (with two threads the first layer's step and then its pulses run on the
+        helper beside the second layer's step here): layer ``i``'s pulses then start on the helper
+        thread while layer ``i + 1``'s step runs on this one, and the write returns with them still running:
         a layer's next read (:meth:`mvm`, :meth:`mvm_transposed`) first waits for its own,
         and :meth:`settle` for all (each update touches only its own layer's arrays, and no
         result depends on the thread that computes it: the same bits as stepping every
@@ -325,20 +325,23 @@ class CrossbarDevice:
             return
         stepped = 0
         if update is not None and len(self.layers) > 1 and not any(self.upper) and two_threads():
-            first = Job(update, 0)  # layer 0's step on the helper beside layer 1's here (the helper is idle now)
-            update(1)
-            first.wait()
+            first = self._start(self.layers[0], weights[0], background=True, before=lambda: update(0))
+            self._pending[0] = (self.layers[0], first)  # layer 0's step, then its pulses, on the helper
+            update(1)  # beside layer 1's step here
+            first.wait_before()
             stepped = 2
         for index, (cells, w) in enumerate(zip(self.layers, weights)):
             if update is not None and index >= stepped:
                 update(index)
+            if index in self._pending:  # started above
+                continue
             if not self.upper[index]:
                 self._pending[index] = (cells, self._start(cells, w, background=update is not None))
                 continue
             # several cells per weight: the lowest-order cell takes the whole change
             self.settle()
             target = cells.w_eff + (w - self._stack_weights(index))
-            self._pulse(cells, target)
+            self._finish(cells, self._start(cells, target))  # target becomes what the cells reached
             if self.carry_every and self.steps % self.carry_every == 0:
                 self._carry(index)
             w[:] = self._stack_weights(index)
@@ -355,19 +358,15 @@ class CrossbarDevice:
         for index in sorted(self._pending):
             self._join(index)
 
-    def _pulse(self, cells: _Layer, w: np.ndarray) -> None:
-        """Send ``w - cells.w_eff`` to ``cells`` as pulses (``w`` becomes what they reached)."""
-        self._finish(cells, self._start(cells, w))
-
-    def _start(self, cells: _Layer, w: np.ndarray, background: bool = False):
+    def _start(self, cells: _Layer, w: np.ndarray, background: bool = False, before: Callable[[], None] | None = None):
         """Start sending ``w - cells.w_eff`` to ``cells`` (:func:`~neurosim.kernels.device.start_pulse_update`;
-        ``background``: other work follows before the join)."""
+        ``background``: other work follows before the join; ``before``: the step that sets ``w``, run first)."""
         key = pulse_key(self.c2c_seed, cells.stream, cells.calls)
         cells.calls += 1
         return start_pulse_update(
             w, cells.w_eff, cells.w_blocks_by_output, cells.g, cells.a_ltp, cells.a_ltd, cells.frozen, cells.pulses,
             self.dev.levels_ltp, self.dev.levels_ltd, cells.w_max, self.dev.c2c,
-            self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref, background=background,
+            self.differential, self.dev.endurance_pulses or 0, cells.row_max, key, self.g_ref, background=background, before=before,
         )  # fmt: skip
 
     def _finish(self, cells: _Layer, update) -> None:
@@ -382,7 +381,7 @@ class CrossbarDevice:
         ``round(|g - g_ref| · levels)``, are counted, not modelled)."""
         stack = [self.layers[index], *self.upper[index]]
         for below, above in zip(stack[:-1], stack[1:]):
-            self._pulse(above, above.w_eff + below.w_eff)
+            self._finish(above, self._start(above, above.w_eff + below.w_eff))
             live = ~below.frozen if below.frozen.size > 1 else np.ones(below.g.shape, dtype=np.bool_)
             if below.frozen.size == 1 and below.frozen[0, 0, 0]:
                 live[:] = False
