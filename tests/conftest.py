@@ -14,6 +14,21 @@ HW_DIGITAL = REPO / "hwconfigs" / "sram_digital.yaml"
 WORKLOADS = REPO / "workloads"
 
 
+def small_workload(folder: Path, shipped: str) -> Path:
+    """``workloads/<shipped>`` on a slice of the MNIST subset (320 training, 200 test images, 2
+    epochs), written into ``folder``; skips the test if the subset is missing."""
+    import yaml
+
+    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("MNIST subset not found")
+    data = yaml.safe_load((WORKLOADS / shipped).read_text())
+    data["dataset"].update({"data_dir": str(DATA_DIR), "train_limit": 320, "test_limit": 200})
+    data["training"]["epochs"] = 2
+    path = folder / "wl.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 @pytest.fixture
 def mnist_dir(monkeypatch) -> Path:
     """Point the loader at ../shared/data/mnist-10k through NEUROSIM_DATA_DIR."""

@@ -11,14 +11,13 @@ import shutil
 import signal
 
 import pytest
-import yaml
 
 from neurosim import api
 from neurosim.report import build
 from neurosim.report.early import EarlyFigures, _folder_inputs, _planned_inputs
 from neurosim.report.figures import PLOTS
 
-from .conftest import DATA_DIR, HW_RRAM, WORKLOADS
+from .conftest import HW_RRAM, small_workload
 
 def _two_cores_and_fork() -> bool:
     import multiprocessing as mp
@@ -32,14 +31,8 @@ pytestmark = pytest.mark.skipif(not _two_cores_and_fork(), reason="the early fig
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A small run through run_and_write, keeping the costed plan it handed the child."""
-    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("MNIST subset not found")
     tmp = tmp_path_factory.mktemp("early")
-    data = yaml.safe_load((WORKLOADS / "mnist_compare.yaml").read_text())
-    data["dataset"].update({"data_dir": str(DATA_DIR), "train_limit": 320, "test_limit": 200})
-    data["training"]["epochs"] = 2
-    wl = tmp / "wl.yaml"
-    wl.write_text(yaml.safe_dump(data, sort_keys=False))
+    wl = small_workload(tmp, "mnist_compare.yaml")
     plans = []
     real_plan = EarlyFigures.plan
 

@@ -10,7 +10,6 @@ import shutil
 
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from neurosim.cli import cli
@@ -18,7 +17,7 @@ from neurosim.report import fmt
 from neurosim.report.layers import layer_frame
 from neurosim.report.rundir import sha256_file
 
-from .conftest import HW_RRAM, WORKLOADS
+from .conftest import HW_RRAM, small_workload
 from .test_report import CHROMIUM, assert_first_screen
 
 B = 32
@@ -29,16 +28,8 @@ SDFA_ERROR_MACS = B * 1 * (800 + 800)
 @pytest.fixture(scope="module")
 def main_dir(tmp_path_factory):
     """``neurosim run hwconfigs/rram_tile.yaml workloads/mnist_sdfa.yaml --trace`` on a slice of mnist-10k."""
-    from .conftest import DATA_DIR
-
-    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("MNIST subset not found")
     tmp = tmp_path_factory.mktemp("main")
-    data = yaml.safe_load((WORKLOADS / "mnist_sdfa.yaml").read_text())
-    data["dataset"].update({"data_dir": str(DATA_DIR), "train_limit": 320, "test_limit": 200})
-    data["training"]["epochs"] = 2
-    wl = tmp / "wl.yaml"
-    wl.write_text(yaml.safe_dump(data, sort_keys=False))
+    wl = small_workload(tmp, "mnist_sdfa.yaml")
     out = tmp / "run"
     r = CliRunner().invoke(cli, ["run", str(HW_RRAM), str(wl), "--out", str(out), "--trace"])
     assert r.exit_code == 0, r.output + r.stderr

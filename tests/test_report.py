@@ -10,27 +10,18 @@ import subprocess
 
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from neurosim.cli import cli
 from neurosim.report.plots import PLOTS
 
-from .conftest import HW_RRAM, WORKLOADS
+from .conftest import HW_RRAM, small_workload
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from .conftest import DATA_DIR
-
-    if not (DATA_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("MNIST subset not found")
     tmp = tmp_path_factory.mktemp("report")
-    data = yaml.safe_load((WORKLOADS / "mnist_compare.yaml").read_text())
-    data["dataset"].update({"data_dir": str(DATA_DIR), "train_limit": 320, "test_limit": 200})
-    data["training"]["epochs"] = 2
-    wl = tmp / "wl.yaml"
-    wl.write_text(yaml.safe_dump(data, sort_keys=False))
+    wl = small_workload(tmp, "mnist_compare.yaml")
     out = tmp / "run"
     r = CliRunner().invoke(cli, ["run", str(HW_RRAM), str(wl), "--out", str(out)])
     assert r.exit_code == 0, r.output + r.stderr
