@@ -237,12 +237,12 @@ class Rule:
                 if self.plan[i].trainable and weight_grads:
                     out.grads[j] = layer.param_grads(g, c)
                 below = self.plan[i - 1] if i > 0 else None
-                if below is not None and below.error == "chain" and i in self.chain_readers:
-                    g = self.chain_readers[i](g).reshape((g.shape[0],) + layer.shape.in_shape)
-                elif below is not None and below.error == "chain":
-                    g = layer.chain(g, c, self.chain_feedback.get(i, layer.weight), self.plan[i].error_groups)
-                else:
+                if below is None or below.error != "chain":
                     g = None
+                elif i in self.chain_readers:  # B_i read through its cells
+                    g = self.chain_readers[i](g).reshape((g.shape[0],) + layer.shape.in_shape)
+                else:
+                    g = layer.chain(g, c, self.chain_feedback.get(i, layer.weight), self.plan[i].error_groups)
             elif isinstance(layer, BatchNorm):
                 g, bn_grads = layer.backward(g, c)
                 if layer.name not in self.frozen and bn_grads:

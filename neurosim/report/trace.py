@@ -144,7 +144,7 @@ def write_trace(res, out: Path) -> str:
     events: list[dict] = []
     for pid, (name, run) in enumerate(res.algorithms.items(), start=1):
         writes = run.training.device_writes if run.training is not None else ()
-        graph, sim = step_timeline(res.hw, res.workload, run.config, measured_write_cycles(res.hw, writes) if writes else None)
+        graph, sim = step_timeline(res.hw, res.workload, run.config, measured_write_cycles(res.hw, writes))
         label = name + (" (baseline)" if name == res.baseline else "") + ("" if run.trained else ", not trained")
         events += trace_events(graph, sim, clock_mhz=clock_mhz, pid=pid, label=label)
     doc = {

@@ -62,7 +62,8 @@ def cost_queue(todo: list[PlannedPoint]) -> list[tuple[PlannedPoint, str]]:
 
 
 def _measured(pp: PlannedPoint) -> bool:
-    """A ``numerics: device`` point: its chip is costed from its trainings' measured programming."""
+    """A ``numerics: device`` point (:func:`neurosim.pipeline.ledger_needs_training` of its dumped
+    hwconfig): its chip is costed from its trainings' measured programming."""
     return (pp.hw or {}).get("numerics") == "device"
 
 

@@ -30,7 +30,7 @@ from ..errors import NeurosimError
 from ..learning import train
 from ..learning.cell_setting import CellSetting
 from ..learning.device_stats import LayerWriteStats
-from ..pipeline import measured_write_cycles, step_ledger
+from ..pipeline import ledger_needs_training, measured_write_cycles, step_ledger
 from ..records import PHASES
 from ..sim import cost_step
 from .columns import LEVELS
@@ -132,7 +132,7 @@ def train_task(wl_dict: dict, algo_dict: dict, base_dir: str | None, source_dir:
             "train_seconds": round(time.perf_counter() - t0, 3),
             CPU_SECONDS: round(time.process_time() - cpu0, 3),
         }
-        if hw is not None and hw.numerics == "device":  # what the chip tasks cost the programming from
+        if hw is not None and ledger_needs_training(hw):  # what the chip tasks cost the programming from
             out[DEVICE_WRITES] = [asdict(s) for s in res.device_writes]
         return out
     except Exception as exc:  # noqa: BLE001 - reported as the point's error
@@ -143,7 +143,7 @@ def _metrics(hw: HwConfig, wl: Workload, algo, steps_per_epoch: int, hw_label: s
              writes: tuple[LayerWriteStats, ...] = ()) -> dict[str, float]:
     shapes = wl.shapes
     batch = wl.training.batch_size
-    cycles = measured_write_cycles(hw, writes) if writes else None  # as pipeline.run_algorithm costs a device run
+    cycles = measured_write_cycles(hw, writes)  # as pipeline.run_algorithm costs a device run (none: {})
     cost = cost_step(hw, shapes, batch, algo, steps_per_epoch=steps_per_epoch, write_cycles=cycles)
     df = step_ledger(hw, shapes, batch, algo, cost, hw_label, writes)  # the ledger is the single source of energy
     macs = ledger.macs_by_phase(df)
