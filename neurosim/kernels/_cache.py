@@ -65,10 +65,12 @@ def use_keyed_cache(folder: Path) -> Path:
 
 def _prune(root: Path, keep: str) -> None:
     """Remove ``root``'s key folders other than ``keep`` that were not written to for PRUNE_DAYS days."""
-    if not root.is_dir():
+    try:
+        children = list(root.iterdir()) if root.is_dir() else []
+    except OSError:  # an unreadable cache folder: numba's own locator decides where it caches
         return
     cutoff = time.time() - PRUNE_DAYS * 86400
-    for child in root.iterdir():
+    for child in children:
         if child.name == keep or len(child.name) != _KEY_CHARS or not child.is_dir():
             continue
         try:
